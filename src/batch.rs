@@ -258,6 +258,17 @@ pub fn check_crc(batch: &[u8]) -> Result<(), FrameError> {
     Ok(())
 }
 
+/// True if `bytes` starts with a complete frame whose CRC checks out under this format's
+/// CRC rule, whatever its version byte says. Used by recovery to tell a batch written by a
+/// newer format (refuse to open: never truncate it) from a torn or damaged one (cut it off).
+pub fn frame_crc_intact(bytes: &[u8]) -> bool {
+    let len = u32_at(bytes, 8) as usize;
+    if bytes.get(..4) != Some(&BATCH_MAGIC[..]) || len < BATCH_HEADER_LEN || len > MAX_BATCH_LEN as usize {
+        return false;
+    }
+    bytes.get(..len).is_some_and(|b| check_crc(b).is_ok())
+}
+
 /// Where one record's parts lie within a batch.
 struct RecordSpan {
     hash_key: Option<u128>,

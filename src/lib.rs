@@ -5,11 +5,15 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
 
 pub mod batch;
+pub mod catalog;
+pub mod check;
 pub mod clock;
 pub mod commit;
+pub mod engine;
 pub mod error;
 pub mod index;
 pub mod io;
+pub mod kinesis;
 pub mod marker;
 pub mod notify;
 pub mod record;
@@ -19,6 +23,7 @@ pub mod shard;
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use commit::{Durability, SyncGroup, SyncStats};
+pub use engine::{Engine, EngineConfig, StatusDelays};
 pub use error::{Error, Result};
 pub use record::{Record, RecordRef};
 pub use shard::{Appended, LogConfig, LogOptions, ReadResult, SegmentCache, SegmentInfo, ShardLog, TrimOutcome};

@@ -116,8 +116,14 @@ pub(crate) fn recover(vfs: &VfsRef, dir: &Path, cfg: &LoadConfig, now_ms: i64) -
                 ))
             }
             Err(HeaderError::Invalid(why)) => {
-                // Only a segment created by a roll (never acknowledged into) can be torn
-                // this way; if it is the only one, start afresh at its base.
+                // A roll writes and fdatasyncs the header (and fsyncs the directory) before
+                // anything is appended, so only a file no longer than its header can be a
+                // torn create. Anything longer had a valid header once: that is damage to
+                // acknowledged data, reported and never cut off.
+                let len = file.len().map_err(|e| Error::io("stat", &path, e))?;
+                if len > SEGMENT_HEADER_LEN {
+                    return Err(Error::corrupt(&path, 0, format!("active segment header: {why}; refusing to open")));
+                }
                 drop(file);
                 debug_assert!(!why.is_empty());
                 remove_segment(vfs, dir, base)?;
@@ -158,6 +164,16 @@ pub(crate) fn recover(vfs: &VfsRef, dir: &Path, cfg: &LoadConfig, now_ms: i64) -
         None => {
             let image = active_file.map().map_err(|e| Error::io("mmap", &paths.log, e))?;
             let s = segment::scan(&image, active_base, cfg.index_interval_bytes, cfg.max_batch_bytes);
+            if let Some((pos, crate::batch::FrameError::UnsupportedVersion(v))) = &s.stopped {
+                let at = image.get(usize::try_from(*pos).unwrap_or(usize::MAX)..).unwrap_or_default();
+                if crate::batch::frame_crc_intact(at) {
+                    return Err(Error::corrupt(
+                        &paths.log,
+                        *pos,
+                        format!("batch of unsupported format version {v}; refusing to open (nothing was truncated)"),
+                    ));
+                }
+            }
             drop(image);
             if s.valid_len < file_len {
                 active_file.set_len(s.valid_len).map_err(|e| Error::io("set_len", &paths.log, e))?;

@@ -259,7 +259,7 @@ impl ShardLog {
         if config.index_interval_bytes == 0 || config.segment_max_bytes <= SEGMENT_HEADER_LEN {
             return Err(Error::invalid_argument("index_interval_bytes must be > 0 and segment_max_bytes > 32"));
         }
-        vfs.create_dir_all(&dir).map_err(|e| Error::io("create_dir", &dir, e))?;
+        crate::io::create_dir_all_durable(vfs.as_ref(), &dir)?;
         let lock = if lock_dir {
             let path = dir.join(marker::LOCK_FILE);
             Some(vfs.lock(&path).map_err(|e| match e.kind() {
@@ -643,7 +643,9 @@ impl Inner {
             if done {
                 break;
             }
-            next = next.max(seg.end_offset());
+            // The active segment's end can run ahead of the watermark snapshot: never skip
+            // past records that were not yet visible.
+            next = next.max(seg.end_offset().min(hw));
         }
         debug_assert!(out.windows(2).all(|p| p.first().map(|r| r.offset + 1) == p.get(1).map(|r| r.offset)));
         debug_assert!(out.last().is_none_or(|r| r.offset < hw));

@@ -156,6 +156,33 @@ pub trait Vfs: Send + Sync + fmt::Debug {
 /// A file system handle shared by every part of an engine.
 pub type VfsRef = Arc<dyn Vfs>;
 
+/// Create `path` and any missing ancestors, then fsync the parent of every directory it
+/// created (deepest first), so the new directories survive a power cut before anything in
+/// them is acknowledged (reliability rule 5).
+pub fn create_dir_all_durable(vfs: &dyn Vfs, path: &Path) -> crate::Result<()> {
+    let mut missing = Vec::new();
+    let mut p = Some(path);
+    while let Some(dir) = p {
+        if dir.as_os_str().is_empty() || vfs.exists(dir) {
+            break;
+        }
+        missing.push(dir);
+        p = dir.parent();
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    vfs.create_dir_all(path).map_err(|e| crate::Error::io("create_dir", path, e))?;
+    for dir in missing {
+        let parent = match dir.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        vfs.sync_dir(parent).map_err(|e| crate::Error::io("directory fsync", parent, e))?;
+    }
+    Ok(())
+}
+
 /// The operating system's file system.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct RealVfs;

@@ -1,0 +1,393 @@
+//! The data plane: PutRecord, PutRecords, GetShardIterator, GetRecords.
+
+use bytes::Bytes;
+
+use crate::catalog::ShardMeta;
+use crate::engine::control::parse_shard_id;
+use crate::engine::types::*;
+use crate::engine::{arrival_secs, shard_create_secs, Engine, EngineInner, StreamHandle, Topology};
+use crate::error::{Error, Result};
+use crate::kinesis::sequence::{check_sequence_number_for_ordering, check_starting_sequence_number};
+use crate::kinesis::{
+    messages, names, partition_key_hash, Constraint, SequenceNumber, ShardIteratorToken, ValidationErrors,
+};
+use crate::record::{Record, RecordRef};
+
+/// Most entries in one PutRecords call.
+pub const MAX_PUT_RECORDS_ENTRIES: usize = 500;
+/// Most bytes in one PutRecords call (streams with the default 1 MiB record limit).
+pub const MAX_PUT_RECORDS_BYTES: usize = 5 * 1024 * 1024;
+/// Most bytes in one PutRecords call on streams whose record limit was raised.
+pub const MAX_PUT_RECORDS_BYTES_LARGE: usize = 10 * 1024 * 1024;
+/// Most records one GetRecords call returns.
+pub const MAX_GET_RECORDS_LIMIT: u32 = 10_000;
+/// Most bytes one GetRecords call returns.
+pub const MAX_GET_RECORDS_BYTES: usize = 10 * 1024 * 1024;
+
+/// One validated record on its way to a shard.
+struct Routed<'a> {
+    key: &'a str,
+    hash_key: Option<u128>,
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl EngineInner {
+    /// Check a write target: the stream must be ACTIVE or UPDATING.
+    fn check_writable(&self, topo: &Topology) -> Result<()> {
+        match self.status(&topo.meta) {
+            StreamStatus::Active | StreamStatus::Updating => Ok(()),
+            StreamStatus::Creating | StreamStatus::Deleting => {
+                Err(messages::stream_not_found(&topo.meta.name, &self.config.account_id))
+            }
+        }
+    }
+
+    fn max_record_bytes(topo: &Topology) -> usize {
+        topo.meta.max_record_size_kib as usize * 1024
+    }
+
+    /// Validate one entry and pick its shard. Constraint violations are collected in `errs`
+    /// under `member` (e.g. `records.3.member`); range errors of the explicit hash key fail
+    /// at once as Kinesis does.
+    fn route_entry<'a>(
+        &self,
+        topo: &Topology,
+        member: &str,
+        key: &'a str,
+        explicit_hash_key: Option<&str>,
+        data: &'a [u8],
+        errs: &mut ValidationErrors,
+    ) -> Result<Option<Routed<'a>>> {
+        let before = errs.len();
+        errs.partition_key(&format!("{member}partitionKey"), key);
+        let max = Self::max_record_bytes(topo);
+        if data.len() > max {
+            errs.push(
+                &format!("{member}data"),
+                format_args!("java.nio.HeapByteBuffer[pos=0 lim={0} cap={0}]", data.len()),
+                Constraint::MaxLength(max),
+            );
+        }
+        let hash_key = match explicit_hash_key {
+            None => None,
+            Some(h) => match crate::kinesis::parse_explicit_hash_key(h) {
+                Ok(v) => Some(v),
+                Err(Error::Validation { .. }) => {
+                    errs.pattern(&format!("{member}explicitHashKey"), h, crate::kinesis::hashkey::HASH_KEY_PATTERN);
+                    None
+                }
+                Err(e) => return Err(e),
+            },
+        };
+        if errs.len() > before {
+            return Ok(None);
+        }
+        if data.len() + key.len() > max {
+            return Err(Error::invalid_argument(format!(
+                "Record size exceeds the maximum allowed size of {max} bytes: data ({} bytes) plus partition key ({} bytes).",
+                data.len(),
+                key.len()
+            )));
+        }
+        let hash = hash_key.unwrap_or_else(|| partition_key_hash(key.as_bytes()));
+        let pos = topo.route(hash).ok_or_else(|| Error::invalid_argument("no open shard covers the hash key"))?;
+        Ok(Some(Routed { key, hash_key, data, pos }))
+    }
+
+    fn sequence_number(shard: &ShardMeta, offset: u64, arrival_ms: i64) -> SequenceNumber {
+        SequenceNumber::new(shard_create_secs(shard), shard.index, offset, arrival_secs(arrival_ms))
+    }
+
+    fn shard_of<'t>(&self, topo: &'t Topology, h: &StreamHandle, shard_id: &str) -> Result<(usize, &'t ShardMeta)> {
+        let index = parse_shard_id("shardId", shard_id)?;
+        topo.position(index).and_then(|p| topo.meta.shards.get(p).map(|s| (p, s))).ok_or_else(|| {
+            let _ = h;
+            messages::shard_not_found(&names::shard_id_name(index), &topo.meta.name, &self.config.account_id)
+        })
+    }
+}
+
+impl Engine {
+    /// `PutRecord`: validated like Kinesis, routed by MD5 of the partition key (or the
+    /// explicit hash key), appended and acknowledged per the engine's durability.
+    pub fn put_record(&self, input: PutRecordInput) -> Result<PutRecordOutput> {
+        let inner = &self.inner;
+        let h = inner.resolve(&input.stream)?;
+        let topo = h.topo.read();
+        let mut errs = ValidationErrors::new();
+        let routed = inner.route_entry(
+            &topo,
+            "",
+            &input.partition_key,
+            input.explicit_hash_key.as_deref(),
+            &input.data,
+            &mut errs,
+        )?;
+        errs.into_result()?;
+        let Some(r) = routed else { return Err(Error::invalid_argument("record rejected")) };
+        if let Some(s) = &input.sequence_number_for_ordering {
+            let seq = check_sequence_number_for_ordering(s, &topo.meta.name, &inner.config.account_id)?;
+            let now_secs = arrival_secs(inner.now_ms());
+            if seq.arrival_secs() > now_secs + 1 || seq.shard_create_secs() > now_secs + 1 {
+                return Err(messages::exclusive_minimum_sequence_number_invalid(
+                    s,
+                    &topo.meta.name,
+                    &inner.config.account_id,
+                ));
+            }
+        }
+        inner.check_writable(&topo)?;
+        let shard = topo.meta.shards.get(r.pos).ok_or_else(|| Error::invalid_argument("no such shard"))?;
+        let slot = topo.slots.get(r.pos).ok_or_else(|| Error::invalid_argument("no such shard"))?;
+        let log = inner.log(slot)?;
+        let a =
+            log.append(&[RecordRef { partition_key: r.key.as_bytes(), explicit_hash_key: r.hash_key, data: r.data }])?;
+        Ok(PutRecordOutput {
+            shard_id: names::shard_id_name(shard.index),
+            sequence_number: EngineInner::sequence_number(shard, a.first_offset, a.arrival_ms),
+            encryption_type: "NONE",
+        })
+    }
+
+    /// `PutRecords`: every entry validated first (a bad entry fails the whole request, as in
+    /// Kinesis); records bound for the same shard are appended as one batch (one write, and
+    /// under `Sync` one shared fdatasync). A storage failure on one shard fails only that
+    /// shard's entries, with `InternalFailure`.
+    pub fn put_records(&self, input: PutRecordsInput) -> Result<PutRecordsOutput> {
+        let inner = &self.inner;
+        let n = input.records.len();
+        let mut errs = ValidationErrors::new();
+        if n == 0 {
+            errs.push("records", "[]", Constraint::MinLength(1));
+        } else if n > MAX_PUT_RECORDS_ENTRIES {
+            errs.push("records", format_args!("[{n} entries]"), Constraint::MaxLength(MAX_PUT_RECORDS_ENTRIES));
+        }
+        errs.into_result()?;
+        let h = inner.resolve(&input.stream)?;
+        let topo = h.topo.read();
+        let mut routed = Vec::with_capacity(n);
+        let mut errs = ValidationErrors::new();
+        let mut total = 0usize;
+        for (i, e) in input.records.iter().enumerate() {
+            total += e.data.len() + e.partition_key.len();
+            let member = format!("records.{}.member.", i + 1);
+            routed.push(inner.route_entry(
+                &topo,
+                &member,
+                &e.partition_key,
+                e.explicit_hash_key.as_deref(),
+                &e.data,
+                &mut errs,
+            )?);
+        }
+        errs.into_result()?;
+        let limit =
+            if topo.meta.max_record_size_kib > 1024 { MAX_PUT_RECORDS_BYTES_LARGE } else { MAX_PUT_RECORDS_BYTES };
+        if total > limit {
+            return Err(Error::invalid_argument(format!("Records size exceeds {} MB limit", limit / (1024 * 1024))));
+        }
+        inner.check_writable(&topo)?;
+        let routed: Vec<Routed<'_>> = routed.into_iter().flatten().collect();
+        // Group entry indexes by shard, keeping request order within a shard.
+        let mut order: Vec<usize> = (0..routed.len()).collect();
+        order.sort_by_key(|&i| routed.get(i).map_or(0, |r| r.pos));
+        let mut results: Vec<PutRecordsResultEntry> =
+            vec![
+                PutRecordsResultEntry { sequence_number: None, shard_id: None, error_code: None, error_message: None };
+                routed.len()
+            ];
+        let mut failed = 0u32;
+        let mut batch: Vec<RecordRef<'_>> = Vec::new();
+        for group in order.chunk_by(|&a, &b| routed.get(a).map(|r| r.pos) == routed.get(b).map(|r| r.pos)) {
+            let Some(pos) = group.first().and_then(|&i| routed.get(i)).map(|r| r.pos) else { continue };
+            let (Some(shard), Some(slot)) = (topo.meta.shards.get(pos), topo.slots.get(pos)) else { continue };
+            batch.clear();
+            batch.extend(group.iter().filter_map(|&i| routed.get(i)).map(|r| RecordRef {
+                partition_key: r.key.as_bytes(),
+                explicit_hash_key: r.hash_key,
+                data: r.data,
+            }));
+            let appended = inner.log(slot).and_then(|log| log.append(&batch));
+            let shard_id = names::shard_id_name(shard.index);
+            for (k, &i) in group.iter().enumerate() {
+                let Some(out) = results.get_mut(i) else { continue };
+                match &appended {
+                    Ok(a) => {
+                        out.sequence_number =
+                            Some(EngineInner::sequence_number(shard, a.first_offset + k as u64, a.arrival_ms));
+                        out.shard_id = Some(shard_id.clone());
+                    }
+                    Err(_) => {
+                        failed += 1;
+                        out.error_code = Some("InternalFailure".into());
+                        out.error_message = Some(messages::INTERNAL_FAILURE_MESSAGE.into());
+                    }
+                }
+            }
+        }
+        Ok(PutRecordsOutput { failed_record_count: failed, records: results, encryption_type: "NONE" })
+    }
+
+    /// `GetShardIterator` with the five iterator types and Kinesis' rules and errors.
+    pub fn get_shard_iterator(&self, input: GetShardIteratorInput) -> Result<GetShardIteratorOutput> {
+        let inner = &self.inner;
+        let h = inner.resolve(&input.stream)?;
+        let topo = h.topo.read();
+        let (pos, shard) = inner.shard_of(&topo, &h, &input.shard_id)?;
+        let kind = input.shard_iterator_type;
+        let seq_type = matches!(kind, ShardIteratorType::AtSequenceNumber | ShardIteratorType::AfterSequenceNumber);
+        match (seq_type, input.starting_sequence_number.is_some()) {
+            (true, false) => return Err(messages::starting_sequence_number_missing(kind.as_str())),
+            (false, true) if kind != ShardIteratorType::AtTimestamp => {
+                return Err(messages::starting_sequence_number_unexpected(kind.as_str()))
+            }
+            _ => {}
+        }
+        let slot = topo.slots.get(pos).ok_or_else(|| Error::invalid_argument("no such shard"))?;
+        let log = inner.log(slot)?;
+        let now = inner.now_ms();
+        let start = log.start_offset();
+        let hw = log.high_watermark();
+        let offset = match kind {
+            ShardIteratorType::TrimHorizon => start,
+            ShardIteratorType::Latest => hw,
+            ShardIteratorType::AtTimestamp => {
+                let ts = input.timestamp.ok_or_else(messages::timestamp_missing)?;
+                if ts.0 > now {
+                    return Err(messages::timestamp_in_future(ts.0, now));
+                }
+                log.offset_for_time(ts.0)?
+            }
+            ShardIteratorType::AtSequenceNumber | ShardIteratorType::AfterSequenceNumber => {
+                let text = input.starting_sequence_number.as_deref().unwrap_or_default();
+                let create = shard_create_secs(shard);
+                let seq = check_starting_sequence_number(
+                    text,
+                    shard.index,
+                    create,
+                    &topo.meta.name,
+                    &inner.config.account_id,
+                )?;
+                if seq.is_ending() {
+                    return Err(messages::sequence_number_at_shard_end(kind.as_str()));
+                }
+                let starting = SequenceNumber::starting(create, shard.index);
+                let counter = seq.counter();
+                if seq != starting && counter >= hw {
+                    return Err(messages::starting_sequence_number_invalid(
+                        text,
+                        &names::shard_id_name(shard.index),
+                        &topo.meta.name,
+                        &inner.config.account_id,
+                    ));
+                }
+                match kind {
+                    ShardIteratorType::AfterSequenceNumber if seq != starting => counter + 1,
+                    _ => counter,
+                }
+                .max(start)
+            }
+        };
+        let token =
+            ShardIteratorToken { stream_uid: h.uid, shard_index: shard.index, offset, issued_ms: now, flags: 0 };
+        Ok(GetShardIteratorOutput { shard_iterator: token.encode(&inner.token_key) })
+    }
+
+    /// `GetRecords`: up to `limit` records (default and maximum 10,000) and 10 MiB from the
+    /// iterator's position, a fresh `NextShardIterator` every call (none once a closed shard
+    /// is read to its end, when `ChildShards` are given instead), and `MillisBehindLatest`.
+    pub fn get_records(&self, input: GetRecordsInput) -> Result<GetRecordsOutput> {
+        let inner = &self.inner;
+        let limit = input.limit.unwrap_or(MAX_GET_RECORDS_LIMIT);
+        if limit == 0 {
+            return Err(ValidationErrors::single("limit", limit, Constraint::MinValue(1)));
+        }
+        if limit > MAX_GET_RECORDS_LIMIT {
+            return Err(Error::invalid_argument(format!(
+                "Limit {limit} is greater than the maximum of {MAX_GET_RECORDS_LIMIT}."
+            )));
+        }
+        let token = ShardIteratorToken::decode(&input.shard_iterator, &inner.token_key)?;
+        let now = inner.now_ms();
+        token.check_age(now)?;
+        let h = inner.streams.read().by_uid.get(&token.stream_uid).cloned();
+        let Some(h) = h else {
+            return Err(Error::ResourceNotFound {
+                message: format!(
+                    "Shard {} in stream under account {} does not exist",
+                    names::shard_id_name(token.shard_index),
+                    inner.config.account_id
+                ),
+            });
+        };
+        let topo = h.topo.read();
+        if let Some(arn) = &input.stream_arn {
+            if *arn != h.arn {
+                return Err(Error::invalid_argument(format!(
+                    "StreamARN {arn} does not match the shard iterator's stream."
+                )));
+            }
+        }
+        let shard_id = names::shard_id_name(token.shard_index);
+        let pos = topo
+            .position(token.shard_index)
+            .ok_or_else(|| messages::shard_not_found(&shard_id, &topo.meta.name, &inner.config.account_id))?;
+        let (Some(shard), Some(slot)) = (topo.meta.shards.get(pos), topo.slots.get(pos)) else {
+            return Err(messages::shard_not_found(&shard_id, &topo.meta.name, &inner.config.account_id));
+        };
+        let log = inner.log(slot)?;
+        let read = log.read(token.offset, limit as usize, MAX_GET_RECORDS_BYTES)?;
+        let hw = log.high_watermark();
+        let records = read.records.iter().map(|r| to_kinesis(shard, r)).collect::<Result<Vec<KinesisRecord>>>()?;
+        let next = read.next_offset;
+        let millis_behind_latest = if next >= hw {
+            0
+        } else {
+            let oldest_unread = match read.records.last() {
+                Some(r) => r.arrival_ms,
+                None => log.read(next, 1, 0)?.records.first().map_or(now, |r| r.arrival_ms),
+            };
+            now.saturating_sub(oldest_unread).max(0)
+        };
+        let at_end = shard.closed.is_some() && next >= hw;
+        let (next_shard_iterator, child_shards) = if at_end {
+            (None, Some(children(&topo, shard.index)))
+        } else {
+            let t = ShardIteratorToken { offset: next, issued_ms: now, ..token };
+            (Some(t.encode(&inner.token_key)), None)
+        };
+        Ok(GetRecordsOutput { records, next_shard_iterator, millis_behind_latest, child_shards })
+    }
+}
+
+fn to_kinesis(shard: &ShardMeta, r: &Record) -> Result<KinesisRecord> {
+    let partition_key = std::str::from_utf8(&r.partition_key)
+        .map_err(|_| Error::Corrupt {
+            path: std::path::PathBuf::from(names::shard_id_name(shard.index)),
+            offset: r.offset,
+            reason: "stored partition key is not UTF-8".into(),
+        })?
+        .to_owned();
+    Ok(KinesisRecord {
+        sequence_number: EngineInner::sequence_number(shard, r.offset, r.arrival_ms),
+        approximate_arrival_timestamp: Timestamp(r.arrival_ms),
+        data: Bytes::clone(&r.data),
+        partition_key,
+        explicit_hash_key: r.explicit_hash_key,
+    })
+}
+
+/// The shards created from `index` by a split or merge.
+pub(crate) fn children(topo: &Topology, index: u32) -> Vec<ChildShard> {
+    topo.meta
+        .shards
+        .iter()
+        .filter(|s| s.parent == Some(index) || s.adjacent_parent == Some(index))
+        .map(|s| ChildShard {
+            shard_id: names::shard_id_name(s.index),
+            parent_shards: [s.parent, s.adjacent_parent].into_iter().flatten().map(names::shard_id_name).collect(),
+            hash_key_range: s.range,
+        })
+        .collect()
+}

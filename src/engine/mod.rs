@@ -1,0 +1,535 @@
+//! The engine: the public, Kinesis-shaped handle over a data directory.
+//!
+//! - [`Engine::open`] locks the directory, loads the catalog from the manifest, removes
+//!   directories the catalog does not know (orphans of an interrupted create, delete or
+//!   reshard) and opens shard logs lazily on first use.
+//! - Control plane (`control`): streams, tags, listing. Data plane (`data`): puts, shard
+//!   iterators, reads.
+//!
+//! Concurrency: each stream's topology (its catalog entry, routing table and shard-log slots)
+//! sits behind a read-write lock. Puts and reads take it shared; a metadata change takes it
+//! exclusively *before* committing the new manifest and swaps the topology before releasing
+//! it, so a put never lands on a shard the durable catalog has closed. Manifest commits are
+//! serialised by the catalog mutex; the data plane never takes that mutex.
+
+mod control;
+mod data;
+pub mod types;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::{Mutex, RwLock};
+
+use crate::catalog::store::ManifestStore;
+use crate::catalog::{Catalog, ShardMeta, StreamLifecycle, StreamMeta};
+use crate::clock::{SharedClock, SystemClock};
+use crate::commit::{Durability, SyncGroup};
+use crate::error::{Error, Result};
+use crate::io::{LockGuard, RealVfs, VfsRef};
+use crate::kinesis::{messages, names, TokenKey};
+use crate::shard::{LogConfig, LogOptions, SegmentCache, ShardLog};
+pub use types::*;
+
+/// How long Kinesis' asynchronous status transitions take, for emulators that model them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusDelays {
+    /// `CREATING` → `ACTIVE`.
+    pub creating: Duration,
+    /// `UPDATING` → `ACTIVE` after a reshard or update.
+    pub updating: Duration,
+    /// `DELETING` → gone.
+    pub deleting: Duration,
+}
+
+impl StatusDelays {
+    /// kinesalite's defaults: 500 ms each.
+    pub fn kinesalite() -> StatusDelays {
+        let d = Duration::from_millis(500);
+        StatusDelays { creating: d, updating: d, deleting: d }
+    }
+}
+
+/// Settings of an engine.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Region used in ARNs (default `us-east-1`).
+    pub region: String,
+    /// Account id used in ARNs and messages (default `000000000000`).
+    pub account_id: String,
+    /// When puts are acknowledged.
+    pub durability: Durability,
+    /// Shard-log tunables (its `durability` is replaced by the engine's).
+    pub log: LogConfig,
+    /// Time source.
+    pub clock: SharedClock,
+    /// File system.
+    pub vfs: VfsRef,
+    /// `None`: streams are `ACTIVE` at once and deleted at once. `Some`: model Kinesis'
+    /// CREATING / UPDATING / DELETING delays on the engine clock.
+    pub status_delays: Option<StatusDelays>,
+    /// Account shard quota (default: Kinesis' 500 in us-east-1, us-west-2 and eu-west-1,
+    /// 200 elsewhere).
+    pub shard_limit: Option<u32>,
+    /// Sealed segments kept loaded (memory-mapped) across all shards.
+    pub max_loaded_segments: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            region: "us-east-1".into(),
+            account_id: "000000000000".into(),
+            durability: Durability::default(),
+            log: LogConfig::default(),
+            clock: Arc::new(SystemClock),
+            vfs: RealVfs::shared(),
+            status_delays: None,
+            shard_limit: None,
+            max_loaded_segments: 1024,
+        }
+    }
+}
+
+impl EngineConfig {
+    /// The effective account shard quota.
+    pub fn effective_shard_limit(&self) -> u32 {
+        self.shard_limit.unwrap_or(match self.region.as_str() {
+            "us-east-1" | "us-west-2" | "eu-west-1" => 500,
+            _ => 200,
+        })
+    }
+}
+
+/// Name of the engine's lock file.
+const LOCK_FILE: &str = "LOCK";
+/// Directory holding every stream's shard logs.
+const SHARDS_DIR: &str = "shards";
+
+/// The engine handle. Cheap to clone; every clone is the same engine.
+#[derive(Clone, Debug)]
+pub struct Engine {
+    inner: Arc<EngineInner>,
+}
+
+pub(crate) struct EngineInner {
+    root: PathBuf,
+    config: EngineConfig,
+    token_key: TokenKey,
+    sync_group: Arc<SyncGroup>,
+    cache: Arc<SegmentCache>,
+    catalog: Mutex<CatalogState>,
+    streams: RwLock<Streams>,
+    _lock: Box<dyn LockGuard>,
+}
+
+impl std::fmt::Debug for EngineInner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("root", &self.root).finish()
+    }
+}
+
+pub(crate) struct CatalogState {
+    catalog: Catalog,
+    store: ManifestStore,
+}
+
+#[derive(Default)]
+struct Streams {
+    by_name: HashMap<String, Arc<StreamHandle>>,
+    by_uid: HashMap<u64, Arc<StreamHandle>>,
+}
+
+/// A stream at run time.
+pub(crate) struct StreamHandle {
+    pub(crate) uid: u64,
+    pub(crate) arn: String,
+    pub(crate) dir: PathBuf,
+    pub(crate) topo: RwLock<Topology>,
+}
+
+/// A stream's catalog entry plus what the data plane derives from it.
+pub(crate) struct Topology {
+    pub(crate) meta: StreamMeta,
+    /// Open shards sorted by starting hash key: (starting hash key, position in `meta.shards`).
+    pub(crate) routes: Vec<(u128, usize)>,
+    /// One slot per entry of `meta.shards`.
+    pub(crate) slots: Vec<Arc<ShardSlot>>,
+}
+
+/// A shard's log, opened on first use.
+pub(crate) struct ShardSlot {
+    pub(crate) index: u32,
+    dir: PathBuf,
+    log: Mutex<Option<ShardLog>>,
+}
+
+impl Topology {
+    fn new(meta: StreamMeta, dir: &Path, old: Option<&Topology>) -> Topology {
+        let slots = meta
+            .shards
+            .iter()
+            .map(|s| {
+                old.and_then(|o| o.slots.iter().find(|x| x.index == s.index).cloned()).unwrap_or_else(|| {
+                    Arc::new(ShardSlot {
+                        index: s.index,
+                        dir: dir.join(names::shard_id_name(s.index)),
+                        log: Mutex::new(None),
+                    })
+                })
+            })
+            .collect();
+        let mut routes: Vec<(u128, usize)> = meta
+            .shards
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.is_open())
+            .map(|(i, s)| (s.range.starting_hash_key, i))
+            .collect();
+        routes.sort_unstable();
+        Topology { meta, routes, slots }
+    }
+
+    /// The position (in `meta.shards`) of the open shard covering `hash`.
+    pub(crate) fn route(&self, hash: u128) -> Option<usize> {
+        let i = self.routes.partition_point(|&(start, _)| start <= hash).checked_sub(1)?;
+        self.routes.get(i).map(|&(_, pos)| pos)
+    }
+
+    /// The position of shard `index`.
+    pub(crate) fn position(&self, index: u32) -> Option<usize> {
+        self.meta.shards.binary_search_by_key(&index, |s| s.index).ok()
+    }
+}
+
+impl Engine {
+    /// Open (creating if needed) the data directory at `path`.
+    pub fn open(path: impl AsRef<Path>, config: EngineConfig) -> Result<Engine> {
+        let root = path.as_ref().to_path_buf();
+        let vfs = Arc::clone(&config.vfs);
+        crate::io::create_dir_all_durable(vfs.as_ref(), &root)?;
+        let lock_path = root.join(LOCK_FILE);
+        let lock = vfs.lock(&lock_path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::WouldBlock => Error::Locked { path: root.clone() },
+            _ => Error::io("lock", &lock_path, e),
+        })?;
+        let (mut store, loaded) = ManifestStore::open(Arc::clone(&vfs), &root)?;
+        let catalog = match loaded {
+            Some(c) => c,
+            None => {
+                let c = Catalog::new(random_key());
+                store.commit(&c)?;
+                c
+            }
+        };
+        let shards_dir = root.join(SHARDS_DIR);
+        crate::io::create_dir_all_durable(vfs.as_ref(), &shards_dir)?;
+        let inner = EngineInner {
+            token_key: TokenKey::from_bytes(catalog.token_key),
+            sync_group: SyncGroup::new(),
+            cache: SegmentCache::new(config.max_loaded_segments),
+            catalog: Mutex::new(CatalogState { catalog, store }),
+            streams: RwLock::new(Streams::default()),
+            _lock: lock,
+            root,
+            config,
+        };
+        inner.remove_orphans()?;
+        {
+            let cat = inner.catalog.lock();
+            let mut streams = inner.streams.write();
+            for meta in cat.catalog.streams.values() {
+                let h = inner.new_handle(meta.clone(), None);
+                streams.by_name.insert(meta.name.clone(), Arc::clone(&h));
+                streams.by_uid.insert(meta.uid, h);
+            }
+        }
+        let engine = Engine { inner: Arc::new(inner) };
+        engine.inner.reap_deleted()?;
+        Ok(engine)
+    }
+
+    /// The data directory.
+    pub fn root(&self) -> &Path {
+        &self.inner.root
+    }
+
+    /// The engine's settings.
+    pub fn config(&self) -> &EngineConfig {
+        &self.inner.config
+    }
+
+    /// The group commit shared by every shard (its counters show how many fdatasyncs were
+    /// shared).
+    pub fn sync_group(&self) -> &Arc<SyncGroup> {
+        &self.inner.sync_group
+    }
+
+    /// fdatasync every open shard log.
+    pub fn flush(&self) -> Result<()> {
+        for h in self.inner.all_handles() {
+            let topo = h.topo.read();
+            for slot in &topo.slots {
+                if let Some(log) = slot.log.lock().as_ref() {
+                    log.flush()?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Close every shard log cleanly (so the next open skips recovery) and release the
+    /// directory lock once the last clone of this handle is dropped.
+    pub fn close(&self) -> Result<()> {
+        let mut first_err = None;
+        for h in self.inner.all_handles() {
+            let topo = h.topo.read();
+            for slot in &topo.slots {
+                if let Some(log) = slot.log.lock().take() {
+                    if let Err(e) = log.close() {
+                        first_err.get_or_insert(e);
+                    }
+                }
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+}
+
+fn random_key() -> [u8; 32] {
+    TokenKey::random_bytes()
+}
+
+impl EngineInner {
+    fn all_handles(&self) -> Vec<Arc<StreamHandle>> {
+        self.streams.read().by_uid.values().cloned().collect()
+    }
+
+    fn stream_dir(&self, uid: u64) -> PathBuf {
+        self.root.join(SHARDS_DIR).join(format!("{uid:016x}"))
+    }
+
+    fn new_handle(&self, meta: StreamMeta, old: Option<&Topology>) -> Arc<StreamHandle> {
+        let dir = self.stream_dir(meta.uid);
+        let arn = names::stream_arn(&self.config.region, &self.config.account_id, &meta.name);
+        Arc::new(StreamHandle { uid: meta.uid, arn, topo: RwLock::new(Topology::new(meta, &dir, old)), dir })
+    }
+
+    /// Options for opening a shard log of this engine.
+    fn log_options(&self) -> LogOptions {
+        let mut config = self.config.log.clone();
+        config.durability = self.config.durability;
+        LogOptions {
+            config,
+            vfs: Arc::clone(&self.config.vfs),
+            clock: Arc::clone(&self.config.clock),
+            sync_group: Arc::clone(&self.sync_group),
+            cache: Arc::clone(&self.cache),
+            lock_dir: false,
+        }
+    }
+
+    /// The shard log of `slot`, opening it on first use.
+    pub(crate) fn log(&self, slot: &ShardSlot) -> Result<ShardLog> {
+        let mut guard = slot.log.lock();
+        if let Some(log) = guard.as_ref() {
+            return Ok(log.clone());
+        }
+        let log = ShardLog::open(&slot.dir, self.log_options())?;
+        *guard = Some(log.clone());
+        Ok(log)
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.config.clock.now_ms()
+    }
+
+    fn account(&self) -> &str {
+        &self.config.account_id
+    }
+
+    /// Remove stream and shard directories the catalog does not know: leftovers of a crash
+    /// between creating them and committing the manifest (or between committing a delete and
+    /// removing them).
+    fn remove_orphans(&self) -> Result<()> {
+        let vfs = &self.config.vfs;
+        let shards_dir = self.root.join(SHARDS_DIR);
+        let cat = self.catalog.lock();
+        let entries = vfs.read_dir(&shards_dir).map_err(|e| Error::io("read_dir", &shards_dir, e))?;
+        let mut removed = false;
+        for e in entries {
+            let path = shards_dir.join(&e.name);
+            let known = u64::from_str_radix(&e.name, 16).ok().and_then(|uid| cat.catalog.streams.get(&uid));
+            match known {
+                Some(meta) if e.is_dir && e.name.len() == 16 => {
+                    let inner = vfs.read_dir(&path).map_err(|err| Error::io("read_dir", &path, err))?;
+                    let mut inner_removed = false;
+                    for s in inner {
+                        let keep = names::parse_shard_id(&s.name)
+                            .is_some_and(|i| names::shard_id_name(i) == s.name && meta.shard(i).is_some());
+                        if !keep {
+                            remove_any(vfs, &path.join(&s.name), s.is_dir)?;
+                            inner_removed = true;
+                        }
+                    }
+                    if inner_removed {
+                        vfs.sync_dir(&path).map_err(|err| Error::io("directory fsync", &path, err))?;
+                    }
+                }
+                _ => {
+                    remove_any(vfs, &path, e.is_dir)?;
+                    removed = true;
+                }
+            }
+        }
+        if removed {
+            vfs.sync_dir(&shards_dir).map_err(|e| Error::io("directory fsync", &shards_dir, e))?;
+        }
+        Ok(())
+    }
+
+    /// Finish deletions whose modelled delay has passed.
+    fn reap_deleted(&self) -> Result<()> {
+        let now = self.now_ms();
+        let delay = self.config.status_delays.map_or(0, |d| d.deleting.as_millis() as i64);
+        let due: Vec<u64> = {
+            let cat = self.catalog.lock();
+            cat.catalog
+                .streams
+                .values()
+                .filter(|s| matches!(s.lifecycle, StreamLifecycle::Deleting { since_ms } if now >= since_ms.saturating_add(delay)))
+                .map(|s| s.uid)
+                .collect()
+        };
+        for uid in due {
+            self.finish_delete(uid)?;
+        }
+        Ok(())
+    }
+
+    /// Drop a stream from the catalog (durably), then close and delete its files.
+    fn finish_delete(&self, uid: u64) -> Result<()> {
+        let mut cat = self.catalog.lock();
+        let Some(handle) = self.streams.read().by_uid.get(&uid).cloned() else { return Ok(()) };
+        let mut topo = handle.topo.write();
+        let mut next = cat.catalog.clone();
+        next.streams.remove(&uid);
+        next.checkpoints.retain(|c| !c.owner.starts_with(&format!("{uid}/")));
+        cat.store.commit(&next)?;
+        cat.catalog = next;
+        {
+            let mut streams = self.streams.write();
+            streams.by_uid.remove(&uid);
+            if streams.by_name.get(&topo.meta.name).is_some_and(|h| h.uid == uid) {
+                streams.by_name.remove(&topo.meta.name);
+            }
+        }
+        for slot in &topo.slots {
+            if let Some(log) = slot.log.lock().take() {
+                let _ = log.close();
+            }
+        }
+        topo.meta.shards.clear();
+        topo.routes.clear();
+        drop(topo);
+        let vfs = &self.config.vfs;
+        if vfs.exists(&handle.dir) {
+            vfs.remove_dir_all(&handle.dir).map_err(|e| Error::io("remove", &handle.dir, e))?;
+            let parent = self.root.join(SHARDS_DIR);
+            vfs.sync_dir(&parent).map_err(|e| Error::io("directory fsync", &parent, e))?;
+        }
+        Ok(())
+    }
+
+    /// The stream a request names, with Kinesis' validation and errors.
+    pub(crate) fn resolve(&self, r: &StreamRef) -> Result<Arc<StreamHandle>> {
+        let name = match (&r.stream_name, &r.stream_arn) {
+            (None, None) => {
+                return Err(Error::Validation { message: "Either StreamName or StreamARN must be provided.".into() })
+            }
+            (Some(n), arn) => {
+                names::validate_stream_name(n)?;
+                if let Some(arn) = arn {
+                    let parsed = self.parse_arn(arn)?;
+                    if parsed != *n {
+                        return Err(Error::invalid_argument(format!("StreamARN {arn} does not match StreamName {n}.")));
+                    }
+                }
+                n.as_str()
+            }
+            (None, Some(arn)) => self.parse_arn(arn)?,
+        };
+        let h = self.streams.read().by_name.get(name).cloned();
+        h.ok_or_else(|| messages::stream_not_found(name, self.account()))
+    }
+
+    fn parse_arn<'a>(&self, arn: &'a str) -> Result<&'a str> {
+        let Some((region, account, name)) = names::parse_stream_arn(arn) else {
+            return Err(names::ValidationErrors::single(
+                "streamARN",
+                arn,
+                names::Constraint::Pattern("arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+"),
+            ));
+        };
+        names::validate_stream_name(name)?;
+        if region != self.config.region || account != self.config.account_id {
+            return Err(messages::stream_not_found(name, self.account()));
+        }
+        Ok(name)
+    }
+
+    /// The status a stream shows now.
+    pub(crate) fn status(&self, meta: &StreamMeta) -> StreamStatus {
+        if matches!(meta.lifecycle, StreamLifecycle::Deleting { .. }) {
+            return StreamStatus::Deleting;
+        }
+        let Some(d) = self.config.status_delays else { return StreamStatus::Active };
+        let now = self.now_ms();
+        if now < meta.created_ms.saturating_add(d.creating.as_millis() as i64) {
+            StreamStatus::Creating
+        } else if now < meta.updated_ms.saturating_add(d.updating.as_millis() as i64) {
+            StreamStatus::Updating
+        } else {
+            StreamStatus::Active
+        }
+    }
+
+    /// Commit a new catalog entry for an existing stream whose topology write lock the
+    /// caller holds, and swap it in.
+    pub(crate) fn commit_stream(
+        &self,
+        cat: &mut CatalogGuard<'_>,
+        topo: &mut Topology,
+        dir: &Path,
+        meta: StreamMeta,
+    ) -> Result<()> {
+        let mut next = cat.catalog.clone();
+        next.streams.insert(meta.uid, meta.clone());
+        cat.store.commit(&next)?;
+        cat.catalog = next;
+        let fresh = Topology::new(meta, dir, Some(topo));
+        *topo = fresh;
+        Ok(())
+    }
+}
+
+type CatalogGuard<'a> = parking_lot::MutexGuard<'a, CatalogState>;
+
+fn remove_any(vfs: &VfsRef, path: &Path, is_dir: bool) -> Result<()> {
+    let r = if is_dir { vfs.remove_dir_all(path) } else { vfs.remove_file(path) };
+    r.map_err(|e| Error::io("remove", path, e))
+}
+
+/// Seconds stamped into a shard's sequence numbers as its creation time: its creation second
+/// backdated by 2 s, as kinesalite does (real shards show a few seconds), so that no record's
+/// number can equal the shard's `StartingSequenceNumber`.
+pub(crate) fn shard_create_secs(shard: &ShardMeta) -> u64 {
+    u64::try_from(shard.created_ms.div_euclid(1000).saturating_sub(2)).unwrap_or(0)
+}
+
+/// Seconds of an arrival time as stamped into a sequence number.
+pub(crate) fn arrival_secs(arrival_ms: i64) -> u64 {
+    u64::try_from(arrival_ms.div_euclid(1000)).unwrap_or(0)
+}

@@ -1,0 +1,20 @@
+//! Kinesis primitives: pure (no I/O) building blocks with AWS-exact behaviour.
+//!
+//! - [`sequence`]: the 188-bit sequence number (layout, decimal form, numeric order).
+//! - [`hashkey`]: the 128-bit hash-key space, even splits, MD5 routing, `ExplicitHashKey`.
+//! - [`names`]: stream/consumer/partition-key/tag validation in the `ValidationException`
+//!   form, shard ids, ARNs.
+//! - [`token`]: MAC-authenticated shard iterators and pagination tokens.
+//! - [`messages`]: one constructor per Kinesis error message.
+
+mod decimal;
+pub mod hashkey;
+pub mod messages;
+pub mod names;
+pub mod sequence;
+pub mod token;
+
+pub use hashkey::{even_split, parse_explicit_hash_key, partition_key_hash, HashKeyRange};
+pub use names::{Constraint, ValidationErrors};
+pub use sequence::{SequenceNumber, SequenceParseError, SequenceValue};
+pub use token::{NextToken, ResumeAt, ShardIteratorToken, TokenKey};
