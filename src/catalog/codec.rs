@@ -192,6 +192,10 @@ fn encode_stream(w: &mut Writer, s: &StreamMeta) {
         w.str(&c.name);
         w.i64(c.created_ms);
     }
+    w.u32(s.scaling_history_ms.len() as u32);
+    for t in &s.scaling_history_ms {
+        w.i64(*t);
+    }
 }
 
 /// Decode a manifest file: `(generation, catalog)`. Any damage or inconsistency is an `Err`
@@ -305,6 +309,10 @@ fn decode_stream(r: &mut Reader<'_>) -> DecodeResult<StreamMeta> {
     for _ in 0..r.count(12)? {
         consumers.push(ConsumerMeta { name: r.str()?, created_ms: r.i64()? });
     }
+    let mut scaling_history_ms = Vec::new();
+    for _ in 0..r.count(8)? {
+        scaling_history_ms.push(r.i64()?);
+    }
     let s = StreamMeta {
         uid,
         name,
@@ -319,6 +327,7 @@ fn decode_stream(r: &mut Reader<'_>) -> DecodeResult<StreamMeta> {
         shards,
         consumers,
         max_bytes,
+        scaling_history_ms,
     };
     check_tiling(&s)?;
     Ok(s)
@@ -379,6 +388,7 @@ mod tests {
                 shards,
                 consumers: vec![ConsumerMeta { name: "c".into(), created_ms: 5 }],
                 max_bytes: Some(1 << 30),
+                scaling_history_ms: vec![5, 6],
             },
         );
         c.next_stream_uid = 2;

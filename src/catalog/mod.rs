@@ -119,6 +119,8 @@ pub struct StreamMeta {
     pub consumers: Vec<ConsumerMeta>,
     /// Optional cap on the stream's bytes on disk (beyond Kinesis).
     pub max_bytes: Option<u64>,
+    /// When `UpdateShardCount` ran in the last 24 hours (ms), for its rate limit.
+    pub scaling_history_ms: Vec<i64>,
 }
 
 impl StreamMeta {

@@ -129,6 +129,7 @@ impl Engine {
             shards,
             consumers: Vec::new(),
             max_bytes: None,
+            scaling_history_ms: Vec::new(),
         };
         let mut next = cat.catalog.clone();
         next.next_stream_uid = uid + 1;

@@ -14,6 +14,9 @@
 
 mod control;
 mod data;
+pub mod lineage;
+mod reshard;
+mod retention;
 pub mod types;
 
 use std::collections::HashMap;
@@ -75,6 +78,8 @@ pub struct EngineConfig {
     pub shard_limit: Option<u32>,
     /// Sealed segments kept loaded (memory-mapped) across all shards.
     pub max_loaded_segments: usize,
+    /// How often the background retention pass runs (`None`: only `enforce_retention`).
+    pub retention_check_interval: Option<Duration>,
 }
 
 impl Default for EngineConfig {
@@ -89,6 +94,7 @@ impl Default for EngineConfig {
             status_delays: None,
             shard_limit: None,
             max_loaded_segments: 1024,
+            retention_check_interval: Some(Duration::from_secs(60)),
         }
     }
 }
@@ -122,6 +128,7 @@ pub(crate) struct EngineInner {
     cache: Arc<SegmentCache>,
     catalog: Mutex<CatalogState>,
     streams: RwLock<Streams>,
+    retention_task: Mutex<Option<retention::RetentionTask>>,
     _lock: Box<dyn LockGuard>,
 }
 
@@ -232,6 +239,7 @@ impl Engine {
             cache: SegmentCache::new(config.max_loaded_segments),
             catalog: Mutex::new(CatalogState { catalog, store }),
             streams: RwLock::new(Streams::default()),
+            retention_task: Mutex::new(None),
             _lock: lock,
             root,
             config,
@@ -248,6 +256,10 @@ impl Engine {
         }
         let engine = Engine { inner: Arc::new(inner) };
         engine.inner.reap_deleted()?;
+        if let Some(period) = engine.inner.config.retention_check_interval {
+            let task = retention::RetentionTask::start(Arc::downgrade(&engine.inner), period);
+            *engine.inner.retention_task.lock() = Some(task);
+        }
         Ok(engine)
     }
 

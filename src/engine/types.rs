@@ -505,3 +505,77 @@ pub struct ListTagsForStreamOutput {
     /// `HasMoreTags`.
     pub has_more_tags: bool,
 }
+
+/// `SplitShard` input.
+#[derive(Debug, Clone, Default)]
+pub struct SplitShardInput {
+    /// The stream.
+    pub stream: StreamRef,
+    /// `ShardToSplit`.
+    pub shard_to_split: String,
+    /// `NewStartingHashKey` (decimal string).
+    pub new_starting_hash_key: String,
+}
+
+/// `MergeShards` input.
+#[derive(Debug, Clone, Default)]
+pub struct MergeShardsInput {
+    /// The stream.
+    pub stream: StreamRef,
+    /// `ShardToMerge`.
+    pub shard_to_merge: String,
+    /// `AdjacentShardToMerge`.
+    pub adjacent_shard_to_merge: String,
+}
+
+/// `UpdateShardCount.ScalingType` (only one value exists).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ScalingType {
+    /// `UNIFORM_SCALING`.
+    #[default]
+    UniformScaling,
+}
+
+/// `UpdateShardCount` input.
+#[derive(Debug, Clone, Default)]
+pub struct UpdateShardCountInput {
+    /// The stream.
+    pub stream: StreamRef,
+    /// `TargetShardCount`.
+    pub target_shard_count: u32,
+    /// `ScalingType`.
+    pub scaling_type: ScalingType,
+}
+
+/// `UpdateShardCount` output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpdateShardCountOutput {
+    /// `StreamName`.
+    pub stream_name: String,
+    /// `StreamARN`.
+    pub stream_arn: String,
+    /// `CurrentShardCount` (open shards before the update).
+    pub current_shard_count: u32,
+    /// `TargetShardCount`.
+    pub target_shard_count: u32,
+}
+
+/// `IncreaseStreamRetentionPeriod` / `DecreaseStreamRetentionPeriod` input.
+#[derive(Debug, Clone, Default)]
+pub struct RetentionPeriodInput {
+    /// The stream.
+    pub stream: StreamRef,
+    /// `RetentionPeriodHours` (24–8,760).
+    pub retention_period_hours: u32,
+}
+
+/// What one retention pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RetentionReport {
+    /// Segments deleted.
+    pub segments_removed: usize,
+    /// Bytes of segment files deleted.
+    pub bytes_removed: u64,
+    /// Closed shards whose data had all expired, removed from the catalog and from disk.
+    pub shards_expired: usize,
+}
