@@ -105,6 +105,43 @@ impl Notifier {
         }
     }
 
+    /// Like [`Notifier::wait_past`], but also returns (with the current watermark) as soon as
+    /// `stop()` holds; whoever makes it hold must then call [`Notifier::wake_all`].
+    pub fn wait_past_unless(&self, offset: u64, timeout: Duration, stop: &dyn Fn() -> bool) -> u64 {
+        let deadline = Instant::now().checked_add(timeout);
+        let mut guard = self.waiters();
+        loop {
+            let hw = self.high_watermark();
+            if hw > offset || stop() {
+                return hw;
+            }
+            let left = match deadline {
+                Some(d) => d.saturating_duration_since(Instant::now()),
+                None => Duration::from_secs(3600),
+            };
+            if left.is_zero() {
+                return hw;
+            }
+            guard = match self.changed.wait_timeout(guard, left) {
+                Ok((g, _)) => g,
+                Err(e) => e.into_inner().0,
+            };
+        }
+    }
+
+    /// Wake every waiter and waker without changing the watermark (they re-check their own
+    /// stop conditions).
+    pub fn wake_all(&self) {
+        let wakers = {
+            let mut w = self.waiters();
+            self.changed.notify_all();
+            std::mem::take(&mut w.wakers)
+        };
+        for w in wakers {
+            w.wake();
+        }
+    }
+
     /// Block without a deadline until the watermark exceeds `offset` (used by loom models).
     pub fn wait_past_forever(&self, offset: u64) -> u64 {
         let mut guard = self.waiters();

@@ -359,6 +359,17 @@ impl ShardLog {
         self.inner.notifier.wait_past(offset, timeout)
     }
 
+    /// Like [`ShardLog::wait_past`], but also returns once `stop()` holds (whoever makes it
+    /// hold calls [`ShardLog::wake_waiters`]).
+    pub fn wait_past_unless(&self, offset: u64, timeout: Duration, stop: &dyn Fn() -> bool) -> u64 {
+        self.inner.notifier.wait_past_unless(offset, timeout, stop)
+    }
+
+    /// Wake every blocked reader and registered waker so they re-check their conditions.
+    pub fn wake_waiters(&self) {
+        self.inner.notifier.wake_all();
+    }
+
     /// Register an async waker for when the high-watermark exceeds `offset`; returns `true`
     /// (registering nothing) if it already does.
     pub fn register_waker(&self, offset: u64, waker: &Waker) -> bool {

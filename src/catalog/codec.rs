@@ -122,9 +122,11 @@ pub fn encode(catalog: &Catalog, generation: u64) -> Vec<u8> {
     }
     w.u32(catalog.checkpoints.len() as u32);
     for c in &catalog.checkpoints {
+        w.u64(c.stream_uid);
         w.str(&c.owner);
         w.u32(c.shard_index);
-        w.u64(c.offset);
+        w.str(&c.sequence_number);
+        w.u8(u8::from(c.finished));
     }
     let body = w.0;
     let mut out = Vec::with_capacity(MANIFEST_HEADER_LEN + body.len() + 4);
@@ -240,8 +242,17 @@ pub fn decode(bytes: &[u8]) -> DecodeResult<(u64, Catalog)> {
         }
     }
     let mut checkpoints = Vec::new();
-    for _ in 0..r.count(16)? {
-        checkpoints.push(Checkpoint { owner: r.str()?, shard_index: r.u32()?, offset: r.u64()? });
+    for _ in 0..r.count(21)? {
+        let stream_uid = r.u64()?;
+        let owner = r.str()?;
+        let shard_index = r.u32()?;
+        let sequence_number = r.str()?;
+        let finished = match r.u8()? {
+            0 => false,
+            1 => true,
+            t => return Err(format!("bad flag {t}")),
+        };
+        checkpoints.push(Checkpoint { stream_uid, owner, shard_index, sequence_number, finished });
     }
     if r.pos != content.len() {
         return Err(format!("{} trailing bytes", content.len() - r.pos));
@@ -392,7 +403,13 @@ mod tests {
             },
         );
         c.next_stream_uid = 2;
-        c.checkpoints.push(Checkpoint { owner: "esm".into(), shard_index: 1, offset: 9 });
+        c.checkpoints.push(Checkpoint {
+            stream_uid: 1,
+            owner: "esm".into(),
+            shard_index: 1,
+            sequence_number: "49".into(),
+            finished: true,
+        });
         c
     }
 

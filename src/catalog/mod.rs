@@ -66,15 +66,19 @@ pub struct ConsumerMeta {
     pub created_ms: i64,
 }
 
-/// A stored checkpoint (event-source mappings and other durable readers).
+/// A stored checkpoint of a durable reader (an event-source mapping, an app).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checkpoint {
+    /// The stream it belongs to.
+    pub stream_uid: u64,
     /// Who owns it (e.g. an event-source mapping's id).
     pub owner: String,
     /// Shard index.
     pub shard_index: u32,
-    /// The next offset to process.
-    pub offset: u64,
+    /// The last sequence number processed (decimal), empty if none yet.
+    pub sequence_number: String,
+    /// The shard was processed to its end (lineage: its children may start).
+    pub finished: bool,
 }
 
 /// Lifecycle of a stream in the catalog.

@@ -166,8 +166,14 @@ impl Engine {
             }
             let mut meta = topo.meta.clone();
             meta.lifecycle = StreamLifecycle::Deleting { since_ms: inner.now_ms() };
+            let arns: Vec<String> = meta.consumers.iter().map(|c| inner.consumer_arn(&name, c)).collect();
             meta.consumers.clear();
             inner.commit_stream(&mut cat, &mut topo, &h.dir, meta)?;
+            drop(topo);
+            drop(cat);
+            for arn in arns {
+                inner.cancel_subscriptions(&arn);
+            }
         }
         inner.reap_deleted()
     }

@@ -99,7 +99,71 @@ impl EngineInner {
         SequenceNumber::new(shard_create_secs(shard), shard.index, offset, arrival_secs(arrival_ms))
     }
 
-    fn shard_of<'t>(&self, topo: &'t Topology, h: &StreamHandle, shard_id: &str) -> Result<(usize, &'t ShardMeta)> {
+    /// The offset an iterator (or subscription) of type `kind` starts at, with Kinesis' rules
+    /// and errors: LATEST is the tip now; AT_TIMESTAMP is inclusive, clamped to the trim
+    /// horizon, and rejects the future; AT/AFTER a sequence number must name this shard, and
+    /// AT/AFTER the shard's starting number work with no record there.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn position_for(
+        &self,
+        topo: &Topology,
+        shard: &ShardMeta,
+        log: &crate::shard::ShardLog,
+        kind: ShardIteratorType,
+        starting_sequence_number: Option<&str>,
+        timestamp: Option<Timestamp>,
+        now: i64,
+    ) -> Result<u64> {
+        let start = log.start_offset();
+        let hw = log.high_watermark();
+        Ok(match kind {
+            ShardIteratorType::TrimHorizon => start,
+            ShardIteratorType::Latest => hw,
+            ShardIteratorType::AtTimestamp => {
+                let ts = timestamp.ok_or_else(messages::timestamp_missing)?;
+                if ts.0 > now {
+                    return Err(messages::timestamp_in_future(ts.0, now));
+                }
+                log.offset_for_time(ts.0)?
+            }
+            ShardIteratorType::AtSequenceNumber | ShardIteratorType::AfterSequenceNumber => {
+                let text = starting_sequence_number.unwrap_or_default();
+                let create = shard_create_secs(shard);
+                let seq = check_starting_sequence_number(
+                    text,
+                    shard.index,
+                    create,
+                    &topo.meta.name,
+                    &self.config.account_id,
+                )?;
+                if seq.is_ending() {
+                    return Err(messages::sequence_number_at_shard_end(kind.as_str()));
+                }
+                let starting = SequenceNumber::starting(create, shard.index);
+                let counter = seq.counter();
+                if seq != starting && counter >= hw {
+                    return Err(messages::starting_sequence_number_invalid(
+                        text,
+                        &names::shard_id_name(shard.index),
+                        &topo.meta.name,
+                        &self.config.account_id,
+                    ));
+                }
+                match kind {
+                    ShardIteratorType::AfterSequenceNumber if seq != starting => counter + 1,
+                    _ => counter,
+                }
+                .max(start)
+            }
+        })
+    }
+
+    pub(crate) fn shard_of<'t>(
+        &self,
+        topo: &'t Topology,
+        h: &StreamHandle,
+        shard_id: &str,
+    ) -> Result<(usize, &'t ShardMeta)> {
         let index = parse_shard_id("shardId", shard_id)?;
         topo.position(index).and_then(|p| topo.meta.shards.get(p).map(|s| (p, s))).ok_or_else(|| {
             let _ = h;
@@ -247,48 +311,15 @@ impl Engine {
         let slot = topo.slots.get(pos).ok_or_else(|| Error::invalid_argument("no such shard"))?;
         let log = inner.log(slot)?;
         let now = inner.now_ms();
-        let start = log.start_offset();
-        let hw = log.high_watermark();
-        let offset = match kind {
-            ShardIteratorType::TrimHorizon => start,
-            ShardIteratorType::Latest => hw,
-            ShardIteratorType::AtTimestamp => {
-                let ts = input.timestamp.ok_or_else(messages::timestamp_missing)?;
-                if ts.0 > now {
-                    return Err(messages::timestamp_in_future(ts.0, now));
-                }
-                log.offset_for_time(ts.0)?
-            }
-            ShardIteratorType::AtSequenceNumber | ShardIteratorType::AfterSequenceNumber => {
-                let text = input.starting_sequence_number.as_deref().unwrap_or_default();
-                let create = shard_create_secs(shard);
-                let seq = check_starting_sequence_number(
-                    text,
-                    shard.index,
-                    create,
-                    &topo.meta.name,
-                    &inner.config.account_id,
-                )?;
-                if seq.is_ending() {
-                    return Err(messages::sequence_number_at_shard_end(kind.as_str()));
-                }
-                let starting = SequenceNumber::starting(create, shard.index);
-                let counter = seq.counter();
-                if seq != starting && counter >= hw {
-                    return Err(messages::starting_sequence_number_invalid(
-                        text,
-                        &names::shard_id_name(shard.index),
-                        &topo.meta.name,
-                        &inner.config.account_id,
-                    ));
-                }
-                match kind {
-                    ShardIteratorType::AfterSequenceNumber if seq != starting => counter + 1,
-                    _ => counter,
-                }
-                .max(start)
-            }
-        };
+        let offset = inner.position_for(
+            &topo,
+            shard,
+            &log,
+            kind,
+            input.starting_sequence_number.as_deref(),
+            input.timestamp,
+            now,
+        )?;
         let token =
             ShardIteratorToken { stream_uid: h.uid, shard_index: shard.index, offset, issued_ms: now, flags: 0 };
         Ok(GetShardIteratorOutput { shard_iterator: token.encode(&inner.token_key) })
@@ -361,7 +392,7 @@ impl Engine {
     }
 }
 
-fn to_kinesis(shard: &ShardMeta, r: &Record) -> Result<KinesisRecord> {
+pub(crate) fn to_kinesis(shard: &ShardMeta, r: &Record) -> Result<KinesisRecord> {
     let partition_key = std::str::from_utf8(&r.partition_key)
         .map_err(|_| Error::Corrupt {
             path: std::path::PathBuf::from(names::shard_id_name(shard.index)),

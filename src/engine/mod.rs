@@ -12,11 +12,14 @@
 //! it, so a put never lands on a shard the durable catalog has closed. Manifest commits are
 //! serialised by the catalog mutex; the data plane never takes that mutex.
 
+pub mod checkpoint;
 mod control;
 mod data;
+pub mod fanout;
 pub mod lineage;
 mod reshard;
 mod retention;
+mod timer;
 pub mod types;
 
 use std::collections::HashMap;
@@ -80,6 +83,8 @@ pub struct EngineConfig {
     pub max_loaded_segments: usize,
     /// How often the background retention pass runs (`None`: only `enforce_retention`).
     pub retention_check_interval: Option<Duration>,
+    /// Push-subscription tunables.
+    pub fanout: fanout::FanoutConfig,
 }
 
 impl Default for EngineConfig {
@@ -95,6 +100,7 @@ impl Default for EngineConfig {
             shard_limit: None,
             max_loaded_segments: 1024,
             retention_check_interval: Some(Duration::from_secs(60)),
+            fanout: fanout::FanoutConfig::default(),
         }
     }
 }
@@ -129,6 +135,8 @@ pub(crate) struct EngineInner {
     catalog: Mutex<CatalogState>,
     streams: RwLock<Streams>,
     retention_task: Mutex<Option<retention::RetentionTask>>,
+    subscriptions: Mutex<fanout::SubscriptionTable>,
+    timer: Arc<timer::Timer>,
     _lock: Box<dyn LockGuard>,
 }
 
@@ -240,6 +248,8 @@ impl Engine {
             catalog: Mutex::new(CatalogState { catalog, store }),
             streams: RwLock::new(Streams::default()),
             retention_task: Mutex::new(None),
+            subscriptions: Mutex::new(fanout::SubscriptionTable::new()),
+            timer: Arc::new(timer::Timer::default()),
             _lock: lock,
             root,
             config,
@@ -428,7 +438,7 @@ impl EngineInner {
         let mut topo = handle.topo.write();
         let mut next = cat.catalog.clone();
         next.streams.remove(&uid);
-        next.checkpoints.retain(|c| !c.owner.starts_with(&format!("{uid}/")));
+        next.checkpoints.retain(|c| c.stream_uid != uid);
         cat.store.commit(&next)?;
         cat.catalog = next;
         {

@@ -579,3 +579,133 @@ pub struct RetentionReport {
     /// Closed shards whose data had all expired, removed from the catalog and from disk.
     pub shards_expired: usize,
 }
+
+/// `ConsumerStatus`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsumerStatus {
+    /// Being registered (only with modelled delays).
+    Creating,
+    /// Being deregistered.
+    Deleting,
+    /// Ready.
+    Active,
+}
+
+impl ConsumerStatus {
+    /// The Kinesis enum value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConsumerStatus::Creating => "CREATING",
+            ConsumerStatus::Deleting => "DELETING",
+            ConsumerStatus::Active => "ACTIVE",
+        }
+    }
+}
+
+/// `Consumer` (RegisterStreamConsumer, ListStreamConsumers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consumer {
+    /// `ConsumerName`.
+    pub consumer_name: String,
+    /// `ConsumerARN`.
+    pub consumer_arn: String,
+    /// `ConsumerStatus`.
+    pub consumer_status: ConsumerStatus,
+    /// `ConsumerCreationTimestamp`.
+    pub consumer_creation_timestamp: Timestamp,
+}
+
+/// `ConsumerDescription` (DescribeStreamConsumer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumerDescription {
+    /// `ConsumerName`.
+    pub consumer_name: String,
+    /// `ConsumerARN`.
+    pub consumer_arn: String,
+    /// `ConsumerStatus`.
+    pub consumer_status: ConsumerStatus,
+    /// `ConsumerCreationTimestamp`.
+    pub consumer_creation_timestamp: Timestamp,
+    /// `StreamARN`.
+    pub stream_arn: String,
+}
+
+/// `RegisterStreamConsumer` input.
+#[derive(Debug, Clone, Default)]
+pub struct RegisterStreamConsumerInput {
+    /// `StreamARN` (required by Kinesis).
+    pub stream_arn: String,
+    /// `ConsumerName`.
+    pub consumer_name: String,
+}
+
+/// How Deregister/DescribeStreamConsumer name a consumer: its ARN, or the stream ARN and the
+/// consumer name (or all three, consistent).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConsumerRef {
+    /// `StreamARN`.
+    pub stream_arn: Option<String>,
+    /// `ConsumerName`.
+    pub consumer_name: Option<String>,
+    /// `ConsumerARN`.
+    pub consumer_arn: Option<String>,
+}
+
+/// `ListStreamConsumers` input.
+#[derive(Debug, Clone, Default)]
+pub struct ListStreamConsumersInput {
+    /// `StreamARN`.
+    pub stream_arn: String,
+    /// `NextToken`.
+    pub next_token: Option<String>,
+    /// `MaxResults` (1–10,000, default 100).
+    pub max_results: Option<u32>,
+    /// `StreamCreationTimestamp`.
+    pub stream_creation_timestamp: Option<Timestamp>,
+}
+
+/// `ListStreamConsumers` output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListStreamConsumersOutput {
+    /// `Consumers`.
+    pub consumers: Vec<Consumer>,
+    /// `NextToken`.
+    pub next_token: Option<String>,
+}
+
+/// `StartingPosition` of SubscribeToShard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartingPosition {
+    /// `Type` (the five iterator types).
+    pub position_type: ShardIteratorType,
+    /// `SequenceNumber` (AT_/AFTER_SEQUENCE_NUMBER).
+    pub sequence_number: Option<String>,
+    /// `Timestamp` (AT_TIMESTAMP).
+    pub timestamp: Option<Timestamp>,
+}
+
+/// `SubscribeToShard` input.
+#[derive(Debug, Clone)]
+pub struct SubscribeToShardInput {
+    /// `ConsumerARN`.
+    pub consumer_arn: String,
+    /// `ShardId`.
+    pub shard_id: String,
+    /// `StartingPosition`.
+    pub starting_position: StartingPosition,
+}
+
+/// `SubscribeToShardEvent`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscribeToShardEvent {
+    /// `Records`.
+    pub records: Vec<KinesisRecord>,
+    /// `ContinuationSequenceNumber`: where to resume (the last record's sequence number, or
+    /// the current position when none flowed). Absent only in the final event of a closed
+    /// shard, which carries `child_shards` instead.
+    pub continuation_sequence_number: Option<SequenceNumber>,
+    /// `MillisBehindLatest`.
+    pub millis_behind_latest: i64,
+    /// `ChildShards` (final event of a closed shard).
+    pub child_shards: Option<Vec<ChildShard>>,
+}
