@@ -489,7 +489,12 @@ impl Inner {
         self.check_writable()?;
         if w.clean_marker_present {
             let path = self.dir.join(marker::CLEAN_FILE);
-            self.vfs.remove_file(&path).map_err(|e| Error::io("remove", &path, e))?;
+            match self.vfs.remove_file(&path) {
+                Ok(()) => {}
+                // A retry after a failed directory fsync: the file is already gone.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io("remove", &path, e)),
+            }
             self.vfs.sync_dir(&self.dir).map_err(|e| Error::io("directory fsync", &self.dir, e))?;
             w.clean_marker_present = false;
         }

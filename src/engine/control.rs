@@ -182,7 +182,8 @@ impl Engine {
     pub fn describe_stream(&self, input: DescribeStreamInput) -> Result<StreamDescription> {
         let inner = &self.inner;
         inner.reap_deleted()?;
-        let limit = check_limit("limit", input.limit, 1, 10_000, 100)? as usize;
+        // AWS returns at most 100 shards whatever the limit.
+        let limit = check_limit("limit", input.limit, 1, 10_000, 100)?.min(100) as usize;
         let after = input
             .exclusive_start_shard_id
             .as_deref()
@@ -293,11 +294,20 @@ impl Engine {
         let inner = &self.inner;
         inner.reap_deleted()?;
         let has_stream = input.stream.stream_name.is_some() || input.stream.stream_arn.is_some();
-        let max = check_limit("maxResults", input.max_results, 1, 10_000, 1000)? as usize;
+        // AWS returns at most 1,000 shards whatever MaxResults says.
+        let max = check_limit("maxResults", input.max_results, 1, 10_000, 1000)?.min(1000) as usize;
         let now = inner.now_ms();
         let (h, after, filter) = match (&input.next_token, has_stream) {
             (Some(_), true) => return Err(messages::next_token_with_stream_name()),
             (None, false) => return Err(messages::next_token_or_stream_name_required()),
+            (Some(_), false) if input.exclusive_start_shard_id.is_some() => {
+                return Err(Error::invalid_argument("NextToken and ExclusiveStartShardId cannot be provided together."))
+            }
+            (Some(_), false) if input.stream_creation_timestamp.is_some() => {
+                return Err(Error::invalid_argument(
+                    "NextToken and StreamCreationTimestamp cannot be provided together.",
+                ))
+            }
             (Some(t), false) => {
                 let tok = NextToken::decode(t, &inner.token_key)?;
                 tok.check_age(now)?;

@@ -108,14 +108,14 @@ impl EngineInner {
         &self,
         topo: &Topology,
         shard: &ShardMeta,
-        log: &crate::shard::ShardLog,
+        log: Option<&crate::shard::ShardLog>,
         kind: ShardIteratorType,
         starting_sequence_number: Option<&str>,
         timestamp: Option<Timestamp>,
         now: i64,
     ) -> Result<u64> {
-        let start = log.start_offset();
-        let hw = log.high_watermark();
+        let start = log.map_or(0, |l| l.start_offset());
+        let hw = log.map_or(0, |l| l.high_watermark());
         Ok(match kind {
             ShardIteratorType::TrimHorizon => start,
             ShardIteratorType::Latest => hw,
@@ -124,7 +124,10 @@ impl EngineInner {
                 if ts.0 > now {
                     return Err(messages::timestamp_in_future(ts.0, now));
                 }
-                log.offset_for_time(ts.0)?
+                match log {
+                    Some(l) => l.offset_for_time(ts.0)?,
+                    None => 0,
+                }
             }
             ShardIteratorType::AtSequenceNumber | ShardIteratorType::AfterSequenceNumber => {
                 let text = starting_sequence_number.unwrap_or_default();
@@ -309,12 +312,12 @@ impl Engine {
             _ => {}
         }
         let slot = topo.slots.get(pos).ok_or_else(|| Error::invalid_argument("no such shard"))?;
-        let log = inner.log(slot)?;
+        let log = inner.existing_log(slot)?;
         let now = inner.now_ms();
         let offset = inner.position_for(
             &topo,
             shard,
-            &log,
+            log.as_ref(),
             kind,
             input.starting_sequence_number.as_deref(),
             input.timestamp,
@@ -367,7 +370,17 @@ impl Engine {
         let (Some(shard), Some(slot)) = (topo.meta.shards.get(pos), topo.slots.get(pos)) else {
             return Err(messages::shard_not_found(&shard_id, &topo.meta.name, &inner.config.account_id));
         };
-        let log = inner.log(slot)?;
+        let Some(log) = inner.existing_log(slot)? else {
+            // Never written: an empty shard.
+            let at_end = shard.closed.is_some();
+            let t = ShardIteratorToken { issued_ms: now, ..token };
+            return Ok(GetRecordsOutput {
+                records: Vec::new(),
+                next_shard_iterator: (!at_end).then(|| t.encode(&inner.token_key)),
+                millis_behind_latest: 0,
+                child_shards: at_end.then(|| children(&topo, shard.index)),
+            });
+        };
         let read = log.read(token.offset, limit as usize, MAX_GET_RECORDS_BYTES)?;
         let hw = log.high_watermark();
         let records = read.records.iter().map(|r| to_kinesis(shard, r)).collect::<Result<Vec<KinesisRecord>>>()?;

@@ -303,7 +303,7 @@ impl Engine {
         let position = inner.position_for(
             &topo,
             shard,
-            &log,
+            Some(&log),
             sp.position_type,
             sp.sequence_number.as_deref(),
             sp.timestamp,

@@ -364,6 +364,15 @@ impl EngineInner {
         Ok(log)
     }
 
+    /// The shard log of `slot` if the shard has ever been written (its directory exists),
+    /// without creating anything: read-only requests on a never-written shard see it empty.
+    pub(crate) fn existing_log(&self, slot: &ShardSlot) -> Result<Option<ShardLog>> {
+        if slot.log.lock().is_none() && !self.config.vfs.exists(&slot.dir) {
+            return Ok(None);
+        }
+        self.log(slot).map(Some)
+    }
+
     fn now_ms(&self) -> i64 {
         self.config.clock.now_ms()
     }
