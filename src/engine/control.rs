@@ -54,6 +54,7 @@ impl Engine {
     /// `CreateStream`.
     pub fn create_stream(&self, input: CreateStreamInput) -> Result<()> {
         let inner = &self.inner;
+        inner.admit_control("CreateStream", 0)?;
         inner.reap_deleted()?;
         names::validate_stream_name(&input.stream_name)?;
         let mode = input.stream_mode.unwrap_or(StreamMode::Provisioned);
@@ -147,6 +148,7 @@ impl Engine {
     /// returns; with them it shows `DELETING` until the delay passes.
     pub fn delete_stream(&self, input: DeleteStreamInput) -> Result<()> {
         let inner = &self.inner;
+        inner.admit_control("DeleteStream", 0)?;
         inner.reap_deleted()?;
         let h = inner.resolve(&input.stream)?;
         {
@@ -181,6 +183,7 @@ impl Engine {
     /// `DescribeStream`.
     pub fn describe_stream(&self, input: DescribeStreamInput) -> Result<StreamDescription> {
         let inner = &self.inner;
+        inner.admit_control("DescribeStream", 0)?;
         inner.reap_deleted()?;
         // AWS returns at most 100 shards whatever the limit.
         let limit = check_limit("limit", input.limit, 1, 10_000, 100)?.min(100) as usize;
@@ -213,6 +216,7 @@ impl Engine {
     /// `DescribeStreamSummary`.
     pub fn describe_stream_summary(&self, stream: StreamRef) -> Result<StreamDescriptionSummary> {
         let inner = &self.inner;
+        inner.admit_control("DescribeStreamSummary", 0)?;
         inner.reap_deleted()?;
         let h = inner.resolve(&stream)?;
         let topo = h.topo.read();
@@ -234,6 +238,7 @@ impl Engine {
     /// `ListStreams`, in name order, paginated by `ExclusiveStartStreamName` or `NextToken`.
     pub fn list_streams(&self, input: ListStreamsInput) -> Result<ListStreamsOutput> {
         let inner = &self.inner;
+        inner.admit_control("ListStreams", 0)?;
         inner.reap_deleted()?;
         let limit = check_limit("limit", input.limit, 1, 10_000, 100)? as usize;
         let now = inner.now_ms();
@@ -292,6 +297,7 @@ impl Engine {
     /// filter), `ExclusiveStartShardId`, `MaxResults` and every `ShardFilter` type.
     pub fn list_shards(&self, input: ListShardsInput) -> Result<ListShardsOutput> {
         let inner = &self.inner;
+        inner.admit_control("ListShards", 0)?;
         inner.reap_deleted()?;
         let has_stream = input.stream.stream_name.is_some() || input.stream.stream_arn.is_some();
         // AWS returns at most 1,000 shards whatever MaxResults says.
@@ -357,6 +363,7 @@ impl Engine {
 
     /// `AddTagsToStream`.
     pub fn add_tags_to_stream(&self, input: AddTagsToStreamInput) -> Result<()> {
+        self.inner.admit_control("AddTagsToStream", 0)?;
         let tags: Vec<(&str, &str)> = input.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         names::validate_tags(&tags, names::MAX_TAGS_PER_ADD_CALL)?;
         self.update_stream(&input.stream, |inner, meta| {
@@ -370,6 +377,7 @@ impl Engine {
 
     /// `RemoveTagsFromStream`.
     pub fn remove_tags_from_stream(&self, input: RemoveTagsFromStreamInput) -> Result<()> {
+        self.inner.admit_control("RemoveTagsFromStream", 0)?;
         let mut e = ValidationErrors::new();
         if input.tag_keys.is_empty() || input.tag_keys.len() > names::MAX_TAGS_PER_ADD_CALL {
             let c = if input.tag_keys.is_empty() {
@@ -393,6 +401,7 @@ impl Engine {
 
     /// `ListTagsForStream`.
     pub fn list_tags_for_stream(&self, input: ListTagsForStreamInput) -> Result<ListTagsForStreamOutput> {
+        self.inner.admit_control("ListTagsForStream", 0)?;
         let limit = check_limit("limit", input.limit, 1, 50, 50)? as usize;
         let h = self.inner.resolve(&input.stream)?;
         let topo = h.topo.read();

@@ -207,6 +207,18 @@ impl Engine {
         inner.check_writable(&topo)?;
         let shard = topo.meta.shards.get(r.pos).ok_or_else(|| Error::invalid_argument("no such shard"))?;
         let slot = topo.slots.get(r.pos).ok_or_else(|| Error::invalid_argument("no such shard"))?;
+        let limits = inner.limits_for(&h);
+        if !limits.is_off() {
+            let bytes = (r.key.len() + r.data.len()) as f64;
+            let max = EngineInner::max_record_bytes(&topo) as f64;
+            if !slot.buckets.lock().admit_write(&limits, 1.0, bytes, max, inner.now_ms()) {
+                return Err(messages::shard_rate_exceeded(
+                    &names::shard_id_name(shard.index),
+                    &topo.meta.name,
+                    &inner.config.account_id,
+                ));
+            }
+        }
         let log = inner.log(slot)?;
         let a =
             log.append(&[RecordRef { partition_key: r.key.as_bytes(), explicit_hash_key: r.hash_key, data: r.data }])?;
@@ -256,8 +268,23 @@ impl Engine {
         }
         inner.check_writable(&topo)?;
         let routed: Vec<Routed<'_>> = routed.into_iter().flatten().collect();
+        // Throughput limits are per entry, in request order: a throttled entry fails alone
+        // and later entries are still tried.
+        let limits = inner.limits_for(&h);
+        let mut throttled = vec![false; routed.len()];
+        if !limits.is_off() {
+            let now = inner.now_ms();
+            let max = EngineInner::max_record_bytes(&topo) as f64;
+            for (r, t) in routed.iter().zip(throttled.iter_mut()) {
+                if let Some(slot) = topo.slots.get(r.pos) {
+                    let bytes = (r.key.len() + r.data.len()) as f64;
+                    *t = !slot.buckets.lock().admit_write(&limits, 1.0, bytes, max, now);
+                }
+            }
+        }
         // Group entry indexes by shard, keeping request order within a shard.
-        let mut order: Vec<usize> = (0..routed.len()).collect();
+        let mut order: Vec<usize> =
+            (0..routed.len()).filter(|&i| !throttled.get(i).copied().unwrap_or(false)).collect();
         order.sort_by_key(|&i| routed.get(i).map_or(0, |r| r.pos));
         let mut results: Vec<PutRecordsResultEntry> =
             vec![
@@ -265,6 +292,23 @@ impl Engine {
                 routed.len()
             ];
         let mut failed = 0u32;
+        for (i, _) in throttled.iter().enumerate().filter(|(_, t)| **t) {
+            let (Some(out), Some(shard)) =
+                (results.get_mut(i), routed.get(i).and_then(|r| topo.meta.shards.get(r.pos)))
+            else {
+                continue;
+            };
+            failed += 1;
+            out.error_code = Some("ProvisionedThroughputExceededException".into());
+            out.error_message = Some(
+                messages::shard_rate_exceeded(
+                    &names::shard_id_name(shard.index),
+                    &topo.meta.name,
+                    &inner.config.account_id,
+                )
+                .to_string(),
+            );
+        }
         let mut batch: Vec<RecordRef<'_>> = Vec::new();
         for group in order.chunk_by(|&a, &b| routed.get(a).map(|r| r.pos) == routed.get(b).map(|r| r.pos)) {
             let Some(pos) = group.first().and_then(|&i| routed.get(i)).map(|r| r.pos) else { continue };
@@ -312,8 +356,16 @@ impl Engine {
             _ => {}
         }
         let slot = topo.slots.get(pos).ok_or_else(|| Error::invalid_argument("no such shard"))?;
-        let log = inner.existing_log(slot)?;
         let now = inner.now_ms();
+        let limits = inner.limits_for(&h);
+        if !slot.buckets.lock().admit_iterator(&limits, now) {
+            return Err(messages::shard_rate_exceeded(
+                &names::shard_id_name(shard.index),
+                &topo.meta.name,
+                &inner.config.account_id,
+            ));
+        }
+        let log = inner.existing_log(slot)?;
         let offset = inner.position_for(
             &topo,
             shard,
@@ -381,7 +433,13 @@ impl Engine {
                 child_shards: at_end.then(|| children(&topo, shard.index)),
             });
         };
+        let limits = inner.limits_for(&h);
+        if !slot.buckets.lock().admit_read(&limits, now) {
+            return Err(messages::shard_rate_exceeded(&shard_id, &topo.meta.name, &inner.config.account_id));
+        }
         let read = log.read(token.offset, limit as usize, MAX_GET_RECORDS_BYTES)?;
+        let read_bytes: usize = read.records.iter().map(|r| r.data.len() + r.partition_key.len()).sum();
+        slot.buckets.lock().charge_read(&limits, read_bytes as f64);
         let hw = log.high_watermark();
         let records = read.records.iter().map(|r| to_kinesis(shard, r)).collect::<Result<Vec<KinesisRecord>>>()?;
         let next = read.next_offset;

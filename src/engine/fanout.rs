@@ -169,6 +169,7 @@ fn consumer_not_found(what: &str) -> Error {
 impl Engine {
     /// `RegisterStreamConsumer`: at most 20 per stream; a duplicate name is `ResourceInUse`.
     pub fn register_stream_consumer(&self, input: RegisterStreamConsumerInput) -> Result<Consumer> {
+        self.inner.admit_control("RegisterStreamConsumer", 0)?;
         names::validate_consumer_name(&input.consumer_name)?;
         let inner = &self.inner;
         let stream = StreamRef::arn(input.stream_arn.clone());
@@ -214,6 +215,7 @@ impl Engine {
 
     /// `DeregisterStreamConsumer`: ends its subscriptions.
     pub fn deregister_stream_consumer(&self, consumer: ConsumerRef) -> Result<()> {
+        self.inner.admit_control("DeregisterStreamConsumer", 0)?;
         let inner = &self.inner;
         let (h, c) = inner.resolve_consumer(&consumer)?;
         let arn = {
@@ -230,6 +232,7 @@ impl Engine {
 
     /// `DescribeStreamConsumer`.
     pub fn describe_stream_consumer(&self, consumer: ConsumerRef) -> Result<ConsumerDescription> {
+        self.inner.admit_control("DescribeStreamConsumer", 0)?;
         let inner = &self.inner;
         let (h, c) = inner.resolve_consumer(&consumer)?;
         let name = h.topo.read().meta.name.clone();
@@ -245,11 +248,14 @@ impl Engine {
 
     /// `ListStreamConsumers`, by name, paginated with `NextToken` (expires after 300 s).
     pub fn list_stream_consumers(&self, input: ListStreamConsumersInput) -> Result<ListStreamConsumersOutput> {
+        self.inner.admit_control("ListStreamConsumers", 0)?;
         let inner = &self.inner;
         let max = input.max_results.unwrap_or(100);
         let mut e = ValidationErrors::new();
         e.range("maxResults", i128::from(max), 1, 10_000);
         e.into_result()?;
+        // At most 100 are returned whatever MaxResults says.
+        let max = max.min(100);
         let h = inner.resolve(&StreamRef::arn(input.stream_arn.clone()))?;
         let now = inner.now_ms();
         let after = match &input.next_token {
@@ -353,6 +359,7 @@ impl Engine {
             last_event_ms: now,
             cancel,
             state: SubState::Live,
+            bucket: crate::limits::Bucket::default(),
         })
     }
 }
@@ -393,6 +400,8 @@ pub struct Subscription {
     last_event_ms: i64,
     cancel: Arc<AtomicBool>,
     state: SubState,
+    /// Push throughput budget (2 MiB/s per consumer per shard under Kinesis limits).
+    bucket: crate::limits::Bucket,
 }
 
 /// One non-blocking step.
@@ -447,8 +456,21 @@ impl Subscription {
             return self.finish(Some(Error::ResourceNotFound { message: "The shard expired.".into() }));
         };
         let hw = self.log.high_watermark();
+        // Under a push limit an event carries at most the budget available, and none is sent
+        // until a fifth of a second's budget has accrued.
+        let rate = inner.limits_for(&h).consumer_shard_bytes_per_sec;
+        let mut max_bytes = cfg.max_event_bytes;
+        if let Some(rate) = rate.filter(|_| self.position < hw) {
+            let available = self.bucket.available(rate, rate, now);
+            let minimum = (rate / 5.0).min(cfg.max_event_bytes as f64);
+            if available < minimum {
+                drop(topo);
+                return Step::Wait(self.bucket.wait_ms(rate, minimum).max(1));
+            }
+            max_bytes = max_bytes.min(available as usize);
+        }
         if self.position < hw {
-            let read = match self.log.read(self.position, cfg.max_event_records, cfg.max_event_bytes) {
+            let read = match self.log.read(self.position, cfg.max_event_records, max_bytes) {
                 Ok(r) => r,
                 Err(e) => return self.finish(Some(e)),
             };
@@ -460,6 +482,10 @@ impl Subscription {
                 }
             }
             self.position = read.next_offset;
+            if rate.is_some() {
+                let bytes: usize = read.records.iter().map(|r| r.data.len() + r.partition_key.len()).sum();
+                self.bucket.spend(bytes as f64);
+            }
             if let Some(last) = records.last() {
                 self.continuation = last.sequence_number;
             }

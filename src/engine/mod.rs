@@ -85,6 +85,8 @@ pub struct EngineConfig {
     pub retention_check_interval: Option<Duration>,
     /// Push-subscription tunables.
     pub fanout: fanout::FanoutConfig,
+    /// Throughput limits (off by default; `Limits::kinesis()` for the real service's).
+    pub limits: crate::limits::Limits,
 }
 
 impl Default for EngineConfig {
@@ -101,6 +103,7 @@ impl Default for EngineConfig {
             max_loaded_segments: 1024,
             retention_check_interval: Some(Duration::from_secs(60)),
             fanout: fanout::FanoutConfig::default(),
+            limits: crate::limits::Limits::off(),
         }
     }
 }
@@ -136,6 +139,7 @@ pub(crate) struct EngineInner {
     streams: RwLock<Streams>,
     retention_task: Mutex<Option<retention::RetentionTask>>,
     subscriptions: Mutex<fanout::SubscriptionTable>,
+    control: crate::limits::ControlPlane,
     timer: Arc<timer::Timer>,
     _lock: Box<dyn LockGuard>,
 }
@@ -159,6 +163,8 @@ struct Streams {
 
 /// A stream at run time.
 pub(crate) struct StreamHandle {
+    /// Per-stream limits overriding the engine's (run-time setting, not persisted).
+    pub(crate) limits: RwLock<Option<crate::limits::Limits>>,
     pub(crate) uid: u64,
     pub(crate) arn: String,
     pub(crate) dir: PathBuf,
@@ -179,6 +185,8 @@ pub(crate) struct ShardSlot {
     pub(crate) index: u32,
     dir: PathBuf,
     log: Mutex<Option<ShardLog>>,
+    /// Throughput-limit buckets (run-time state).
+    pub(crate) buckets: Mutex<crate::limits::ShardBuckets>,
 }
 
 impl Topology {
@@ -192,6 +200,7 @@ impl Topology {
                         index: s.index,
                         dir: dir.join(names::shard_id_name(s.index)),
                         log: Mutex::new(None),
+                        buckets: Mutex::new(crate::limits::ShardBuckets::default()),
                     })
                 })
             })
@@ -249,6 +258,7 @@ impl Engine {
             streams: RwLock::new(Streams::default()),
             retention_task: Mutex::new(None),
             subscriptions: Mutex::new(fanout::SubscriptionTable::new()),
+            control: crate::limits::ControlPlane::default(),
             timer: Arc::new(timer::Timer::default()),
             _lock: lock,
             root,
@@ -336,7 +346,13 @@ impl EngineInner {
     fn new_handle(&self, meta: StreamMeta, old: Option<&Topology>) -> Arc<StreamHandle> {
         let dir = self.stream_dir(meta.uid);
         let arn = names::stream_arn(&self.config.region, &self.config.account_id, &meta.name);
-        Arc::new(StreamHandle { uid: meta.uid, arn, topo: RwLock::new(Topology::new(meta, &dir, old)), dir })
+        Arc::new(StreamHandle {
+            limits: RwLock::new(None),
+            uid: meta.uid,
+            arn,
+            topo: RwLock::new(Topology::new(meta, &dir, old)),
+            dir,
+        })
     }
 
     /// Options for opening a shard log of this engine.
@@ -371,6 +387,22 @@ impl EngineInner {
             return Ok(None);
         }
         self.log(slot).map(Some)
+    }
+
+    /// The limits in force for a stream.
+    pub(crate) fn limits_for(&self, h: &StreamHandle) -> crate::limits::Limits {
+        h.limits.read().unwrap_or(self.config.limits)
+    }
+
+    /// Admit one control-plane call of `op` (scope: a stream uid, or 0 for account-wide
+    /// quotas) under Kinesis' TPS quotas when limits are on.
+    pub(crate) fn admit_control(&self, op: &str, scope: u64) -> Result<()> {
+        if !self.config.limits.control_plane || self.control.admit(op, scope, self.now_ms()) {
+            return Ok(());
+        }
+        Err(Error::LimitExceeded {
+            message: format!("Rate exceeded for {op} under account {}.", self.config.account_id),
+        })
     }
 
     fn now_ms(&self) -> i64 {

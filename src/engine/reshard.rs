@@ -169,6 +169,7 @@ fn adjacent(a: &ShardMeta, b: &ShardMeta) -> bool {
 impl Engine {
     /// `SplitShard`: close the parent and open two children `[start, K−1]` and `[K, end]`.
     pub fn split_shard(&self, input: SplitShardInput) -> Result<()> {
+        self.inner.admit_control("SplitShard", 0)?;
         let mut errs = ValidationErrors::new();
         errs.name("shardToSplit", &input.shard_to_split);
         if !crate::kinesis::hashkey::is_hash_key_syntax(&input.new_starting_hash_key) {
@@ -201,6 +202,7 @@ impl Engine {
     /// Adjacency means the union is contiguous; like AWS's documentation (and unlike one
     /// emulator's tests) either order is accepted.
     pub fn merge_shards(&self, input: MergeShardsInput) -> Result<()> {
+        self.inner.admit_control("MergeShards", 0)?;
         let mut errs = ValidationErrors::new();
         errs.name("shardToMerge", &input.shard_to_merge);
         errs.name("adjacentShardToMerge", &input.adjacent_shard_to_merge);
@@ -225,6 +227,7 @@ impl Engine {
     /// evenly spaced exactly as `CreateStream` would space `target` shards. Target within
     /// ½×–2× of the open count, ≤ 10,000 per stream, ≤ 10 calls per rolling 24 h.
     pub fn update_shard_count(&self, input: UpdateShardCountInput) -> Result<UpdateShardCountOutput> {
+        self.inner.admit_control("UpdateShardCount", 0)?;
         let target = input.target_shard_count;
         let mut errs = ValidationErrors::new();
         errs.range("targetShardCount", i128::from(target), 1, 100_000);

@@ -26,6 +26,7 @@ pub const MAX_RETENTION_HOURS: u32 = 8760;
 impl Engine {
     /// `IncreaseStreamRetentionPeriod`.
     pub fn increase_stream_retention_period(&self, input: RetentionPeriodInput) -> Result<()> {
+        self.inner.admit_control("IncreaseStreamRetentionPeriod", 0)?;
         let hours = input.retention_period_hours;
         check_hours(hours)?;
         self.update_stream(&input.stream, |_, meta| {
@@ -44,6 +45,7 @@ impl Engine {
     /// `DecreaseStreamRetentionPeriod`. Data older than the new period is trimmed by the next
     /// retention pass.
     pub fn decrease_stream_retention_period(&self, input: RetentionPeriodInput) -> Result<()> {
+        self.inner.admit_control("DecreaseStreamRetentionPeriod", 0)?;
         let hours = input.retention_period_hours;
         check_hours(hours)?;
         self.update_stream(&input.stream, |_, meta| {
@@ -67,6 +69,14 @@ impl Engine {
             meta.max_bytes = max_bytes;
             Ok(())
         })
+    }
+
+    /// Override the engine's throughput limits for one stream (`None`: back to the engine's).
+    /// A run-time setting: not persisted.
+    pub fn set_stream_limits(&self, stream: StreamRef, limits: Option<crate::limits::Limits>) -> Result<()> {
+        let h = self.inner.resolve(&stream)?;
+        *h.limits.write() = limits;
+        Ok(())
     }
 
     /// Run a retention pass over every stream now.
