@@ -247,8 +247,9 @@ impl Engine {
                 let tok = NextToken::decode(t, &inner.token_key)?;
                 tok.check_age(now)?;
                 match tok.resume {
-                    ResumeAt::Key(k) => Some(k),
-                    ResumeAt::Index(_) => return Err(messages::invalid_next_token()),
+                    // ListStreams tokens carry no stream; anything else is another API's token.
+                    ResumeAt::Key(k) if tok.stream_uid == 0 => Some(k),
+                    _ => return Err(messages::invalid_next_token()),
                 }
             }
             (None, Some(name)) => {
