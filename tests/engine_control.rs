@@ -1218,3 +1218,33 @@ fn the_control_plane_persists_across_close_and_reopen() {
     assert_eq!(recs.last().unwrap().data, Bytes::from_static(b"after"));
     assert_eq!(recs.last().unwrap().sequence_number, out.sequence_number);
 }
+
+#[test]
+fn update_max_record_size_and_describe_limits() {
+    use shardlog::engine::*;
+    let dir = tempfile::tempdir().unwrap();
+    let e = shardlog::Engine::open(
+        dir.path(),
+        shardlog::EngineConfig { retention_check_interval: None, ..Default::default() },
+    )
+    .unwrap();
+    e.create_stream(CreateStreamInput { stream_name: "m".into(), shard_count: Some(3), ..Default::default() }).unwrap();
+    let put = |len: usize| {
+        e.put_record(PutRecordInput {
+            stream: StreamRef::name("m"),
+            data: bytes::Bytes::from(vec![0u8; len]),
+            partition_key: "k".into(),
+            ..Default::default()
+        })
+    };
+    assert!(put(2 * 1024 * 1024).is_err());
+    for bad in [1023, 10_241] {
+        let r = e.update_max_record_size(StreamRef::name("m"), bad);
+        assert!(matches!(r, Err(shardlog::Error::Validation { .. })), "{bad}: {r:?}");
+    }
+    e.update_max_record_size(StreamRef::name("m"), 4096).unwrap();
+    put(2 * 1024 * 1024).unwrap();
+    assert_eq!(e.describe_stream_summary(StreamRef::name("m")).unwrap().max_record_size_in_kib, 4096);
+    let l = e.describe_limits().unwrap();
+    assert_eq!((l.shard_limit, l.open_shard_count, l.on_demand_stream_count), (500, 3, 0));
+}

@@ -362,6 +362,42 @@ impl Engine {
         Ok(ListShardsOutput { shards, next_token })
     }
 
+    /// `UpdateMaxRecordSize` (1,024–10,240 KiB).
+    pub fn update_max_record_size(&self, stream: StreamRef, max_record_size_in_kib: u32) -> Result<()> {
+        self.inner.admit_control("UpdateMaxRecordSize", 0)?;
+        check_limit(
+            "maxRecordSizeInKiB",
+            Some(max_record_size_in_kib),
+            DEFAULT_MAX_RECORD_KIB,
+            MAX_MAX_RECORD_KIB,
+            DEFAULT_MAX_RECORD_KIB,
+        )?;
+        self.update_stream(&stream, |_, meta| {
+            meta.max_record_size_kib = max_record_size_in_kib;
+            Ok(())
+        })
+    }
+
+    /// `DescribeLimits`: the account's shard quota and usage.
+    pub fn describe_limits(&self) -> Result<DescribeLimitsOutput> {
+        let inner = &self.inner;
+        inner.admit_control("DescribeLimits", 0)?;
+        inner.reap_deleted()?;
+        let cat = inner.catalog.lock();
+        let live = cat.catalog.streams.values().filter(|s| matches!(s.lifecycle, StreamLifecycle::Live));
+        let (mut open, mut on_demand) = (0u32, 0u32);
+        for s in live {
+            open += s.shards.iter().filter(|sh| sh.is_open()).count() as u32;
+            on_demand += u32::from(s.mode == StreamMode::OnDemand);
+        }
+        Ok(DescribeLimitsOutput {
+            shard_limit: inner.config.effective_shard_limit(),
+            open_shard_count: open,
+            on_demand_stream_count: on_demand,
+            on_demand_stream_count_limit: 50,
+        })
+    }
+
     /// `AddTagsToStream`.
     pub fn add_tags_to_stream(&self, input: AddTagsToStreamInput) -> Result<()> {
         self.inner.admit_control("AddTagsToStream", 0)?;

@@ -709,3 +709,16 @@ pub struct SubscribeToShardEvent {
     /// `ChildShards` (final event of a closed shard).
     pub child_shards: Option<Vec<ChildShard>>,
 }
+
+/// `DescribeLimits` output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DescribeLimitsOutput {
+    /// `ShardLimit`: the account's shard quota.
+    pub shard_limit: u32,
+    /// `OpenShardCount`.
+    pub open_shard_count: u32,
+    /// `OnDemandStreamCount`.
+    pub on_demand_stream_count: u32,
+    /// `OnDemandStreamCountLimit`.
+    pub on_demand_stream_count_limit: u32,
+}
