@@ -482,7 +482,7 @@ fn check_continuity(segs: &[SegmentReport], horizon: Option<u64>, out: &mut Vec<
                 0,
                 ProblemKind::Gap,
                 format!(
-                    "gap: the oldest segment starts at offset {}, but the log starts at {since} {start}: offsets \
+                    "the oldest segment starts at offset {}, but the log starts at {since} {start}: offsets \
                      {start}..{} are missing",
                     first.base_offset, first.base_offset
                 ),
@@ -501,7 +501,7 @@ fn check_continuity(segs: &[SegmentReport], horizon: Option<u64>, out: &mut Vec<
                 0,
                 ProblemKind::Gap,
                 format!(
-                    "gap: the previous segment {} ends at offset {}, this one starts at {}: offsets {}..{} are missing",
+                    "the previous segment {} ends at offset {}, this one starts at {}: offsets {}..{} are missing",
                     file_name(&a.path),
                     a.end_offset,
                     b.base_offset,
@@ -580,10 +580,10 @@ fn examine_segment(
         index: empty_index_report(vfs, &paths),
         complete: false,
     };
-    let map = match vfs.open_read(log).and_then(|f| f.map()) {
+    let map = match segment_bytes(vfs, log, ctx.active) {
         Ok(m) => m,
         Err(e) => {
-            problems.push(problem(log, 0, ProblemKind::Unreadable, format!("cannot open or map the segment: {e}")));
+            problems.push(problem(log, 0, ProblemKind::Unreadable, format!("cannot read the segment: {e}")));
             return rep;
         }
     };
@@ -802,6 +802,20 @@ fn examine_segment(
     rep
 }
 
+/// The bytes of a segment. Sealed segments are mapped (they never shrink). The active one is
+/// read instead: an engine opening the log meanwhile may cut its torn tail off, and touching
+/// a mapped page past a new end of file would kill this process (`SIGBUS`).
+fn segment_bytes(vfs: &VfsRef, log: &Path, active: bool) -> std::io::Result<bytes::Bytes> {
+    let f = vfs.open_read(log)?;
+    if !active {
+        return f.map();
+    }
+    let len = usize::try_from(f.len()?).map_err(|_| std::io::Error::other("segment larger than memory"))?;
+    let mut buf = vec![0u8; len];
+    f.read_exact_at(&mut buf, 0)?;
+    Ok(bytes::Bytes::from(buf))
+}
+
 /// The result of loading a segment's index files.
 enum IndexLoad {
     /// Neither file exists.
@@ -860,7 +874,12 @@ fn load_index_files(vfs: &VfsRef, paths: &SegmentPaths) -> (IndexReport, IndexLo
             (rep, IndexLoad::Decoded { summary, index })
         }
         Err(why) => {
-            let load = bad(&mut rep, &paths.offset_index, ProblemKind::Index, format!("index files: {why}"));
+            let load = bad(
+                &mut rep,
+                &paths.offset_index,
+                ProblemKind::Index,
+                format!("{why} (a cache: the engine rebuilds it from the log)"),
+            );
             (rep, load)
         }
     }

@@ -47,10 +47,14 @@ pub(crate) trait SyncTarget: Send + Sync {
 #[derive(Default)]
 struct Rounds {
     pending: HashMap<usize, Arc<dyn SyncTarget>>,
-    next_round: u64,
-    completed: u64,
-    leader_active: bool,
+    in_flight: usize,
 }
+
+/// Sync rounds allowed to run at once: one syncing while the next gathers and starts, so a
+/// producer arriving during a sync need not wait for it to finish before its own starts
+/// (overlapping fdatasyncs are cheap on common storage), while producers arriving later still
+/// share a round.
+const MAX_ROUNDS_IN_FLIGHT: usize = 2;
 
 /// Shares fdatasyncs between producers and shards (group commit) and runs the interval
 /// flusher. One group normally serves a whole engine; clones of the `Arc` share it.
@@ -113,6 +117,10 @@ impl SyncGroup {
 
     /// Wait until `is_done()` holds, taking part in sync rounds that make `target` durable.
     /// `is_done` must become true once `target` synced past the caller's bytes or failed.
+    ///
+    /// A round takes every target queued so far and syncs each once. The caller queued its
+    /// target after its write completed, so any round that takes it starts after that write
+    /// and covers it.
     pub(crate) fn wait_durable(&self, target: &Arc<dyn SyncTarget>, is_done: &dyn Fn() -> bool) {
         let mut st = self.rounds.lock();
         if is_done() {
@@ -120,36 +128,32 @@ impl SyncGroup {
         }
         self.stats.lock().waits += 1;
         st.pending.entry(key(target)).or_insert_with(|| Arc::clone(target));
-        let mut ticket = st.next_round;
         loop {
             if is_done() {
                 return;
             }
-            if st.completed > ticket {
-                // Our round finished without covering us (cannot happen while targets sync
-                // everything written before they were taken); queue again rather than hang.
-                st.pending.entry(key(target)).or_insert_with(|| Arc::clone(target));
-                ticket = st.next_round;
-            }
-            if st.leader_active {
-                self.round_done.wait(&mut st);
+            if st.in_flight < MAX_ROUNDS_IN_FLIGHT && !st.pending.is_empty() {
+                st.in_flight += 1;
+                let batch: Vec<Arc<dyn SyncTarget>> = st.pending.drain().map(|(_, t)| t).collect();
+                parking_lot::MutexGuard::unlocked(&mut st, || {
+                    for t in &batch {
+                        t.sync_written();
+                    }
+                    let mut s = self.stats.lock();
+                    s.rounds += 1;
+                    s.syncs += batch.len() as u64;
+                });
+                st.in_flight -= 1;
+                self.round_done.notify_all();
                 continue;
             }
-            st.leader_active = true;
-            let round = st.next_round;
-            st.next_round += 1;
-            let batch: Vec<Arc<dyn SyncTarget>> = st.pending.drain().map(|(_, t)| t).collect();
-            parking_lot::MutexGuard::unlocked(&mut st, || {
-                for t in &batch {
-                    t.sync_written();
-                }
-                let mut s = self.stats.lock();
-                s.rounds += 1;
-                s.syncs += batch.len() as u64;
-            });
-            st.completed = round + 1;
-            st.leader_active = false;
-            self.round_done.notify_all();
+            if st.in_flight == 0 && !st.pending.contains_key(&key(target)) {
+                // Every round that took our target has finished, yet we are not done: cannot
+                // happen (see above) unless a target misbehaves; queue again rather than hang.
+                st.pending.insert(key(target), Arc::clone(target));
+                continue;
+            }
+            self.round_done.wait(&mut st);
         }
     }
 

@@ -647,6 +647,11 @@ impl Inner {
                     if source.kind() == std::io::ErrorKind::NotFound
                         && seg.end_offset() <= self.start.load(Ordering::Acquire) =>
                 {
+                    // One result never spans a gap: return what was read so far; the next
+                    // read starts at the new horizon.
+                    if !out.is_empty() {
+                        break;
+                    }
                     next = next.max(self.start.load(Ordering::Acquire));
                     continue;
                 }
@@ -839,7 +844,9 @@ fn read_source(
             Ok(o.done)
         }
         ReadSource::File { file, mut position, len } => {
-            let mut want = READ_CHUNK_MIN.max(limits.bytes_left as u64).min(READ_CHUNK_MAX);
+            // Start small (a tailing reader wants a few records) and double while the read
+            // goes on, so a one-record read does not fetch megabytes.
+            let mut want = READ_CHUNK_MIN;
             while position < len {
                 let n = want.min(len - position);
                 let chunk = read_chunk(&file, path, position, n)?;
@@ -863,6 +870,7 @@ fn read_source(
                     continue;
                 }
                 position += o.consumed as u64;
+                want = (want * 2).min(READ_CHUNK_MAX).min((limits.bytes_left as u64).max(READ_CHUNK_MIN));
             }
             Ok(false)
         }
