@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::engine::types::{StreamRef, Timestamp};
 use crate::error::{Error, Result};
-use crate::event_source::event::OnFailureDocument;
+use crate::event_source::failure::OnFailureDocument;
 
 /// Smallest `BatchSize`.
 pub const MIN_BATCH_SIZE: u32 = 1;
@@ -36,11 +36,11 @@ pub const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
 /// the window early.
 pub const MAX_WINDOW_STATE_BYTES: usize = 1024 * 1024;
 
-/// `StartingPosition` (with `StartingPositionTimestamp` for `AT_TIMESTAMP`). It applies to
-/// the shards that exist when the mapping first runs, until each has a checkpoint; shards
-/// created later by resharding are read from their start.
+/// `StartingPosition` (Lambda's `EventSourcePosition`, with `StartingPositionTimestamp` for
+/// `AT_TIMESTAMP`). It applies to the shards that exist when the mapping first runs, until
+/// each has a checkpoint; shards created later by resharding are read from their start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StartingPosition {
+pub enum EventSourcePosition {
     /// `TRIM_HORIZON`: the oldest retained record.
     TrimHorizon,
     /// `LATEST`: only records written after the mapping starts. Shards already closed then
@@ -51,13 +51,13 @@ pub enum StartingPosition {
     AtTimestamp(Timestamp),
 }
 
-impl StartingPosition {
+impl EventSourcePosition {
     /// The Lambda enum value.
     pub fn as_str(self) -> &'static str {
         match self {
-            StartingPosition::TrimHorizon => "TRIM_HORIZON",
-            StartingPosition::Latest => "LATEST",
-            StartingPosition::AtTimestamp(_) => "AT_TIMESTAMP",
+            EventSourcePosition::TrimHorizon => "TRIM_HORIZON",
+            EventSourcePosition::Latest => "LATEST",
+            EventSourcePosition::AtTimestamp(_) => "AT_TIMESTAMP",
         }
     }
 }
@@ -90,11 +90,14 @@ pub struct EventSourceConfig {
     pub uuid: String,
     /// The stream (`EventSourceArn`: name or ARN).
     pub stream: StreamRef,
+    /// Read through enhanced fan-out: the ARN of a consumer registered on the stream (Lambda's
+    /// `EventSourceArn` set to a consumer ARN). `None` (default): poll with GetRecords.
+    pub consumer_arn: Option<String>,
     /// `FunctionArn` (`arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>]`),
     /// used in on-failure documents.
     pub function_arn: String,
-    /// `StartingPosition`.
-    pub starting_position: StartingPosition,
+    /// `EventSourcePosition`.
+    pub starting_position: EventSourcePosition,
     /// `BatchSize`: 1–10,000 (default 100).
     pub batch_size: u32,
     /// `MaximumBatchingWindowInSeconds`: 0–300 (default 0: invoke as soon as records are
@@ -124,6 +127,7 @@ impl fmt::Debug for EventSourceConfig {
         f.debug_struct("EventSourceConfig")
             .field("uuid", &self.uuid)
             .field("stream", &self.stream)
+            .field("consumer_arn", &self.consumer_arn)
             .field("function_arn", &self.function_arn)
             .field("starting_position", &self.starting_position)
             .field("batch_size", &self.batch_size)
@@ -146,11 +150,12 @@ impl EventSourceConfig {
     pub fn new(
         stream: StreamRef,
         function_arn: impl Into<String>,
-        starting_position: StartingPosition,
+        starting_position: EventSourcePosition,
     ) -> EventSourceConfig {
         EventSourceConfig {
             uuid: new_uuid(),
             stream,
+            consumer_arn: None,
             function_arn: function_arn.into(),
             starting_position,
             batch_size: DEFAULT_BATCH_SIZE,
@@ -183,7 +188,16 @@ impl EventSourceConfig {
             });
         }
         check_function_arn(&self.function_arn)?;
-        if let StartingPosition::AtTimestamp(ts) = self.starting_position {
+        if let Some(arn) = &self.consumer_arn {
+            if !(arn.starts_with("arn:") && arn.contains(":stream/") && arn.contains("/consumer/")) {
+                return Err(bad(
+                    "EventSourceArn",
+                    arn,
+                    format_args!("a consumer ARN must look like arn:aws:kinesis:<region>:<account>:stream/<stream>/consumer/<name>:<time>"),
+                ));
+            }
+        }
+        if let EventSourcePosition::AtTimestamp(ts) = self.starting_position {
             if ts.as_millis() > now_ms {
                 return Err(bad(
                     "StartingPositionTimestamp",
@@ -208,7 +222,12 @@ impl EventSourceConfig {
                 format_args!("must be -1 (infinite) or between {MIN_RECORD_AGE_SECS} and {MAX_RECORD_AGE_SECS}"),
             ));
         }
-        range("ParallelizationFactor", i64::from(self.parallelization_factor), 1, i64::from(MAX_PARALLELIZATION_FACTOR))?;
+        range(
+            "ParallelizationFactor",
+            i64::from(self.parallelization_factor),
+            1,
+            i64::from(MAX_PARALLELIZATION_FACTOR),
+        )?;
         if self.function_response_types.len() > 1 {
             return Err(bad(
                 "FunctionResponseTypes",
@@ -216,7 +235,12 @@ impl EventSourceConfig {
                 format_args!("must be [] or [ReportBatchItemFailures] (at most 1 member)"),
             ));
         }
-        range("TumblingWindowInSeconds", i64::from(self.tumbling_window_in_seconds), 0, i64::from(MAX_TUMBLING_WINDOW_SECS))?;
+        range(
+            "TumblingWindowInSeconds",
+            i64::from(self.tumbling_window_in_seconds),
+            0,
+            i64::from(MAX_TUMBLING_WINDOW_SECS),
+        )?;
         if let Some(role) = &self.invoke_identity_arn {
             if !role.starts_with("arn:") {
                 return Err(bad("InvokeIdentityArn", role, format_args!("must be an IAM role ARN")));

@@ -97,7 +97,7 @@ impl Default for WindowState {
 }
 
 impl WindowState {
-    /// A state from the JSON text of an object (taken as is; see [`WindowState::parse`] with
+    /// A state from the JSON text of an object (taken as is; see `WindowState::parse` with
     /// the `json` feature for a checked form).
     pub fn from_json_text(text: impl Into<String>) -> WindowState {
         WindowState(text.into())
