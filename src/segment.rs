@@ -224,8 +224,9 @@ pub(crate) enum ReadSource {
     Empty,
     /// A sealed segment: its whole verified-on-read memory map and a start position.
     Mapped { map: Bytes, position: u64 },
-    /// The active segment: read `[position, len)` with positional reads.
-    File { file: FileRef, position: u64, len: u64 },
+    /// The active segment: read `[position, len)` with positional reads; `first_read` is how
+    /// many bytes the sparse index says the caller's records likely need (a hint).
+    File { file: FileRef, position: u64, len: u64, first_read: u64 },
 }
 
 impl Segment {
@@ -343,9 +344,29 @@ impl Segment {
 
     /// Where to read `offset` (≥ base) from, loading a sealed segment if needed. Returns
     /// `true` as the second value if this call loaded it (for the cache).
-    pub(crate) fn source_for_offset(&self, vfs: &VfsRef, offset: u64, cfg: &LoadConfig) -> Result<(ReadSource, bool)> {
-        let rel = u32::try_from(offset.saturating_sub(self.base)).unwrap_or(u32::MAX);
-        self.source(vfs, cfg, |ix| ix.position_for_offset(rel))
+    pub(crate) fn source_for_offset(
+        &self,
+        vfs: &VfsRef,
+        offset: u64,
+        until: u64,
+        cfg: &LoadConfig,
+    ) -> Result<(ReadSource, bool)> {
+        let rel = |o: u64| u32::try_from(o.saturating_sub(self.base)).unwrap_or(u32::MAX);
+        let (src, fresh) = self.source(vfs, cfg, |ix| ix.position_for_offset(rel(offset)))?;
+        let src = match src {
+            ReadSource::File { file, position, len, .. } => {
+                // The batch holding `until` starts within about one index interval after the
+                // entry at or before it.
+                let end = match &*self.state.lock() {
+                    SegState::Active { index, .. } => index.position_for_offset(rel(until)).map(u64::from),
+                    SegState::Sealed { .. } => None,
+                };
+                let hint = end.map_or(0, |e| e.saturating_sub(position)) + 2 * u64::from(cfg.index_interval_bytes);
+                ReadSource::File { file, position, len, first_read: hint }
+            }
+            other => other,
+        };
+        Ok((src, fresh))
     }
 
     /// Where to scan for the first record arriving at or after `arrival_ms`.
@@ -369,7 +390,12 @@ impl Segment {
             SegState::Active { file, index } => {
                 let position = find(index).map_or(SEGMENT_HEADER_LEN, u64::from);
                 Ok((
-                    ReadSource::File { file: Arc::clone(file), position, len: self.len.load(Ordering::Acquire) },
+                    ReadSource::File {
+                        file: Arc::clone(file),
+                        position,
+                        len: self.len.load(Ordering::Acquire),
+                        first_read: 0,
+                    },
                     false,
                 ))
             }

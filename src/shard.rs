@@ -626,7 +626,8 @@ impl Inner {
         let hw = self.notifier.high_watermark();
         let start = self.start.load(Ordering::Acquire);
         let mut next = from.max(start);
-        let mut out = Vec::new();
+        let mut out =
+            Vec::with_capacity(max_records.min(usize::try_from(hw.saturating_sub(next)).unwrap_or(0)).min(10_000));
         if next >= hw || max_records == 0 {
             return Ok(ReadResult { records: out, next_offset: next });
         }
@@ -639,7 +640,8 @@ impl Inner {
             if seg.end_offset() <= next && seg.is_sealed() {
                 continue;
             }
-            let src = match self.source(&seg, |s, cfg| s.source_for_offset(&self.vfs, next, cfg)) {
+            let until = next.saturating_add(limits.max_records as u64);
+            let src = match self.source(&seg, |s, cfg| s.source_for_offset(&self.vfs, next, until, cfg)) {
                 Ok(src) => src,
                 // Retention deleted the segment between our snapshot and the load: the data
                 // is trimmed, so continue at the new horizon.
@@ -843,10 +845,11 @@ fn read_source(
             }
             Ok(o.done)
         }
-        ReadSource::File { file, mut position, len } => {
-            // Start small (a tailing reader wants a few records) and double while the read
-            // goes on, so a one-record read does not fetch megabytes.
-            let mut want = READ_CHUNK_MIN;
+        ReadSource::File { file, mut position, len, first_read } => {
+            // Start with what the index says the records need (a tailing reader wants a few
+            // records), and double while the read goes on, so a one-record read does not fetch
+            // megabytes and a large one is a few reads.
+            let mut want = first_read.clamp(READ_CHUNK_MIN, READ_CHUNK_MAX);
             while position < len {
                 let n = want.min(len - position);
                 let chunk = read_chunk(&file, path, position, n)?;
@@ -901,7 +904,7 @@ fn first_batch_arriving_at(
             let len = map.len() as u64;
             (Box::new(move |p, n| Ok(map.slice(p as usize..(p + n) as usize))), position, len)
         }
-        ReadSource::File { file, position, len } => {
+        ReadSource::File { file, position, len, .. } => {
             let path = path.to_path_buf();
             (Box::new(move |p, n| read_chunk(&file, &path, p, n)), position, len)
         }

@@ -1,7 +1,5 @@
 //! The data plane: PutRecord, PutRecords, GetShardIterator, GetRecords.
 
-use bytes::Bytes;
-
 use crate::catalog::ShardMeta;
 use crate::engine::control::parse_shard_id;
 use crate::engine::types::*;
@@ -48,23 +46,27 @@ impl EngineInner {
     }
 
     /// Validate one entry and pick its shard. Constraint violations are collected in `errs`
-    /// under `member` (e.g. `records.3.member`); range errors of the explicit hash key fail
-    /// at once as Kinesis does.
+    /// under the member path `member(field)` builds (e.g. `records.3.member.partitionKey`),
+    /// which is only formatted when something is wrong; range errors of the explicit hash key
+    /// fail at once as Kinesis does.
     fn route_entry<'a>(
         &self,
         topo: &Topology,
-        member: &str,
+        member: &dyn Fn(&str) -> String,
         key: &'a str,
         explicit_hash_key: Option<&str>,
         data: &'a [u8],
         errs: &mut ValidationErrors,
     ) -> Result<Option<Routed<'a>>> {
         let before = errs.len();
-        errs.partition_key(&format!("{member}partitionKey"), key);
+        // 1..=256 bytes is always 1..=256 UTF-16 units: only other keys need the full count.
+        if key.is_empty() || key.len() > names::PARTITION_KEY_MAX_LEN {
+            errs.partition_key(&member("partitionKey"), key);
+        }
         let max = Self::max_record_bytes(topo);
         if data.len() > max {
             errs.push(
-                &format!("{member}data"),
+                &member("data"),
                 format_args!("java.nio.HeapByteBuffer[pos=0 lim={0} cap={0}]", data.len()),
                 Constraint::MaxLength(max),
             );
@@ -74,7 +76,7 @@ impl EngineInner {
             Some(h) => match crate::kinesis::parse_explicit_hash_key(h) {
                 Ok(v) => Some(v),
                 Err(Error::Validation { .. }) => {
-                    errs.pattern(&format!("{member}explicitHashKey"), h, crate::kinesis::hashkey::HASH_KEY_PATTERN);
+                    errs.pattern(&member("explicitHashKey"), h, crate::kinesis::hashkey::HASH_KEY_PATTERN);
                     None
                 }
                 Err(e) => return Err(e),
@@ -185,7 +187,7 @@ impl Engine {
         let mut errs = ValidationErrors::new();
         let routed = inner.route_entry(
             &topo,
-            "",
+            &|field: &str| field.to_string(),
             &input.partition_key,
             input.explicit_hash_key.as_deref(),
             &input.data,
@@ -250,7 +252,7 @@ impl Engine {
         let mut total = 0usize;
         for (i, e) in input.records.iter().enumerate() {
             total += e.data.len() + e.partition_key.len();
-            let member = format!("records.{}.member.", i + 1);
+            let member = |field: &str| format!("records.{}.member.{field}", i + 1);
             routed.push(inner.route_entry(
                 &topo,
                 &member,
@@ -441,13 +443,17 @@ impl Engine {
         let read_bytes: usize = read.records.iter().map(|r| r.data.len() + r.partition_key.len()).sum();
         slot.buckets.lock().charge_read(&limits, read_bytes as f64);
         let hw = log.high_watermark();
-        let records = read.records.iter().map(|r| to_kinesis(shard, r)).collect::<Result<Vec<KinesisRecord>>>()?;
         let next = read.next_offset;
+        let last_arrival = read.records.last().map(|r| r.arrival_ms);
+        let mut records = Vec::with_capacity(read.records.len());
+        for r in read.records {
+            records.push(to_kinesis(shard, r)?);
+        }
         let millis_behind_latest = if next >= hw {
             0
         } else {
-            let oldest_unread = match read.records.last() {
-                Some(r) => r.arrival_ms,
+            let oldest_unread = match last_arrival {
+                Some(a) => a,
                 None => log.read(next, 1, 0)?.records.first().map_or(now, |r| r.arrival_ms),
             };
             now.saturating_sub(oldest_unread).max(0)
@@ -463,7 +469,7 @@ impl Engine {
     }
 }
 
-pub(crate) fn to_kinesis(shard: &ShardMeta, r: &Record) -> Result<KinesisRecord> {
+pub(crate) fn to_kinesis(shard: &ShardMeta, r: Record) -> Result<KinesisRecord> {
     let partition_key = std::str::from_utf8(&r.partition_key)
         .map_err(|_| Error::Corrupt {
             path: std::path::PathBuf::from(names::shard_id_name(shard.index)),
@@ -474,7 +480,7 @@ pub(crate) fn to_kinesis(shard: &ShardMeta, r: &Record) -> Result<KinesisRecord>
     Ok(KinesisRecord {
         sequence_number: EngineInner::sequence_number(shard, r.offset, r.arrival_ms),
         approximate_arrival_timestamp: Timestamp(r.arrival_ms),
-        data: Bytes::clone(&r.data),
+        data: r.data,
         partition_key,
         explicit_hash_key: r.explicit_hash_key,
     })

@@ -474,23 +474,24 @@ impl Subscription {
                 Ok(r) => r,
                 Err(e) => return self.finish(Some(e)),
             };
+            let bytes: usize = read.records.iter().map(|r| r.data.len() + r.partition_key.len()).sum();
+            let last_arrival = read.records.last().map(|r| r.arrival_ms);
+            self.position = read.next_offset;
             let mut records = Vec::with_capacity(read.records.len());
-            for r in &read.records {
+            for r in read.records {
                 match crate::engine::data::to_kinesis(&shard, r) {
                     Ok(k) => records.push(k),
                     Err(e) => return self.finish(Some(e)),
                 }
             }
-            self.position = read.next_offset;
             if rate.is_some() {
-                let bytes: usize = read.records.iter().map(|r| r.data.len() + r.partition_key.len()).sum();
                 self.bucket.spend(bytes as f64);
             }
             if let Some(last) = records.last() {
                 self.continuation = last.sequence_number;
             }
-            let behind = match read.records.last() {
-                Some(last) if self.position < self.log.high_watermark() => now.saturating_sub(last.arrival_ms).max(0),
+            let behind = match last_arrival {
+                Some(a) if self.position < self.log.high_watermark() => now.saturating_sub(a).max(0),
                 _ => 0,
             };
             self.last_event_ms = now;
