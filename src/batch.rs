@@ -210,6 +210,9 @@ pub fn decode_header(bytes: &[u8], max_batch_len: u32) -> Result<BatchHeader, Fr
     if version != BATCH_VERSION {
         return Err(FrameError::UnsupportedVersion(version));
     }
+    if head.get(5..8) != Some(&[0, 0, 0][..]) {
+        return Err(FrameError::BadHeader("flags and reserved header bytes must be zero".into()));
+    }
     let batch_len = u32_at(head, 8);
     let record_count = u32_at(head, 12);
     let limit = max_batch_len.min(MAX_BATCH_LEN);
@@ -298,9 +301,15 @@ fn next_record(batch: &[u8], pos: usize) -> Result<RecordSpan, &'static str> {
     };
     let key_end = at.checked_add(key_len).ok_or("key length overflows")?;
     let end = key_end.checked_add(data_len).ok_or("data length overflows")?;
+    #[cfg(not(feature = "canary-decoder-oob"))]
     if end > batch.len() {
         return Err("record runs past the end of the batch");
     }
+    // Planted bug (reliability R9): the lengths are trusted and the record sliced unchecked; a
+    // crafted length reads past the batch (a panic in safe Rust).
+    #[cfg(feature = "canary-decoder-oob")]
+    #[allow(clippy::indexing_slicing)]
+    let _record = &batch[pos..end];
     Ok(RecordSpan { hash_key, key: at..key_end, data: key_end..end, end })
 }
 

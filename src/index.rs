@@ -218,6 +218,9 @@ pub fn decode_index_files(
     if s1 != s2 {
         return Err("offset and time index describe different segments".into());
     }
+    if offsets.len() / OFFSET_ENTRY_LEN != times.len() / TIME_ENTRY_LEN {
+        return Err("offset and time index hold different numbers of entries".into());
+    }
     let span = s1.end_offset - s1.base_offset;
     let mut entries = Vec::with_capacity(offsets.len() / OFFSET_ENTRY_LEN);
     let mut prev: Option<IndexEntry> = None;

@@ -63,6 +63,9 @@ fn unframe<const N: usize>(magic: [u8; 4], bytes: &[u8]) -> std::result::Result<
     if version != VERSION {
         return Err(format!("unsupported version {version}"));
     }
+    if bytes.get(6..8) != Some(&[0, 0][..]) {
+        return Err("reserved bytes are not zero".into());
+    }
     let (body, crc) = bytes.split_at_checked(expected - 4).ok_or("short")?;
     let mut c = [0u8; 4];
     c.copy_from_slice(crc);

@@ -72,6 +72,10 @@ pub(crate) fn recover(vfs: &VfsRef, dir: &Path, cfg: &LoadConfig, now_ms: i64) -
     let mut bases: Vec<u64> =
         entries.iter().filter(|e| !e.is_dir).filter_map(|e| segment::parse_log_file_name(&e.name)).collect();
     bases.sort_unstable();
+    if let Some(&b) = bases.iter().find(|&&b| b > crate::shard::MAX_OFFSET) {
+        let path = SegmentPaths::new(dir, b).log;
+        return Err(Error::corrupt(&path, 0, format!("segment base {b} is beyond the largest offset")));
+    }
     let horizon_path = dir.join(marker::HORIZON_FILE);
     let horizon = match marker::read_small(vfs, &horizon_path)? {
         Some(b) => Some(marker::decode_horizon(&b).map_err(|why| Error::corrupt(&horizon_path, 0, why))?),
@@ -211,5 +215,13 @@ pub(crate) fn recover(vfs: &VfsRef, dir: &Path, cfg: &LoadConfig, now_ms: i64) -
     }
     segments.push(Arc::clone(&active));
     let start_offset = horizon.unwrap_or(0).max(bases.first().copied().unwrap_or(0));
+    if start_offset > scan.end_offset {
+        // Trimming never moves the horizon past the newest segment's end.
+        return Err(Error::corrupt(
+            &horizon_path,
+            0,
+            format!("trim horizon {start_offset} lies past the end of the log ({})", scan.end_offset),
+        ));
+    }
     Ok(Recovered { segments, active, active_file, start_offset, last_arrival_ms, clean_marker_present })
 }

@@ -105,6 +105,9 @@ pub fn decode_header(bytes: &[u8]) -> std::result::Result<(u64, i64), HeaderErro
     if version != SEGMENT_VERSION {
         return Err(HeaderError::UnsupportedVersion(version));
     }
+    if h.get(6..8) != Some(&[0, 0][..]) || h.get(24..28) != Some(&[0, 0, 0, 0][..]) {
+        return Err(HeaderError::Invalid("reserved segment header bytes are not zero".into()));
+    }
     let mut a8 = [0u8; 8];
     a8.copy_from_slice(h.get(8..16).unwrap_or(&[0; 8]));
     let base = u64::from_le_bytes(a8);
@@ -538,20 +541,23 @@ pub(crate) fn decode_chunk(
     out: &mut Vec<Record>,
 ) -> Result<ChunkOutcome> {
     let mut pos = 0usize;
+    let mut end_seen = None;
     while pos < chunk.len() {
         let rest = chunk.get(pos..).unwrap_or_default();
         let at = chunk_position + pos as u64;
         let header = match batch::decode_header(rest, limits.max_batch_bytes) {
             Ok(h) => h,
-            Err(FrameError::Truncated { .. }) => return Ok(ChunkOutcome { consumed: pos, partial: true, done: false }),
+            Err(FrameError::Truncated { .. }) => {
+                return Ok(ChunkOutcome { consumed: pos, partial: true, done: false, end_seen })
+            }
             Err(e) => return Err(Error::corrupt(path, at, e.to_string())),
         };
         if header.first_offset >= hw {
-            return Ok(ChunkOutcome { consumed: pos, partial: false, done: true });
+            return Ok(ChunkOutcome { consumed: pos, partial: false, done: true, end_seen });
         }
         let len = header.batch_len as usize;
         if rest.len() < len {
-            return Ok(ChunkOutcome { consumed: pos, partial: true, done: false });
+            return Ok(ChunkOutcome { consumed: pos, partial: true, done: false, end_seen });
         }
         if header.next_offset() > from {
             let bytes = chunk.slice(pos..pos + len);
@@ -563,12 +569,13 @@ pub(crate) fn decode_chunk(
                 .map_err(|e| Error::corrupt(path, at, e.to_string()))?;
             limits.max_records = limits.max_records.saturating_sub(d.added);
             if d.out_of_bytes || limits.exhausted() {
-                return Ok(ChunkOutcome { consumed: pos + len, partial: false, done: true });
+                return Ok(ChunkOutcome { consumed: pos + len, partial: false, done: true, end_seen });
             }
         }
+        end_seen = Some(header.next_offset());
         pos += len;
     }
-    Ok(ChunkOutcome { consumed: pos, partial: false, done: false })
+    Ok(ChunkOutcome { consumed: pos, partial: false, done: false, end_seen })
 }
 
 /// What [`decode_chunk`] did.
@@ -579,6 +586,8 @@ pub(crate) struct ChunkOutcome {
     pub(crate) partial: bool,
     /// A limit or the high-watermark was reached.
     pub(crate) done: bool,
+    /// One past the last record of the last whole batch walked, if any.
+    pub(crate) end_seen: Option<u64>,
 }
 
 /// What a read may still return.

@@ -33,6 +33,10 @@ use crate::record::{Record, RecordRef};
 use crate::recovery;
 use crate::segment::{self, LoadConfig, ReadLimits, ReadSource, Segment, SEGMENT_HEADER_LEN};
 
+/// The largest offset a record may have plus one: Kinesis sequence numbers carry the offset
+/// in a 63-bit counter.
+pub const MAX_OFFSET: u64 = (1 << 63) - 1;
+
 /// Tunables of a shard log.
 #[derive(Debug, Clone)]
 pub struct LogConfig {
@@ -270,9 +274,14 @@ impl ShardLog {
             None
         };
         let load =
-            LoadConfig { index_interval_bytes: config.index_interval_bytes, max_batch_bytes: config.max_batch_bytes };
+            LoadConfig { index_interval_bytes: config.index_interval_bytes, max_batch_bytes: batch::MAX_BATCH_LEN };
         let r = recovery::recover(&vfs, &dir, &load, clock.now_ms())?;
+        #[cfg(not(feature = "canary-next-offset-from-count"))]
         let next = r.active.end_offset();
+        // Planted bug (reliability R9): the next offset counted from the surviving records,
+        // wrong (and colliding with existing offsets) once retention has trimmed the log.
+        #[cfg(feature = "canary-next-offset-from-count")]
+        let next = r.segments.iter().map(|s| s.end_offset().saturating_sub(s.base)).sum::<u64>();
         let inner = Arc::new(Inner {
             writer: Mutex::new(Writer {
                 active: Arc::clone(&r.active),
@@ -441,7 +450,8 @@ impl Inner {
     fn load_config(&self) -> LoadConfig {
         LoadConfig {
             index_interval_bytes: self.config.index_interval_bytes,
-            max_batch_bytes: self.config.max_batch_bytes,
+            // Data already written is read whatever the append limit is now.
+            max_batch_bytes: batch::MAX_BATCH_LEN,
         }
     }
 
@@ -487,6 +497,12 @@ impl Inner {
         let mut guard = self.writer.lock();
         let w = &mut *guard;
         self.check_writable()?;
+        if w.next_offset.checked_add(records.len() as u64).is_none_or(|end| end > MAX_OFFSET) {
+            return Err(Error::invalid_argument(format!(
+                "shard log {} is full: offsets would pass {MAX_OFFSET}",
+                self.dir.display()
+            )));
+        }
         if w.clean_marker_present {
             let path = self.dir.join(marker::CLEAN_FILE);
             match self.vfs.remove_file(&path) {
@@ -632,7 +648,7 @@ impl Inner {
             return Ok(ReadResult { records: out, next_offset: next });
         }
         let mut limits =
-            ReadLimits { max_records, bytes_left: max_bytes.max(1), max_batch_bytes: self.config.max_batch_bytes };
+            ReadLimits { max_records, bytes_left: max_bytes.max(1), max_batch_bytes: batch::MAX_BATCH_LEN };
         for seg in self.segments_from(next) {
             if seg.base >= hw || limits.exhausted() {
                 break;
@@ -659,7 +675,19 @@ impl Inner {
                 }
                 Err(e) => return Err(e),
             };
-            let done = read_source(&seg.paths.log, src, next, hw, &mut limits, &mut out)?;
+            let (done, end_seen) = read_source(&seg.paths.log, src, next, hw, &mut limits, &mut out)?;
+            if !done && seg.is_sealed() {
+                // The whole of a sealed segment was walked: it must reach its end offset.
+                let expected = seg.end_offset().min(hw);
+                let reached = end_seen.unwrap_or(next);
+                if reached < expected {
+                    return Err(Error::corrupt(
+                        &seg.paths.log,
+                        seg.len.load(Ordering::Acquire),
+                        format!("sealed segment ends at offset {reached}, but the log continues at {expected}"),
+                    ));
+                }
+            }
             if let Some(last) = out.last() {
                 next = last.offset + 1;
             }
@@ -689,9 +717,7 @@ impl Inner {
                 continue;
             }
             let src = self.source(&seg, |s, cfg| s.source_for_time(&self.vfs, arrival_ms, cfg))?;
-            if let Some(offset) =
-                first_batch_arriving_at(&seg.paths.log, src, arrival_ms, hw, self.config.max_batch_bytes)?
-            {
+            if let Some(offset) = first_batch_arriving_at(&seg.paths.log, src, arrival_ms, hw, batch::MAX_BATCH_LEN)? {
                 return Ok(offset.max(start).min(hw));
             }
         }
@@ -830,9 +856,9 @@ fn read_source(
     hw: u64,
     limits: &mut ReadLimits,
     out: &mut Vec<Record>,
-) -> Result<bool> {
+) -> Result<(bool, Option<u64>)> {
     match src {
-        ReadSource::Empty => Ok(false),
+        ReadSource::Empty => Ok((false, None)),
         ReadSource::Mapped { map, position } => {
             let chunk = map.slice(usize::try_from(position).unwrap_or(usize::MAX).min(map.len())..);
             let o = segment::decode_chunk(&chunk, path, position, from, hw, limits, out)?;
@@ -843,20 +869,22 @@ fn read_source(
                     "batch runs past the end of a sealed segment",
                 ));
             }
-            Ok(o.done)
+            Ok((o.done, o.end_seen))
         }
         ReadSource::File { file, mut position, len, first_read } => {
             // Start with what the index says the records need (a tailing reader wants a few
             // records), and double while the read goes on, so a one-record read does not fetch
             // megabytes and a large one is a few reads.
             let mut want = first_read.clamp(READ_CHUNK_MIN, READ_CHUNK_MAX);
+            let mut end_seen = None;
             while position < len {
                 let n = want.min(len - position);
                 let chunk = read_chunk(&file, path, position, n)?;
                 let resume = out.last().map_or(from, |r| r.offset + 1);
                 let o = segment::decode_chunk(&chunk, path, position, resume, hw, limits, out)?;
+                end_seen = o.end_seen.or(end_seen);
                 if o.done {
-                    return Ok(true);
+                    return Ok((true, end_seen));
                 }
                 if o.partial && o.consumed == 0 {
                     // One batch larger than the chunk: read exactly that batch next.
@@ -875,7 +903,7 @@ fn read_source(
                 position += o.consumed as u64;
                 want = (want * 2).min(READ_CHUNK_MAX).min((limits.bytes_left as u64).max(READ_CHUNK_MIN));
             }
-            Ok(false)
+            Ok((false, end_seen))
         }
     }
 }

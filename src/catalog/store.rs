@@ -78,6 +78,9 @@ impl ManifestStore {
             let _ = self.vfs.remove_file(&tmp);
             return Err(e);
         }
+        // Planted bug (reliability R9): without this directory fsync the rename may not be
+        // durable when the caller goes on to delete what the old manifest referred to.
+        #[cfg(not(feature = "canary-rename-without-dir-fsync"))]
         if let Err(e) = self.vfs.sync_dir(&self.dir) {
             self.poisoned = Some(format!("directory fsync after a manifest rename failed: {e}"));
             return Err(Error::io("directory fsync", &self.dir, e));
