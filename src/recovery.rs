@@ -62,7 +62,13 @@ fn create_segment(vfs: &VfsRef, dir: &Path, base: u64, now_ms: i64) -> Result<Fi
     Ok(file)
 }
 
-pub(crate) fn recover(vfs: &VfsRef, dir: &Path, cfg: &LoadConfig, now_ms: i64) -> Result<Recovered> {
+pub(crate) fn recover(
+    vfs: &VfsRef,
+    dir: &Path,
+    cfg: &LoadConfig,
+    now_ms: i64,
+    durable_parent_levels: usize,
+) -> Result<Recovered> {
     let entries = vfs.read_dir(dir).map_err(|e| Error::io("read_dir", dir, e))?;
     let mut dirty_dir = false;
     for e in entries.iter().filter(|e| !e.is_dir && e.name.ends_with(".tmp")) {
@@ -92,6 +98,14 @@ pub(crate) fn recover(vfs: &VfsRef, dir: &Path, cfg: &LoadConfig, now_ms: i64) -
     // Drop a torn newest segment (crash during a roll); its predecessor becomes active.
     let (active_base, active_file, created_ms) = loop {
         let Some(&base) = bases.last() else {
+            // A fresh log: before its first segment can hold acknowledged data, make sure the
+            // directories leading to it are durable, whoever created them.
+            let mut d = dir;
+            for _ in 0..durable_parent_levels {
+                let Some(parent) = d.parent().filter(|p| !p.as_os_str().is_empty()) else { break };
+                sync_dir(vfs, parent)?;
+                d = parent;
+            }
             let base = horizon.unwrap_or(0);
             let file = create_segment(vfs, dir, base, now_ms)?;
             bases.push(base);

@@ -513,19 +513,25 @@ pub(crate) fn read_all(vfs: &VfsRef, path: &Path) -> Option<Vec<u8>> {
 }
 
 /// Write a segment's index files. They are a cache: a failure here loses nothing (the index
-/// is rebuilt from the log when the files fail their checks), so it is not reported.
+/// is rebuilt from the log when the files are missing or fail their checks), so it is not
+/// reported — but a half-written pair is removed, so nothing reports it as damage.
 pub(crate) fn write_index_files(vfs: &VfsRef, paths: &SegmentPaths, ix: &SparseIndex, s: &SegmentSummary) {
-    for (path, bytes) in
-        [(&paths.offset_index, index::encode_offset_index(ix, s)), (&paths.time_index, index::encode_time_index(ix, s))]
-    {
-        if let Ok(f) = vfs.create(path) {
-            if f.write_all_at(&bytes, 0).is_ok() {
-                let _ = f.sync_data();
-            }
-        }
-    }
+    write_index_pair(vfs, paths, &index::encode_offset_index(ix, s), &index::encode_time_index(ix, s));
 }
 
+/// Write both encoded index files; on any failure remove both (best effort).
+pub(crate) fn write_index_pair(vfs: &VfsRef, paths: &SegmentPaths, offset_file: &[u8], time_file: &[u8]) {
+    let write = |path: &Path, bytes: &[u8]| -> std::io::Result<()> {
+        let f = vfs.create(path)?;
+        f.write_all_at(bytes, 0)?;
+        f.sync_data()
+    };
+    let ok = write(&paths.offset_index, offset_file).and_then(|()| write(&paths.time_index, time_file));
+    if ok.is_err() {
+        let _ = vfs.remove_file(&paths.offset_index);
+        let _ = vfs.remove_file(&paths.time_index);
+    }
+}
 /// Decode records from a run of whole batches in `chunk` (which starts at a batch boundary),
 /// CRC-checking every batch. Stops at `hw`, after `max_records`, once `max_bytes` of data were
 /// returned (at least one record is always returned if any exists), or at the end of the

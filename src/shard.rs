@@ -80,6 +80,11 @@ pub struct LogOptions {
     pub cache: Arc<SegmentCache>,
     /// Take the directory's `LOCK` (standalone logs); engines lock their root instead.
     pub lock_dir: bool,
+    /// How many levels of parent directories a new log makes durable (fsyncs) before its
+    /// first segment is used, even if they already existed: a failed fsync in an earlier
+    /// attempt leaves directories that exist but are not durable. Default 1 (the log
+    /// directory's entry in its parent); engines use 3 (up to their root).
+    pub durable_parent_levels: usize,
 }
 
 impl LogOptions {
@@ -92,6 +97,7 @@ impl LogOptions {
             sync_group: SyncGroup::new(),
             cache: SegmentCache::new(64),
             lock_dir: true,
+            durable_parent_levels: 1,
         }
     }
 
@@ -259,7 +265,7 @@ impl ShardLog {
     /// rebuilt, and file and directory synced. A clean shutdown skips the scan.
     pub fn open(dir: impl AsRef<Path>, options: LogOptions) -> Result<ShardLog> {
         let dir = dir.as_ref().to_path_buf();
-        let LogOptions { config, vfs, clock, sync_group, cache, lock_dir } = options;
+        let LogOptions { config, vfs, clock, sync_group, cache, lock_dir, durable_parent_levels } = options;
         if config.index_interval_bytes == 0 || config.segment_max_bytes <= SEGMENT_HEADER_LEN {
             return Err(Error::invalid_argument("index_interval_bytes must be > 0 and segment_max_bytes > 32"));
         }
@@ -275,7 +281,7 @@ impl ShardLog {
         };
         let load =
             LoadConfig { index_interval_bytes: config.index_interval_bytes, max_batch_bytes: batch::MAX_BATCH_LEN };
-        let r = recovery::recover(&vfs, &dir, &load, clock.now_ms())?;
+        let r = recovery::recover(&vfs, &dir, &load, clock.now_ms(), durable_parent_levels)?;
         #[cfg(not(feature = "canary-next-offset-from-count"))]
         let next = r.active.end_offset();
         // Planted bug (reliability R9): the next offset counted from the surviving records,
@@ -578,11 +584,7 @@ impl Inner {
             return Err(Error::io("directory fsync", &self.dir, e));
         }
         if let Some((o, t)) = old.encoded_index_files() {
-            for (path, bytes) in [(&old.paths.offset_index, o), (&old.paths.time_index, t)] {
-                if let Ok(f) = self.vfs.create(path) {
-                    let _ = f.write_all_at(&bytes, 0).and_then(|()| f.sync_data());
-                }
-            }
+            segment::write_index_pair(&self.vfs, &old.paths, &o, &t);
         }
         old.seal();
         let seg = Arc::new(Segment::new_active(&self.dir, base, now, Arc::clone(&file), None));

@@ -289,7 +289,7 @@ fn decode_stream(r: &mut Reader<'_>) -> DecodeResult<StreamMeta> {
         tags.insert(k, r.str()?);
     }
     let mut shards: Vec<ShardMeta> = Vec::new();
-    for _ in 0..r.count(48)? {
+    for _ in 0..r.count(47)? {
         let index = r.u32()?;
         let starting_hash_key = r.u128()?;
         let ending_hash_key = r.u128()?;

@@ -50,6 +50,11 @@ impl ManifestStore {
         Ok((store, Some(catalog)))
     }
 
+    /// True once a commit failed after its rename: the durable state is unknown until reopen.
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned.is_some()
+    }
+
     /// The generation of the last committed manifest (0 before the first commit).
     pub fn generation(&self) -> u64 {
         self.generation

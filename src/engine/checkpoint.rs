@@ -52,6 +52,15 @@ impl Engine {
         let mut cat = inner.catalog.lock();
         {
             let topo = h.topo.read();
+            // A checkpoint must never point past durable data: outside `Sync` a reader may
+            // have seen records not yet fdatasync'd, so make the shard durable first.
+            if last_processed.is_some() && inner.config.durability != crate::commit::Durability::Sync {
+                if let Some(slot) = topo.position(index).and_then(|p| topo.slots.get(p)) {
+                    if let Some(log) = inner.existing_log(slot)? {
+                        log.flush()?;
+                    }
+                }
+            }
             let meta = &topo.meta;
             let shard = meta.shard(index).ok_or_else(|| {
                 crate::kinesis::messages::shard_not_found(
@@ -78,7 +87,7 @@ impl Engine {
             sequence_number: last_processed.map(|s| s.to_string()).unwrap_or_default(),
             finished,
         });
-        cat.store.commit(&next)?;
+        inner.commit_catalog(&mut cat, &next)?;
         cat.catalog = next;
         Ok(())
     }
@@ -111,7 +120,7 @@ impl Engine {
         if next.checkpoints.len() == cat.catalog.checkpoints.len() {
             return Ok(());
         }
-        cat.store.commit(&next)?;
+        self.inner.commit_catalog(&mut cat, &next)?;
         cat.catalog = next;
         Ok(())
     }

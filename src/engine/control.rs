@@ -135,7 +135,7 @@ impl Engine {
         let mut next = cat.catalog.clone();
         next.next_stream_uid = uid + 1;
         next.streams.insert(uid, meta.clone());
-        cat.store.commit(&next)?;
+        inner.commit_catalog(&mut cat, &next)?;
         cat.catalog = next;
         let handle = inner.new_handle(meta, None);
         let mut streams = inner.streams.write();

@@ -33,6 +33,7 @@ struct Routed<'a> {
 impl EngineInner {
     /// Check a write target: the stream must be ACTIVE or UPDATING.
     fn check_writable(&self, topo: &Topology) -> Result<()> {
+        self.check_metadata()?;
         match self.status(&topo.meta) {
             StreamStatus::Active | StreamStatus::Updating => Ok(()),
             StreamStatus::Creating | StreamStatus::Deleting => {

@@ -139,6 +139,9 @@ pub(crate) struct EngineInner {
     streams: RwLock<Streams>,
     retention_task: Mutex<Option<retention::RetentionTask>>,
     subscriptions: Mutex<fanout::SubscriptionTable>,
+    /// Set when a manifest commit failed after its rename: which topology is durable is
+    /// unknown, so writes are refused until the engine is reopened.
+    metadata_poisoned: std::sync::atomic::AtomicBool,
     control: crate::limits::ControlPlane,
     timer: Arc<timer::Timer>,
     _lock: Box<dyn LockGuard>,
@@ -258,6 +261,7 @@ impl Engine {
             streams: RwLock::new(Streams::default()),
             retention_task: Mutex::new(None),
             subscriptions: Mutex::new(fanout::SubscriptionTable::new()),
+            metadata_poisoned: std::sync::atomic::AtomicBool::new(false),
             control: crate::limits::ControlPlane::default(),
             timer: Arc::new(timer::Timer::default()),
             _lock: lock,
@@ -366,6 +370,7 @@ impl EngineInner {
             sync_group: Arc::clone(&self.sync_group),
             cache: Arc::clone(&self.cache),
             lock_dir: false,
+            durable_parent_levels: 3,
         }
     }
 
@@ -480,7 +485,7 @@ impl EngineInner {
         let mut next = cat.catalog.clone();
         next.streams.remove(&uid);
         next.checkpoints.retain(|c| c.stream_uid != uid);
-        cat.store.commit(&next)?;
+        self.commit_catalog(&mut cat, &next)?;
         cat.catalog = next;
         {
             let mut streams = self.streams.write();
@@ -502,6 +507,27 @@ impl EngineInner {
             vfs.remove_dir_all(&handle.dir).map_err(|e| Error::io("remove", &handle.dir, e))?;
             let parent = self.root.join(SHARDS_DIR);
             vfs.sync_dir(&parent).map_err(|e| Error::io("directory fsync", &parent, e))?;
+        }
+        Ok(())
+    }
+
+    /// Commit a whole new catalog; a failure that leaves the durable topology unknown makes
+    /// the engine refuse writes until it is reopened.
+    pub(crate) fn commit_catalog(&self, cat: &mut CatalogGuard<'_>, next: &crate::catalog::Catalog) -> Result<()> {
+        let r = cat.store.commit(next);
+        if r.is_err() && cat.store.is_poisoned() {
+            self.metadata_poisoned.store(true, std::sync::atomic::Ordering::Release);
+        }
+        r
+    }
+
+    /// Refuse writes after a metadata commit of unknown outcome.
+    pub(crate) fn check_metadata(&self) -> Result<()> {
+        if self.metadata_poisoned.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(Error::Poisoned {
+                path: self.root.clone(),
+                cause: "a manifest commit failed after its rename; reopen the engine".into(),
+            });
         }
         Ok(())
     }
@@ -570,7 +596,7 @@ impl EngineInner {
     ) -> Result<()> {
         let mut next = cat.catalog.clone();
         next.streams.insert(meta.uid, meta.clone());
-        cat.store.commit(&next)?;
+        self.commit_catalog(cat, &next)?;
         cat.catalog = next;
         let fresh = Topology::new(meta, dir, Some(topo));
         *topo = fresh;
