@@ -444,6 +444,13 @@ impl ShardLog {
             .collect()
     }
 
+    /// Close without syncing or writing markers, for a log whose files are about to be
+    /// deleted (stream deletion, expired shards). Later appends fail.
+    pub fn discard(&self) {
+        self.inner.closed.store(true, Ordering::Release);
+        self.inner.dir_lock.lock().take();
+    }
+
     /// Close cleanly: fdatasync, write the active segment's index files and the clean
     /// marker, so the next open skips recovery, and release the directory lock. Later
     /// appends fail. Dropping the last handle closes too, ignoring errors.

@@ -430,3 +430,30 @@ fn size_cap_bounds_disk_use() {
     let shard_bytes = dir_bytes(&dir.path().join("shards"));
     assert!(shard_bytes <= 64 * 1024 + 32 * 1024, "{shard_bytes} bytes on disk");
 }
+
+#[test]
+fn lineage_reader_moves_past_a_parent_that_expired_unfinished() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    let e = Engine::open(dir.path(), config(&clock)).unwrap();
+    create(&e, 1);
+    for i in 0..10 {
+        put(&e, "k", format!("old{i}"));
+    }
+    e.split_shard(SplitShardInput {
+        stream: s(),
+        shard_to_split: "shardId-0".into(),
+        new_starting_hash_key: (u128::MAX / 2).to_string(),
+    })
+    .unwrap();
+    let mut r = LineageReader::new(&e, s(), LineageStart::TrimHorizon);
+    assert_eq!(r.poll(1).unwrap().len(), 1, "the parent is not finished");
+    clock.advance(HOUR * 25);
+    for i in 0..3 {
+        put(&e, "k", format!("new{i}"));
+    }
+    assert_eq!(e.enforce_retention().unwrap().shards_expired, 1);
+    let got: Vec<String> =
+        r.poll(100).unwrap().into_iter().map(|x| String::from_utf8(x.record.data.to_vec()).unwrap()).collect();
+    assert_eq!(got, ["new0", "new1", "new2"], "the children are read once the expired parent is gone");
+}

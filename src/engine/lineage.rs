@@ -83,6 +83,12 @@ impl LineageReader {
             }
         }
         let listed_ids: BTreeSet<u32> = listed.iter().filter_map(|s| names::parse_shard_id(&s.shard_id)).collect();
+        // A shard no longer listed expired with all its records (Kinesis' EXPIRED): finished.
+        let gone: Vec<u32> = self.cursors.keys().filter(|i| !listed_ids.contains(i)).copied().collect();
+        for index in gone {
+            self.cursors.remove(&index);
+            self.finished.insert(index);
+        }
         let first = !self.started;
         self.started = true;
         for s in &listed {
@@ -159,7 +165,15 @@ impl LineageReader {
             let Some(c) = self.cursors.get(&index) else { return Ok(false) };
             let it = match &c.iterator {
                 Some(it) => it.clone(),
-                None => self.iterator_for(index, c)?,
+                None => match self.iterator_for(index, c) {
+                    Ok(it) => it,
+                    Err(Error::ResourceNotFound { .. }) => {
+                        self.cursors.remove(&index);
+                        self.finished.insert(index);
+                        return Ok(true);
+                    }
+                    Err(e) => return Err(e),
+                },
             };
             let limit = u32::try_from(budget.saturating_sub(taken).clamp(1, 10_000)).unwrap_or(10_000);
             let r = match self.engine.get_records(GetRecordsInput {
@@ -173,6 +187,12 @@ impl LineageReader {
                         c.iterator = None;
                     }
                     continue;
+                }
+                // The shard expired between listing and reading: its records are gone.
+                Err(Error::ResourceNotFound { .. }) => {
+                    self.cursors.remove(&index);
+                    self.finished.insert(index);
+                    return Ok(true);
                 }
                 Err(e) => return Err(e),
             };

@@ -319,6 +319,9 @@ impl Engine {
     /// Close every shard log cleanly (so the next open skips recovery) and release the
     /// directory lock once the last clone of this handle is dropped.
     pub fn close(&self) -> Result<()> {
+        if let Some(task) = self.inner.retention_task.lock().take() {
+            task.stop_and_join();
+        }
         let mut first_err = None;
         for h in self.inner.all_handles() {
             let topo = h.topo.read();
@@ -496,7 +499,7 @@ impl EngineInner {
         }
         for slot in &topo.slots {
             if let Some(log) = slot.log.lock().take() {
-                let _ = log.close();
+                log.discard();
             }
         }
         topo.meta.shards.clear();

@@ -158,7 +158,7 @@ impl EngineInner {
         let vfs = &self.config.vfs;
         for slot in &removed_slots {
             if let Some(log) = slot.log.lock().take() {
-                let _ = log.close();
+                log.discard();
             }
             if vfs.exists(&slot.dir) {
                 vfs.remove_dir_all(&slot.dir).map_err(|e| Error::io("remove", &slot.dir, e))?;
@@ -174,13 +174,14 @@ impl EngineInner {
 /// The background retention thread: runs a pass every period until the engine is dropped.
 pub(crate) struct RetentionTask {
     stop: Arc<(Mutex<bool>, Condvar)>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl RetentionTask {
     pub(crate) fn start(engine: Weak<EngineInner>, period: Duration) -> RetentionTask {
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let signal = Arc::clone(&stop);
-        let _ = std::thread::Builder::new().name("shardlog-retention".into()).spawn(move || loop {
+        let thread = std::thread::Builder::new().name("shardlog-retention".into()).spawn(move || loop {
             {
                 let mut stopped = signal.0.lock();
                 if !*stopped {
@@ -194,7 +195,19 @@ impl RetentionTask {
             // Errors are surfaced by the next explicit call; a background pass just retries.
             let _ = inner.enforce_retention();
         });
-        RetentionTask { stop }
+        RetentionTask { stop, thread: thread.ok() }
+    }
+
+    /// Stop the task and wait for a pass in progress to finish (so it no longer holds the
+    /// engine, and with it the directory lock).
+    pub(crate) fn stop_and_join(mut self) {
+        *self.stop.0.lock() = true;
+        self.stop.1.notify_all();
+        if let Some(t) = self.thread.take() {
+            if t.thread().id() != std::thread::current().id() {
+                let _ = t.join();
+            }
+        }
     }
 }
 
