@@ -755,8 +755,12 @@ impl Inner {
                 if w.pos > SEGMENT_HEADER_LEN && active.max_arrival_ms.load(Ordering::Acquire) < cutoff {
                     self.check_writable()?;
                     let now = self.clock.now_ms();
-                    self.roll(&mut w, now)?;
-                    doomed.push(active);
+                    match self.roll(&mut w, now) {
+                        Ok(()) => doomed.push(active),
+                        // A full disk has no room for the new segment: trim the sealed ones.
+                        Err(e) if e.is_storage_full() && !self.is_poisoned() => {}
+                        Err(e) => return Err(e),
+                    }
                 }
             }
         }
@@ -764,7 +768,17 @@ impl Inner {
             return Ok(TrimOutcome { start_offset: self.start.load(Ordering::Acquire), ..TrimOutcome::default() });
         };
         let new_start = last.end_offset();
-        marker::replace_atomically(&self.vfs, &self.dir, marker::HORIZON_FILE, &marker::encode_horizon(new_start))?;
+        // The horizon is made durable before anything is unlinked. On a full disk there is no
+        // room for it: then free space first, unlinking oldest first with a directory fsync
+        // after each segment, so whatever a crash leaves is still a contiguous run of the
+        // newest segments (recovery starts at the oldest survivor), and record the horizon
+        // once there is room.
+        let horizon = marker::encode_horizon(new_start);
+        let full_disk = match marker::replace_atomically(&self.vfs, &self.dir, marker::HORIZON_FILE, &horizon) {
+            Ok(()) => false,
+            Err(e) if e.is_storage_full() => true,
+            Err(e) => return Err(e),
+        };
         self.start.fetch_max(new_start, Ordering::AcqRel);
         self.segments.write().retain(|s| s.base >= new_start);
         let mut bytes_removed = 0;
@@ -778,8 +792,15 @@ impl Inner {
                 }
             }
             seg.unload();
+            if full_disk {
+                self.vfs.sync_dir(&self.dir).map_err(|e| Error::io("directory fsync", &self.dir, e))?;
+            }
         }
         self.vfs.sync_dir(&self.dir).map_err(|e| Error::io("directory fsync", &self.dir, e))?;
+        if full_disk {
+            // Best effort: the survivors already imply the horizon.
+            let _ = marker::replace_atomically(&self.vfs, &self.dir, marker::HORIZON_FILE, &horizon);
+        }
         Ok(TrimOutcome { segments_removed: doomed.len(), bytes_removed, start_offset: new_start })
     }
 
