@@ -59,6 +59,8 @@ struct Seen {
     path: PathBuf,
     /// For `SyncData`: the file's last write was its segment header (a roll creating it).
     header_only: bool,
+    /// The injected error was "no space left on device".
+    storage_full: bool,
 }
 
 #[derive(Debug, Default)]
@@ -85,7 +87,8 @@ impl Spy {
             if is_injected(e) {
                 let mut st = self.state.lock();
                 let header_only = kind == OpKind::SyncData && st.last_write.get(path) == Some(&0);
-                st.seen.push(Seen { kind, path: path.to_path_buf(), header_only });
+                let storage_full = e.kind() == io::ErrorKind::StorageFull;
+                st.seen.push(Seen { kind, path: path.to_path_buf(), header_only, storage_full });
             }
         }
         r
@@ -174,12 +177,15 @@ fn file_name(path: &Path) -> &str {
 }
 
 /// Faults the shard log may absorb without reporting: index files are a cache (rebuilt from
-/// the log when missing or bad), and an unreadable clean marker only means a recovery scan.
+/// the log when missing or bad), an unreadable clean marker only means a recovery scan, and a
+/// full disk while a trim writes its horizon makes the trim free space first (the horizon is
+/// implied by the surviving segments, and written once there is room).
 fn may_be_swallowed(s: &Seen) -> bool {
     let name = file_name(&s.path);
     name.ends_with(".index")
         || name.ends_with(".timeindex")
         || (name == "CLEAN" && matches!(s.kind, OpKind::Open | OpKind::Read))
+        || (name.starts_with("HORIZON") && s.storage_full)
 }
 
 /// A failed fdatasync of segment data (not of a fresh segment's header, whose file the roll

@@ -1,7 +1,8 @@
 //! `shardlog`: measure, inspect and verify shardlog data directories.
 //!
-//! - `shardlog bench` — single-shard append-then-read throughput beside a raw-file baseline
-//!   measured in the same run.
+//! - `shardlog bench` — shardlog against the Kinesis per-shard targets: a raw-file baseline,
+//!   single-shard maximum rates, Kinesis-rate scale to hundreds of shards, consumers; `--soak`
+//!   for a verified mixed load with resharding and retention.
 //! - `shardlog inspect DIR` — segments, indexes and markers of every shard log under DIR.
 //! - `shardlog verify DIR` — check every byte under DIR; exit 1 on damage.
 //!
@@ -16,6 +17,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod format;
 mod inspect;
+mod serve;
 mod verify;
 
 #[derive(Debug, Parser)]
@@ -27,12 +29,14 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Append records to one shard log and read them back, beside a raw-file baseline.
+    /// Measure shardlog against the Kinesis per-shard targets (or soak it with --soak).
     Bench(bench::BenchArgs),
     /// Show the segments, indexes and markers of every shard log under DIR.
     Inspect(ExamineArgs),
     /// Check every segment, index and marker under DIR; exit 1 if anything is damaged.
     Verify(ExamineArgs),
+    /// Serve the Kinesis API (JSON 1.1, CBOR, SubscribeToShard event streams) over HTTP.
+    Serve(serve::ServeArgs),
 }
 
 /// Arguments of `inspect` and `verify`.
@@ -84,6 +88,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(&args),
         Command::Inspect(args) => inspect::run(&args.dir, args.index_interval),
         Command::Verify(args) => verify::run(&args.dir, args.index_interval),
+        Command::Serve(args) => serve::run(&args),
     };
     match result {
         Ok(code) => code,

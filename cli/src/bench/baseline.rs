@@ -1,5 +1,6 @@
-//! `shardlog bench`: single-shard append-then-read throughput, beside a raw baseline measured
-//! in the same run on the same file system with the same bytes.
+//! The baseline comparison of `shardlog bench`: single-shard append-then-read throughput through
+//! `ShardLog`, beside a raw baseline measured in the same run on the same file system with the
+//! same bytes.
 //!
 //! 1. shardlog append: N records in batches through `ShardLog::append`.
 //! 2. shardlog close (fdatasync, index files, clean marker) and reopen (timed separately).
@@ -16,80 +17,36 @@
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use shardlog::check;
 use shardlog::io::RealVfs;
-use shardlog::{Durability, LogConfig, LogOptions, RecordRef, ShardLog};
+use shardlog::{LogConfig, LogOptions, RecordRef, ShardLog};
 
+use super::{DurabilityArg, KINESIS_BYTES_PER_S, KINESIS_RECORDS_PER_S};
 use crate::format::{bytes, rate, thousands};
 use crate::Failure;
 
-/// Durability modes selectable on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum DurabilityArg {
-    /// Acknowledge once written to the OS (survives a process crash, not power loss).
-    Buffered,
-    /// A background flusher fdatasyncs every 200 ms.
-    Interval,
-    /// Acknowledge each append after fdatasync.
-    Sync,
-}
-
-impl DurabilityArg {
-    fn durability(self) -> Durability {
-        match self {
-            DurabilityArg::Buffered => Durability::Buffered,
-            DurabilityArg::Interval => Durability::Interval(Duration::from_millis(200)),
-            DurabilityArg::Sync => Durability::Sync,
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            DurabilityArg::Buffered => "buffered",
-            DurabilityArg::Interval => "interval",
-            DurabilityArg::Sync => "sync",
-        }
-    }
-}
-
-/// Arguments of `shardlog bench`.
-#[derive(Debug, clap::Args)]
-pub(crate) struct BenchArgs {
-    /// Write the shard log into DIR (empty or new) and keep it, for `inspect`/`verify`.
-    /// Default: a temporary directory, removed afterwards.
-    #[arg(long, value_name = "DIR")]
-    dir: Option<PathBuf>,
+/// Parameters of the baseline comparison.
+#[derive(Debug, Clone)]
+pub(crate) struct Params {
     /// Records to append and read back.
-    #[arg(long, default_value_t = 2_000_000, value_parser = clap::value_parser!(u64).range(1..))]
-    records: u64,
-    /// Data bytes per record (the partition key adds 5 bytes).
-    #[arg(long, default_value_t = 100, value_name = "BYTES")]
-    record_size: usize,
-    /// Records per append (one batch each).
-    #[arg(long, default_value_t = 500, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
-    batch: u64,
+    pub(crate) records: u64,
+    /// Data bytes per record.
+    pub(crate) record_size: usize,
+    /// Records per append.
+    pub(crate) batch: u64,
     /// When appends are acknowledged.
-    #[arg(long, value_enum, default_value_t = DurabilityArg::Buffered)]
-    durability: DurabilityArg,
-    /// Roll to a new segment at this size (the library default is 64 MiB).
-    #[arg(long, default_value_t = 64 << 20, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(4096..))]
-    segment_bytes: u64,
-    /// Print one JSON object instead of the table.
-    #[arg(long)]
-    json: bool,
+    pub(crate) durability: DurabilityArg,
+    /// Segment roll size.
+    pub(crate) segment_bytes: u64,
 }
 
 /// Length of every partition key (`pk-00` … `pk-15`).
 const KEY_LEN: usize = 5;
 /// Records of a read call.
 const READ_CHUNK_RECORDS: usize = 10_000;
-/// Kinesis per-shard write limits.
-const KINESIS_RECORDS_PER_S: f64 = 1000.0;
-const KINESIS_BYTES_PER_S: f64 = 1024.0 * 1024.0;
 
 /// The records of a run: record `i` is key `pk-(i % 16)` and a `record_size`-byte window of a
 /// random pool starting at a position derived from `i`, so neighbours differ and a misplaced
@@ -162,7 +119,7 @@ impl Phase {
 }
 
 /// Everything a run measured.
-struct Results {
+pub(crate) struct Results {
     append: Phase,
     append_baseline: Phase,
     read: Phase,
@@ -174,6 +131,18 @@ struct Results {
     baseline_bytes: u64,
 }
 
+impl Results {
+    /// shardlog append rate over the raw file's.
+    pub(crate) fn append_ratio(&self) -> f64 {
+        ratio(&self.append, &self.append_baseline)
+    }
+
+    /// shardlog read rate over the raw file's.
+    pub(crate) fn read_ratio(&self) -> f64 {
+        ratio(&self.read, &self.read_baseline)
+    }
+}
+
 fn err(context: &str) -> impl Fn(shardlog::Error) -> Failure + '_ {
     move |e| Failure::run(format!("{context}: {e}"))
 }
@@ -182,44 +151,16 @@ fn io_err(context: &str) -> impl Fn(std::io::Error) -> Failure + '_ {
     move |e| Failure::run(format!("{context}: {e}"))
 }
 
-pub(crate) fn run(args: &BenchArgs) -> Result<ExitCode, Failure> {
-    if args.record_size > 64 << 20 {
-        return Err(Failure::usage("--record-size must be at most 64 MiB"));
-    }
+/// Run the comparison: the shard log goes into `shard_dir` (new or empty), the baseline file
+/// into a scratch directory created (and removed) under `scratch_parent`, on the same file
+/// system.
+pub(crate) fn measure(args: &Params, shard_dir: &Path, scratch_parent: &Path) -> Result<Results, Failure> {
     let work = Workload::new(args.record_size);
-    let batch_encoded = args.batch.saturating_mul(work.record_bytes() + 7).saturating_add(36);
-    if batch_encoded > u64::from(shardlog::batch::MAX_BATCH_LEN) {
-        return Err(Failure::usage(format!(
-            "a batch of {} records of {} bytes encodes to {batch_encoded} bytes, over the {}-byte batch limit; lower \
-             --batch or --record-size",
-            args.batch,
-            args.record_size,
-            shardlog::batch::MAX_BATCH_LEN
-        )));
-    }
-    // The shard log directory, and a scratch directory on the same file system for the
-    // baseline file.
-    let temp;
-    let (shard_dir, scratch) = match &args.dir {
-        Some(dir) => {
-            prepare_dir(dir)?;
-            let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-            let scratch = tempfile::Builder::new()
-                .prefix(".shardlog-bench-baseline")
-                .tempdir_in(parent)
-                .map_err(io_err("creating a scratch directory"))?;
-            (dir.clone(), scratch)
-        }
-        None => {
-            temp =
-                tempfile::Builder::new().prefix("shardlog-bench").tempdir().map_err(io_err("creating a temp dir"))?;
-            let scratch = tempfile::Builder::new()
-                .prefix("baseline")
-                .tempdir_in(temp.path())
-                .map_err(io_err("creating a scratch directory"))?;
-            (temp.path().join("shard"), scratch)
-        }
-    };
+    let batch_encoded = encoded_batch_bytes(args);
+    let scratch = tempfile::Builder::new()
+        .prefix(".shardlog-bench-baseline")
+        .tempdir_in(scratch_parent)
+        .map_err(io_err("creating a scratch directory"))?;
     let baseline_path = scratch.path().join("baseline.dat");
 
     let config = LogConfig {
@@ -229,7 +170,7 @@ pub(crate) fn run(args: &BenchArgs) -> Result<ExitCode, Failure> {
         ..LogConfig::default()
     };
     let n = args.records;
-    let log = ShardLog::open(&shard_dir, LogOptions::new(config.clone())).map_err(err("opening the shard log"))?;
+    let log = ShardLog::open(shard_dir, LogOptions::new(config.clone())).map_err(err("opening the shard log"))?;
     let append = append_shardlog(&log, &work, n, args.batch)?;
     let t = Instant::now();
     log.close().map_err(err("closing the shard log"))?;
@@ -239,7 +180,7 @@ pub(crate) fn run(args: &BenchArgs) -> Result<ExitCode, Failure> {
     let append_baseline = append_baseline(&baseline_path, &work, n, args.batch, args.durability)?;
 
     let t = Instant::now();
-    let log = ShardLog::open(&shard_dir, LogOptions::new(config)).map_err(err("reopening the shard log"))?;
+    let log = ShardLog::open(shard_dir, LogOptions::new(config)).map_err(err("reopening the shard log"))?;
     let reopen = t.elapsed();
     let read = read_shardlog(&log, &work, n)?;
     let segments = log.segments().len();
@@ -249,36 +190,33 @@ pub(crate) fn run(args: &BenchArgs) -> Result<ExitCode, Failure> {
     let baseline_bytes = std::fs::metadata(&baseline_path).map(|m| m.len()).unwrap_or(0);
     drop(scratch);
 
-    let log_bytes = check::examine(&RealVfs::shared(), &shard_dir)
+    let log_bytes = check::examine(&RealVfs::shared(), shard_dir)
         .map(|r| r.shards.iter().map(check::ShardReport::total_bytes).sum())
         .unwrap_or(0);
-    let results =
-        Results { append, append_baseline, read, read_baseline, close, reopen, segments, log_bytes, baseline_bytes };
-    if args.json {
-        println!("{}", json(args, &work, &results));
-    } else {
-        print!("{}", table(args, &work, &results));
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(Results { append, append_baseline, read, read_baseline, close, reopen, segments, log_bytes, baseline_bytes })
 }
 
-/// `--dir` must be new or empty so the run starts at offset 0.
-fn prepare_dir(dir: &Path) -> Result<(), Failure> {
-    match std::fs::read_dir(dir) {
-        Ok(mut entries) => {
-            if entries.next().is_some() {
-                return Err(Failure::usage(format!(
-                    "{} is not empty; give a new or empty directory to keep the bench data in",
-                    dir.display()
-                )));
-            }
-            Ok(())
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            std::fs::create_dir_all(dir).map_err(|e| Failure::usage(format!("creating {}: {e}", dir.display())))
-        }
-        Err(e) => Err(Failure::usage(format!("{}: {e}", dir.display()))),
+fn encoded_batch_bytes(args: &Params) -> u64 {
+    let record_bytes = (KEY_LEN + args.record_size) as u64;
+    args.batch.saturating_mul(record_bytes + 7).saturating_add(36)
+}
+
+/// Check the parameters before anything is created (usage errors).
+pub(crate) fn check(args: &Params) -> Result<(), Failure> {
+    if args.record_size > 64 << 20 {
+        return Err(Failure::usage("--record-size must be at most 64 MiB"));
     }
+    let batch_encoded = encoded_batch_bytes(args);
+    if batch_encoded > u64::from(shardlog::batch::MAX_BATCH_LEN) {
+        return Err(Failure::usage(format!(
+            "a batch of {} records of {} bytes encodes to {batch_encoded} bytes, over the {}-byte batch limit; lower \
+             --batch or --record-size",
+            args.batch,
+            args.record_size,
+            shardlog::batch::MAX_BATCH_LEN
+        )));
+    }
+    Ok(())
 }
 
 fn append_shardlog(log: &ShardLog, work: &Workload, n: u64, batch: u64) -> Result<Phase, Failure> {
@@ -421,32 +359,27 @@ fn check_frame(frame: &[u8], work: &Workload, i: u64) -> Option<()> {
     (h.finalize() == stored && key == work.key(i) && data == work.data(i)).then_some(())
 }
 
-/// How many Kinesis shards' write limit (1,000 records/s and 1 MiB/s each) a rate equals, and
-/// which limit binds at this record size.
 fn kinesis_multiple(p: &Phase) -> (f64, &'static str) {
-    let by_records = p.records_per_s() / KINESIS_RECORDS_PER_S;
-    let by_bytes = p.mib_per_s() * 1024.0 * 1024.0 / KINESIS_BYTES_PER_S;
-    if by_records >= by_bytes {
-        (by_records, "1,000 records/s")
-    } else {
-        (by_bytes, "1 MiB/s")
-    }
+    super::kinesis_multiple(p.records_per_s(), p.mib_per_s() * 1024.0 * 1024.0)
 }
 
 fn ratio(a: &Phase, b: &Phase) -> f64 {
     a.records_per_s() / b.records_per_s()
 }
 
-fn json(args: &BenchArgs, work: &Workload, r: &Results) -> serde_json::Value {
+/// The comparison as the JSON object `shardlog bench --records N --json` prints (also the
+/// `baseline` member of the full run's object).
+pub(crate) fn json(args: &Params, r: &Results, dir: Option<&Path>) -> serde_json::Value {
+    let record_bytes = (KEY_LEN + args.record_size) as u64;
     let (multiple, binding) = kinesis_multiple(&r.append);
     serde_json::json!({
         "records": args.records,
         "record_size": args.record_size,
-        "record_bytes": work.record_bytes(),
+        "record_bytes": record_bytes,
         "batch": args.batch,
         "durability": args.durability.name(),
         "segment_bytes": args.segment_bytes,
-        "dir": args.dir.as_ref().map(|d| d.display().to_string()),
+        "dir": dir.map(|d| d.display().to_string()),
         "append": {
             "shardlog": r.append.json(),
             "baseline": r.append_baseline.json(),
@@ -471,7 +404,9 @@ fn json(args: &BenchArgs, work: &Workload, r: &Results) -> serde_json::Value {
     })
 }
 
-fn table(args: &BenchArgs, work: &Workload, r: &Results) -> String {
+/// The comparison as a table; `kept` is the directory the shard log was kept in, if any.
+pub(crate) fn table(args: &Params, r: &Results, kept: Option<&Path>) -> String {
+    let record_bytes = (KEY_LEN + args.record_size) as u64;
     let mut out = String::new();
     let line = |out: &mut String, s: String| {
         out.push_str(&s);
@@ -565,10 +500,10 @@ fn table(args: &BenchArgs, work: &Workload, r: &Results) -> String {
             thousands(multiple.round() as u64),
             rate(r.append.records_per_s()).trim_end(),
             r.append.mib_per_s(),
-            work.record_bytes()
+            record_bytes
         ),
     );
-    if let Some(dir) = &args.dir {
+    if let Some(dir) = kept {
         line(&mut out, String::new());
         line(&mut out, format!("data kept in {}; look at it with:", dir.display()));
         line(&mut out, format!("  shardlog inspect {}", dir.display()));

@@ -1,0 +1,285 @@
+//! One request, checked in Kinesis' order (kinesis-behaviour §10.1; kinesalite's
+//! AWS-verified order):
+//!
+//! 1. method: anything but `POST` is 403 XML `AccessDeniedException` (an `OPTIONS` with an
+//!    `Origin` is answered as a CORS preflight);
+//! 2. size: a body over `--max-body-bytes` is 413, decided from `Content-Length` before any
+//!    of it is read, or as soon as a chunked body passes the limit;
+//! 3. empty body: 400 `SerializationException` (known target) or `UnknownOperationException`;
+//! 4. content type: not JSON 1.1 / CBOR 1.1 / `application/json` is 404 XML
+//!    `UnknownOperationException` (403 XML `AccessDeniedException` if the target is unusable
+//!    too);
+//! 5. body parse: 400 `SerializationException` (`Message` says what is wrong);
+//! 6. target: `Kinesis_20131202.<Operation>` of a served operation, else 400
+//!    `UnknownOperationException`;
+//! 7. authentication (see `auth`);
+//! 8. member types (`SerializationException`), constraints (`ValidationException`), then the
+//!    engine — see `ops`.
+//!
+//! Steps 5–8 and the response encoding run on the blocking pool (parsing, hashing and engine
+//! calls may take CPU or wait for an fdatasync). Every response carries `x-amzn-RequestId`
+//! and `x-amz-id-2`.
+
+use std::cell::Cell;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use http::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
+use http::{HeaderMap, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use hyper::body::Incoming;
+use shardlog::engine::fanout::Subscription;
+
+use super::body::Body;
+use super::errors::ApiError;
+use super::ops::{self, Op};
+use super::wire::{self, Codec, ContentType};
+use super::{auth, eventstream, State};
+
+/// What the blocking part of a request produced.
+enum Outcome {
+    /// A complete response body in the request's codec.
+    Done(Vec<u8>),
+    /// A live subscription to stream.
+    Subscribed(Subscription),
+    /// An error response.
+    Failed(ApiError),
+}
+
+/// What the access log records about a request.
+#[derive(Default)]
+struct LogInfo {
+    op: Option<&'static str>,
+    error: Option<&'static str>,
+    message: Option<String>,
+}
+
+/// Serve one request.
+pub async fn handle(state: Arc<State>, req: Request<Incoming>, peer: SocketAddr) -> Result<Response<Body>, Infallible> {
+    let started = Instant::now();
+    let request_id = request_id();
+    let origin = req.headers().contains_key(http::header::ORIGIN);
+    let version = req.version();
+    let mut info = LogInfo::default();
+    let mut resp = process(&state, req, &mut info).await;
+    let status = resp.status();
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        h.insert("x-amzn-RequestId", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&id2()) {
+        h.insert("x-amz-id-2", v);
+    }
+    if origin {
+        h.insert("Access-Control-Allow-Origin", HeaderValue::from_static("*"));
+        h.insert(
+            "Access-Control-Expose-Headers",
+            HeaderValue::from_static(
+                "x-amzn-RequestId,x-amzn-ErrorType,x-amz-request-id,x-amz-id-2,x-amzn-ErrorMessage,Date",
+            ),
+        );
+    }
+    if status == StatusCode::PAYLOAD_TOO_LARGE && version < http::Version::HTTP_2 {
+        // The unread rest of the body makes the connection unusable.
+        h.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    if let Some(code) = info.error {
+        if let Ok(v) = HeaderValue::from_str(code) {
+            h.insert("x-amzn-ErrorType", v);
+        }
+    }
+    let status = status.as_u16();
+    let elapsed_us = started.elapsed().as_micros() as u64;
+    let op = info.op.unwrap_or("-");
+    match info.error {
+        None => tracing::info!(%peer, ?version, request_id, op, status, elapsed_us, "request"),
+        Some(error) => {
+            let detail = info.message.as_deref().unwrap_or("");
+            tracing::info!(%peer, ?version, request_id, op, status, error, detail, elapsed_us, "request")
+        }
+    }
+    Ok(resp)
+}
+
+fn error_response(e: ApiError, content_type: Option<ContentType>, info: &mut LogInfo) -> Response<Body> {
+    let codec = content_type.map_or(Codec::Json, |c| c.codec);
+    let (body, ct) = e.body(codec);
+    let mut resp = Response::new(Body::full(body));
+    *resp.status_mut() = e.status;
+    // Envelope errors answer in the request's content type (as echoed for successes).
+    let ct = match (ct, content_type) {
+        (Some(_), Some(c)) => Some(c.header),
+        (ct, _) => ct,
+    };
+    if let Some(ct) = ct {
+        resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(ct));
+    }
+    info.error = Some(e.code);
+    info.message = e.message;
+    resp
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+async fn process(state: &Arc<State>, req: Request<Incoming>, info: &mut LogInfo) -> Response<Body> {
+    let (parts, body) = req.into_parts();
+    if parts.method == Method::OPTIONS && parts.headers.contains_key(http::header::ORIGIN) {
+        let mut resp = Response::new(Body::full(Bytes::new()));
+        let h = resp.headers_mut();
+        if let Some(v) = parts.headers.get("access-control-request-headers") {
+            h.insert("Access-Control-Allow-Headers", v.clone());
+        }
+        if let Some(v) = parts.headers.get("access-control-request-method") {
+            h.insert("Access-Control-Allow-Methods", v.clone());
+        }
+        h.insert("Access-Control-Max-Age", HeaderValue::from_static("172800"));
+        return resp;
+    }
+    if parts.method != Method::POST {
+        return error_response(ApiError::access_denied_xml(), None, info);
+    }
+    let content_type = header(&parts.headers, "content-type").and_then(ContentType::parse);
+    let target = header(&parts.headers, "x-amz-target").unwrap_or("").to_string();
+    let op = Op::from_target(&target);
+    info.op = op.map(Op::name);
+
+    // Size: refuse from the declared length before reading, or as soon as the limit passes.
+    let max = state.max_body_bytes;
+    let declared = header(&parts.headers, CONTENT_LENGTH.as_str()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max) {
+        return error_response(ApiError::too_large(), content_type, info);
+    }
+    let limit = usize::try_from(max).unwrap_or(usize::MAX);
+    let bytes = match Limited::new(body, limit).collect().await {
+        Ok(c) => c.to_bytes(),
+        Err(e) if e.is::<LengthLimitError>() => return error_response(ApiError::too_large(), content_type, info),
+        Err(e) => {
+            tracing::debug!(error = %e, "reading the request body failed");
+            return error_response(ApiError::serialization("The request body could not be read."), content_type, info);
+        }
+    };
+
+    if bytes.is_empty() {
+        let ct = content_type.or(Some(ContentType::CBOR));
+        let e = if op.is_some() { ApiError::serialization_bare() } else { ApiError::unknown_operation() };
+        return error_response(e, ct, info);
+    }
+    let Some(ct) = content_type else {
+        let usable_target = target.split_once('.').is_some_and(|(s, o)| !s.is_empty() && !o.is_empty());
+        let e = if usable_target { ApiError::unknown_operation_xml() } else { ApiError::access_denied_xml() };
+        return error_response(e, None, info);
+    };
+
+    let st = Arc::clone(state);
+    let outcome = tokio::task::spawn_blocking(move || {
+        let decoded = match wire::decode(ct.codec, &bytes) {
+            Ok(v) => v,
+            Err(msg) => return Outcome::Failed(ApiError::serialization(msg)),
+        };
+        let Some(op) = op else { return Outcome::Failed(ApiError::unknown_operation()) };
+        let host =
+            header(&parts.headers, "host").map(str::to_string).or_else(|| parts.uri.authority().map(|a| a.to_string()));
+        if let Err(e) = auth::check(
+            parts.method.as_str(),
+            parts.uri.path(),
+            parts.uri.query(),
+            host.as_deref(),
+            &parts.headers,
+            &bytes,
+            st.verifier.as_ref(),
+        ) {
+            return Outcome::Failed(e);
+        }
+        if op == Op::SubscribeToShard {
+            let input = match ops::subscribe_input(ct.codec, decoded) {
+                Ok(i) => i,
+                Err(e) => return Outcome::Failed(e),
+            };
+            return match st.engine.subscribe_to_shard(input) {
+                Ok(sub) => Outcome::Subscribed(sub),
+                Err(e) => Outcome::Failed(ApiError::from_engine(&e)),
+            };
+        }
+        match ops::call(&st.engine, op, ct.codec, decoded) {
+            Ok(out) => Outcome::Done(wire::encode(ct.codec, &out)),
+            Err(e) => Outcome::Failed(e),
+        }
+    })
+    .await;
+
+    match outcome {
+        Ok(Outcome::Done(body)) => {
+            let mut resp = Response::new(Body::full(body));
+            resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(ct.header));
+            resp
+        }
+        Ok(Outcome::Subscribed(sub)) => {
+            let (tx, rx) = tokio::sync::mpsc::channel(4);
+            // The channel is empty: the first frame always fits.
+            let _ = tx.try_send(eventstream::initial_response(ct.codec));
+            tokio::spawn(eventstream::pump(sub, ct.codec, tx, state.shutdown.clone()));
+            let mut resp = Response::new(Body::Stream(rx));
+            resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(eventstream::CONTENT_TYPE));
+            resp
+        }
+        Ok(Outcome::Failed(e)) => error_response(e, Some(ct), info),
+        Err(e) => {
+            tracing::error!(error = %e, "request task failed");
+            error_response(ApiError::internal(), Some(ct), info)
+        }
+    }
+}
+
+thread_local! {
+    static RNG: Cell<u64> = Cell::new(seed());
+}
+
+fn seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+    h.write(format!("{:?}", std::thread::current().id()).as_bytes());
+    h.finish()
+}
+
+/// SplitMix64: request ids need uniqueness, not secrecy.
+fn next_u64() -> u64 {
+    RNG.with(|c| {
+        let x = c.get().wrapping_add(0x9E37_79B9_7F4A_7C15);
+        c.set(x);
+        let mut z = x;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    })
+}
+
+/// A random (version 4 layout) UUID string, as AWS request ids look.
+fn request_id() -> String {
+    let (a, b) = (next_u64(), next_u64());
+    let a = (a & 0xFFFF_FFFF_FFFF_0FFF) | 0x4000;
+    let b = (b & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000;
+    format!(
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xFFFF,
+        a & 0xFFFF,
+        b >> 48,
+        b & 0xFFFF_FFFF_FFFF
+    )
+}
+
+/// `x-amz-id-2`: 72 random bytes in base64, as AWS sends.
+fn id2() -> String {
+    let mut raw = [0u8; 72];
+    for chunk in raw.chunks_mut(8) {
+        chunk.copy_from_slice(&next_u64().to_le_bytes());
+    }
+    base64::engine::general_purpose::STANDARD.encode(raw)
+}
