@@ -84,25 +84,7 @@ impl Notifier {
         if hw > offset {
             return hw;
         }
-        let deadline = Instant::now().checked_add(timeout);
-        let mut guard = self.waiters();
-        loop {
-            let hw = self.high_watermark();
-            if hw > offset {
-                return hw;
-            }
-            let left = match deadline {
-                Some(d) => d.saturating_duration_since(Instant::now()),
-                None => Duration::from_secs(3600),
-            };
-            if left.is_zero() {
-                return hw;
-            }
-            guard = match self.changed.wait_timeout(guard, left) {
-                Ok((g, _)) => g,
-                Err(e) => e.into_inner().0,
-            };
-        }
+        self.wait_past_unless(offset, timeout, &|| false)
     }
 
     /// Like [`Notifier::wait_past`], but also returns (with the current watermark) as soon as

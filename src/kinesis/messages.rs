@@ -305,26 +305,12 @@ pub struct UtcDate(pub i64);
 const WEEKDAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
 const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
-/// (year, month 1–12, day 1–31) of a day count since 1970-01-01 (H. Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
 impl fmt::Display for UtcDate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         const DAY_MS: i64 = 86_400_000;
         let days = self.0.div_euclid(DAY_MS);
         let secs_of_day = self.0.rem_euclid(DAY_MS) / 1000;
-        let (year, month, day) = civil_from_days(days);
+        let (year, month, day) = crate::clock::civil_from_days(days);
         let weekday = usize::try_from((days + 4).rem_euclid(7)).unwrap_or(0);
         let month_name = usize::try_from(month - 1).ok().and_then(|m| MONTHS.get(m)).copied().unwrap_or("???");
         write!(
@@ -370,7 +356,7 @@ mod tests {
     fn civil_round_trip_every_day_of_four_centuries() {
         let mut expected = (1970, 1, 1);
         for days in 0..146_097 {
-            assert_eq!(civil_from_days(days), expected);
+            assert_eq!(crate::clock::civil_from_days(days), expected);
             let (y, m, d) = expected;
             let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
             let len = match m {
