@@ -39,6 +39,8 @@
 //! SHARDLOG_CRASH_STATES=full cargo test -p shardlog --release --test engine_crash -- --nocapture
 //! ```
 
+mod sim;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
@@ -664,38 +666,7 @@ fn check_state(w: &Workload, state: &CrashState) -> Result<(), String> {
     }
 
     // The engine works again.
-    e.create_stream(CreateStreamInput { stream_name: "probe".into(), shard_count: Some(1), ..Default::default() })
-        .map_err(|err| format!("create_stream after reopen: {err}"))?;
-    let mut targets: Vec<String> = topo.iter().map(|v| v.name.clone()).collect();
-    targets.push("probe".into());
-    for name in targets {
-        let data = Bytes::from(format!("after the crash into {name}"));
-        let out = e
-            .put_record(PutRecordInput {
-                stream: StreamRef::name(&name),
-                data: data.clone(),
-                partition_key: "after".into(),
-                ..Default::default()
-            })
-            .map_err(|err| format!("put into {name} after reopen: {err}"))?;
-        let it = e
-            .get_shard_iterator(GetShardIteratorInput {
-                stream: StreamRef::name(&name),
-                shard_id: out.shard_id.clone(),
-                shard_iterator_type: ShardIteratorType::AtSequenceNumber,
-                starting_sequence_number: Some(out.sequence_number.to_string()),
-                timestamp: None,
-            })
-            .map_err(|err| format!("iterator on {name} after reopen: {err}"))?
-            .shard_iterator;
-        let got = e
-            .get_records(GetRecordsInput { shard_iterator: it, limit: Some(1), stream_arn: None })
-            .map_err(|err| format!("read of {name} after reopen: {err}"))?;
-        if got.records.first().map(|r| &r.data) != Some(&data) {
-            return Err(format!("the put into {name} after reopen does not read back: {:?}", got.records));
-        }
-    }
-    Ok(())
+    sim::probe(&e, topo.iter().map(|v| v.name.clone()).collect())
 }
 
 // ---------------------------------------------------------------------------------------
