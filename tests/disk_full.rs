@@ -209,6 +209,20 @@ struct Run {
     errors: BTreeMap<String, usize>,
 }
 
+/// Reopen after a close and drop. The other test thread of this file keeps spawning
+/// `mount`/`mkfs`/`sync`; between fork and exec each child briefly holds a copy of every open
+/// descriptor, the engine's `LOCK` among them, so its flock can outlive our drop by a moment.
+/// Retry `Locked` a bounded number of times; any other error, or a lock that stays, fails.
+fn reopen(root: &std::path::Path, clock: &ManualClock) -> Engine {
+    for _ in 0..100 {
+        match Engine::open(root, config(clock)) {
+            Err(Error::Locked { .. }) => std::thread::sleep(Duration::from_millis(20)),
+            other => return other.unwrap(),
+        }
+    }
+    Engine::open(root, config(clock)).unwrap()
+}
+
 fn describe(e: &Error) -> String {
     match e {
         Error::Io { op, source, .. } => format!("Io {op}: {source}"),
@@ -495,7 +509,7 @@ fn disk_full_scenario(fs: &str, mount: Result<Mount, String>, freed_by: FreedBy)
         }
     }
     drop(engine);
-    let engine = Engine::open(&root, config(&clock)).unwrap();
+    let engine = reopen(&root, &clock);
     let kept = check_acked(&engine, &acked, cutoff, "reopened");
     let reopened_tags: Vec<String> = engine
         .list_tags_for_stream(ListTagsForStreamInput { stream: StreamRef::name(STREAM), ..Default::default() })
