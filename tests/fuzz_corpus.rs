@@ -34,32 +34,14 @@ const TARGETS: &[(&str, Check)] = &[
     ("segment_recovery", checks::segment_recovery),
     ("index_files", checks::index_files),
     ("markers", checks::markers),
+    ("manifest", checks::manifest),
+    ("sequence_number", checks::sequence_number),
+    ("iterator_token", checks::iterator_token),
+    ("engine_ops", checks::engine_ops),
 ];
 
 fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz")
-}
-
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
-    let mut out: Vec<PathBuf> = entries.map(|e| e.unwrap().path()).filter(|p| p.is_file()).collect();
-    out.sort();
-    out
-}
-
-fn replay(kind: &str) -> usize {
-    let mut n = 0;
-    for (target, check) in TARGETS {
-        for path in files(&fuzz_dir().join(kind).join(target)) {
-            let name = format!("{target}/{}", path.file_name().unwrap().to_string_lossy());
-            let data = std::fs::read(&path).unwrap();
-            if let Err(e) = std::panic::catch_unwind(|| check(&data)) {
-                std::panic::resume_unwind(Box::new(format!("{kind}/{name} fails: {:?}", panic_message(&e))));
-            }
-            n += 1;
-        }
-    }
-    n
 }
 
 fn panic_message(e: &Box<dyn std::any::Any + Send>) -> String {
@@ -72,17 +54,20 @@ fn regression(target: &str, file: &str) -> Vec<u8> {
 
 #[test]
 fn corpora_replay_cleanly() {
-    let n = replay("corpus");
-    eprintln!("replayed {n} corpus inputs");
-    for (target, _) in TARGETS {
-        assert!(!files(&fuzz_dir().join("corpus").join(target)).is_empty(), "corpus of {target} is empty");
+    let mut n = 0;
+    for (target, check) in TARGETS {
+        let replayed = checks::replay_stored(&fuzz_dir(), "corpus", target, *check);
+        assert!(replayed > 0, "corpus of {target} is empty");
+        n += replayed;
     }
-    assert!(n > 0);
+    eprintln!("replayed {n} corpus inputs");
 }
 
 #[test]
 fn regressions_replay_cleanly() {
-    replay("regressions");
+    for (target, check) in TARGETS {
+        checks::replay_stored(&fuzz_dir(), "regressions", target, *check);
+    }
 }
 
 #[test]
@@ -270,4 +255,17 @@ fn read_over_a_sealed_segment_that_ends_early_reports_corruption() {
         Err(_) => panic!("read panicked"),
     }
     checks::strictly(|| checks::segment_recovery(&regression("segment_recovery", "forged-sealed-index-hides-gap")));
+}
+
+/// Found by `sequence_number` (a harness bug, not a library one): a valid number may carry a
+/// non-zero `byte1` (AWS-issued numbers do; ours never), which `SequenceNumber::new` cannot
+/// express. Parsing keeps it, and printing gives the same text back.
+#[test]
+fn a_sequence_number_with_a_non_zero_byte1_round_trips() {
+    let input = regression("sequence_number", "nonzero-byte1");
+    let text = std::str::from_utf8(&input[1..]).unwrap();
+    let n = shardlog::kinesis::SequenceNumber::parse(text).unwrap();
+    assert_eq!(n.byte1(), 223);
+    assert_eq!(n.to_string(), text);
+    checks::strictly(|| checks::sequence_number(&input));
 }

@@ -18,6 +18,18 @@
 //! bug is fixed, delete its id from `OPEN_BUGS`.
 #![allow(dead_code)]
 
+pub mod engine_ops;
+pub mod engine_state;
+pub mod kinesis;
+pub mod manifest;
+
+#[allow(unused_imports)]
+pub use engine_ops::engine_ops;
+#[allow(unused_imports)]
+pub use kinesis::{iterator_token, sequence_number};
+#[allow(unused_imports)]
+pub use manifest::manifest;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
@@ -71,6 +83,26 @@ fn tolerated(bug: &str) -> bool {
     let strict =
         STRICT.with(|s| s.get()) || *STRICT_ENV.get_or_init(|| std::env::var_os("SHARDLOG_FUZZ_STRICT").is_some());
     !strict && OPEN_BUGS.contains(&bug)
+}
+
+/// Replays every stored input of `target` under `<fuzz_dir>/<kind>/<target>/` (`kind`:
+/// `corpus` or `regressions`) through `check`, in file-name order, and returns how many ran.
+/// Panics naming the first input whose check fails.
+pub fn replay_stored(fuzz_dir: &Path, kind: &str, target: &str, check: fn(&[u8])) -> usize {
+    let dir = fuzz_dir.join(kind).join(target);
+    let mut paths: Vec<PathBuf> = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file()).collect(),
+        Err(_) => Vec::new(),
+    };
+    paths.sort();
+    for path in &paths {
+        let data = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        if let Err(e) = std::panic::catch_unwind(|| check(&data)) {
+            let why = e.downcast_ref::<String>().cloned().or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()));
+            panic!("{} fails: {}", path.display(), why.unwrap_or_default());
+        }
+    }
+    paths.len()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1160,6 +1192,15 @@ fn sample_log() -> SampleLog {
 /// Seed inputs per target: `(target, name, bytes)`.
 pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     let mut out = Vec::new();
+    for (i, m) in manifest::sample_manifests().into_iter().enumerate() {
+        out.push(("manifest", format!("seed-manifest{i}"), [&[0u8][..], &m].concat()));
+    }
+    for (i, p) in engine_ops::seed_programs().into_iter().enumerate() {
+        out.push(("engine_ops", format!("seed-program{i}"), p));
+    }
+    for (i, v) in kinesis::seed_inputs().into_iter().enumerate() {
+        out.push((v.0, format!("seed-{i}"), v.1));
+    }
     for (i, b) in sample_batches().into_iter().enumerate() {
         for (j, ctrl) in [[0u8, 8, 255, 255, 255], [2, 9, 1, 3, 0], [0, 0, 2, 10, 0]].iter().enumerate() {
             let mut v = ctrl.to_vec();

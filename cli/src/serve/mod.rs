@@ -7,9 +7,9 @@
 //!   (HTTP/1.1 and HTTP/2 cleartext with prior knowledge on the same port), clean shutdown
 //!   on Ctrl-C / SIGTERM.
 //! - `handler`: one request, checked in Kinesis' order; `auth`: SigV4 presence checks and
-//!   optional verification; `wire`: JSON 1.1 and CBOR codecs; `ops`: the operation table;
-//!   `errors`: error → status, `__type`, message; `eventstream`: SubscribeToShard framing;
-//!   `body`: the response body type.
+//!   optional verification; `wire`, `ops`, `errors` (the library's `protocol`): the JSON
+//!   1.1 and CBOR codecs, the operation table, error → status, `__type`, message;
+//!   `eventstream`: SubscribeToShard framing; `body`: the response body type.
 //!
 //! Shutdown: on the first signal the listener closes, open subscriptions end their streams,
 //! connections finish their in-flight requests (at most `--shutdown-timeout-secs`), then
@@ -18,11 +18,10 @@
 
 pub mod auth;
 mod body;
-pub mod errors;
 pub mod eventstream;
 mod handler;
-pub mod ops;
-pub mod wire;
+
+pub use shardlog_cli::protocol::{errors, ops, wire};
 
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;

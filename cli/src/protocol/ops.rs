@@ -987,7 +987,7 @@ pub fn subscribe_input(codec: Codec, body: In) -> Result<SubscribeToShardInput, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::serve::wire::decode_json;
+    use crate::protocol::wire::decode_json;
 
     fn members(json: &str) -> Members {
         Members::new(Codec::Json, decode_json(json.as_bytes()).unwrap()).unwrap()
