@@ -44,7 +44,6 @@ mod sim;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -53,14 +52,9 @@ use shardlog::engine::lineage::{LineageReader, LineageStart};
 use shardlog::engine::*;
 use shardlog::io::sim::{CrashState, CrashSweep, DirMode, Durability as SimDurability, SimVfs, TailMode};
 use shardlog::kinesis::names;
-use shardlog::{Clock, Durability, Engine, EngineConfig, LogConfig, ManualClock};
+use shardlog::{Clock, Durability, Engine, EngineConfig, ManualClock};
+use sim::{HOUR_MS, ROOT, T0};
 
-/// The engine's data directory inside the simulated file system.
-const ROOT: &str = "/data";
-/// Start of the workload's clock.
-const T0: i64 = 1_767_225_600_000;
-/// Segments roll every dozen records or so.
-const SEGMENT_BYTES: u64 = 1024;
 /// Puts per put phase (doubled in the full run).
 const PUTS: usize = 36;
 /// R2's PR gate.
@@ -69,22 +63,11 @@ const MIN_STATES: usize = 2_000;
 const SAMPLE_EVERY: usize = 4;
 /// Cut lengths tried for an interrupted write inside a protocol step: 0, this, 2×this, ...
 const CUT_STEP: usize = 24;
-const HOUR_MS: i64 = 3_600_000;
 
+/// The harness configuration of tests/sim/mod.rs (small segments, no background retention)
+/// under `Durability::Sync`.
 fn engine_config(vfs: shardlog::io::VfsRef, clock: &ManualClock) -> EngineConfig {
-    EngineConfig {
-        vfs,
-        clock: Arc::new(clock.clone()),
-        durability: Durability::Sync,
-        retention_check_interval: None,
-        log: LogConfig {
-            segment_max_bytes: SEGMENT_BYTES,
-            segment_max_age: None,
-            index_interval_bytes: 256,
-            ..LogConfig::default()
-        },
-        ..EngineConfig::default()
-    }
+    sim::engine_config(vfs, clock, Durability::Sync)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -469,35 +452,6 @@ impl Workload {
     }
 }
 
-/// Read a shard from TRIM_HORIZON to its end (closed) or its tip (open). Returns the
-/// records and whether the shard reported its end.
-fn read_shard(e: &Engine, stream: &str, shard_id: &str) -> Result<(Vec<KinesisRecord>, bool), String> {
-    let mut it = e
-        .get_shard_iterator(GetShardIteratorInput {
-            stream: StreamRef::name(stream),
-            shard_id: shard_id.into(),
-            shard_iterator_type: ShardIteratorType::TrimHorizon,
-            starting_sequence_number: None,
-            timestamp: None,
-        })
-        .map_err(|err| format!("GetShardIterator {stream}/{shard_id}: {err}"))?
-        .shard_iterator;
-    let mut out = Vec::new();
-    for _ in 0..10_000 {
-        let r = e
-            .get_records(GetRecordsInput { shard_iterator: it, limit: Some(7), stream_arn: None })
-            .map_err(|err| format!("GetRecords {stream}/{shard_id}: {err}"))?;
-        let empty = r.records.is_empty();
-        out.extend(r.records);
-        match r.next_shard_iterator {
-            None => return Ok((out, true)),
-            Some(next) if !empty => it = next,
-            Some(_) => return Ok((out, false)),
-        }
-    }
-    Err(format!("{stream}/{shard_id}: GetRecords never reached the end"))
-}
-
 /// Check one crash state. `Err` describes the first violation.
 fn check_state(w: &Workload, state: &CrashState) -> Result<(), String> {
     let n = state.spec.ops;
@@ -555,7 +509,7 @@ fn check_state(w: &Workload, state: &CrashState) -> Result<(), String> {
     for view in &topo {
         let mut per_stream: HashSet<usize> = HashSet::new();
         for shard in &view.shards {
-            let (records, ended) = read_shard(&e, &view.name, &shard.shard_id)?;
+            let (records, ended) = sim::read_shard(&e, &view.name, &shard.shard_id, 7)?;
             let closed = shard.sequence_number_range.ending_sequence_number;
             if closed.is_some() != ended {
                 return Err(format!(
@@ -804,7 +758,7 @@ fn crash_states_inside_steps_show_both_outcomes() {
         let e = Engine::open(ROOT, engine_config(vfs, &ManualClock::new(w.end_ms))).unwrap();
         let topo = snapshot(&e).unwrap();
         let s = topo.iter().find(|v| v.name == "s").unwrap();
-        s.shards.iter().map(|sh| read_shard(&e, "s", &sh.shard_id).unwrap().0.len()).sum()
+        s.shards.iter().map(|sh| sim::read_shard(&e, "s", &sh.shard_id, 7).unwrap().0.len()).sum()
     };
     let (before, after) = (count(trim.start), count(trim.end));
     assert!(after < before, "the retention pass removed records ({before} -> {after})");

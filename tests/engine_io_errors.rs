@@ -33,6 +33,7 @@
 //!   (failed puts may or may not be there), offsets dense, topology old or new for the call
 //!   that failed, checkpoints not past the data, no orphans — and the engine takes work.
 
+mod common;
 mod sim;
 
 use std::collections::{BTreeMap, HashMap};
@@ -43,7 +44,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use parking_lot::Mutex;
+use common::spy::{file_name, Spy, SpyLog};
 use shardlog::catalog::codec;
 use shardlog::engine::*;
 use shardlog::event_source::{
@@ -51,7 +52,7 @@ use shardlog::event_source::{
 };
 use shardlog::io::fault::{is_injected, FaultError, FaultMode, FaultPlan, FaultVfs};
 use shardlog::io::sim::{SimVfs, TailMode};
-use shardlog::io::{DirEntry, FileRef, LockGuard, OpKind, Vfs, VfsFile, VfsRef};
+use shardlog::io::{OpKind, Vfs, VfsRef};
 use shardlog::kinesis::names;
 use shardlog::{Clock, Durability, Engine, Error, ManualClock};
 use sim::*;
@@ -64,7 +65,7 @@ const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:000000000000:function:noop"
 const MAPPING_UUID: &str = "00000000-0000-4000-8000-00000000abcd";
 
 // ---------------------------------------------------------------------------------------
-// A Vfs layer that sees which calls had a fault injected, and on which file
+// Which calls had a fault injected, and on which file (seen through common::spy)
 // ---------------------------------------------------------------------------------------
 
 /// An injected fault as the engine saw it.
@@ -79,6 +80,8 @@ struct Seen {
     after_manifest_rename: bool,
 }
 
+/// What the spy keeps: the injected faults, the last change of each file, and whether the
+/// last mutating call renamed a file over `MANIFEST`.
 #[derive(Debug, Default)]
 struct SpyState {
     seen: Vec<Seen>,
@@ -87,125 +90,25 @@ struct SpyState {
     manifest_renamed: bool,
 }
 
-/// Sits between the engine and the `FaultVfs` and notes every injected error it passes.
-#[derive(Debug, Clone)]
-struct Spy {
-    inner: VfsRef,
-    state: Arc<Mutex<SpyState>>,
-}
-
-impl Spy {
-    fn new(inner: VfsRef) -> Spy {
-        Spy { inner, state: Arc::default() }
+impl SpyLog for SpyState {
+    fn changing(&mut self, kind: OpKind, path: &Path, offset: u64) {
+        self.last_change.insert(path.to_path_buf(), (kind, offset));
     }
 
-    fn note<T>(&self, kind: OpKind, path: &Path, r: io::Result<T>) -> io::Result<T> {
-        let mut st = self.state.lock();
-        if let Err(e) = &r {
-            if is_injected(e) {
-                let after_append = kind == OpKind::SyncData
-                    && matches!(st.last_change.get(path), Some((OpKind::Write, off)) if *off > 0);
-                let after_manifest_rename = kind == OpKind::SyncDir && st.manifest_renamed;
-                st.seen.push(Seen { kind, path: path.to_path_buf(), after_append, after_manifest_rename });
-            }
+    fn returned(&mut self, kind: OpKind, path: &Path, error: Option<&io::Error>) {
+        if error.is_some_and(is_injected) {
+            let after_append = kind == OpKind::SyncData
+                && matches!(self.last_change.get(path), Some((OpKind::Write, off)) if *off > 0);
+            let after_manifest_rename = kind == OpKind::SyncDir && self.manifest_renamed;
+            self.seen.push(Seen { kind, path: path.to_path_buf(), after_append, after_manifest_rename });
         }
         if !matches!(kind, OpKind::Read | OpKind::ReadDir | OpKind::Map | OpKind::Open) {
-            st.manifest_renamed = false;
+            self.manifest_renamed = false;
         }
-        r
-    }
-
-    fn changed(&self, path: &Path, kind: OpKind, offset: u64) {
-        self.state.lock().last_change.insert(path.to_path_buf(), (kind, offset));
-    }
-
-    fn seen(&self) -> Vec<Seen> {
-        self.state.lock().seen.clone()
-    }
-
-    fn wrap(&self, path: &Path, file: io::Result<FileRef>, kind: OpKind) -> io::Result<FileRef> {
-        let file = self.note(kind, path, file)?;
-        Ok(Arc::new(SpyFile { inner: file, path: path.to_path_buf(), spy: self.clone() }))
-    }
-}
-
-impl Vfs for Spy {
-    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
-        self.note(OpKind::CreateDir, path, self.inner.create_dir_all(path))
-    }
-    fn create_new(&self, path: &Path) -> io::Result<FileRef> {
-        self.changed(path, OpKind::Create, 0);
-        self.wrap(path, self.inner.create_new(path), OpKind::Create)
-    }
-    fn create(&self, path: &Path) -> io::Result<FileRef> {
-        self.changed(path, OpKind::Create, 0);
-        self.wrap(path, self.inner.create(path), OpKind::Create)
-    }
-    fn open_rw(&self, path: &Path) -> io::Result<FileRef> {
-        self.wrap(path, self.inner.open_rw(path), OpKind::Open)
-    }
-    fn open_read(&self, path: &Path) -> io::Result<FileRef> {
-        self.wrap(path, self.inner.open_read(path), OpKind::Open)
-    }
-    fn read_dir(&self, path: &Path) -> io::Result<Vec<DirEntry>> {
-        self.note(OpKind::ReadDir, path, self.inner.read_dir(path))
-    }
-    fn exists(&self, path: &Path) -> bool {
-        self.inner.exists(path)
-    }
-    fn remove_file(&self, path: &Path) -> io::Result<()> {
-        self.note(OpKind::Remove, path, self.inner.remove_file(path))
-    }
-    fn remove_dir_all(&self, path: &Path) -> io::Result<()> {
-        self.note(OpKind::Remove, path, self.inner.remove_dir_all(path))
-    }
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        let r = self.note(OpKind::Rename, to, self.inner.rename(from, to));
-        if r.is_ok() && to.file_name().is_some_and(|n| n == "MANIFEST") {
-            self.state.lock().manifest_renamed = true;
+        if kind == OpKind::Rename && error.is_none() && file_name(path) == "MANIFEST" {
+            self.manifest_renamed = true;
         }
-        r
     }
-    fn sync_dir(&self, path: &Path) -> io::Result<()> {
-        self.note(OpKind::SyncDir, path, self.inner.sync_dir(path))
-    }
-    fn lock(&self, path: &Path) -> io::Result<Box<dyn LockGuard>> {
-        self.note(OpKind::Lock, path, self.inner.lock(path))
-    }
-}
-
-#[derive(Debug)]
-struct SpyFile {
-    inner: FileRef,
-    path: PathBuf,
-    spy: Spy,
-}
-
-impl VfsFile for SpyFile {
-    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
-        self.spy.note(OpKind::Read, &self.path, self.inner.read_exact_at(buf, offset))
-    }
-    fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
-        self.spy.changed(&self.path, OpKind::Write, offset);
-        self.spy.note(OpKind::Write, &self.path, self.inner.write_all_at(buf, offset))
-    }
-    fn sync_data(&self) -> io::Result<()> {
-        self.spy.note(OpKind::SyncData, &self.path, self.inner.sync_data())
-    }
-    fn set_len(&self, len: u64) -> io::Result<()> {
-        self.spy.changed(&self.path, OpKind::SetLen, len);
-        self.spy.note(OpKind::SetLen, &self.path, self.inner.set_len(len))
-    }
-    fn len(&self) -> io::Result<u64> {
-        self.inner.len()
-    }
-    fn map(&self) -> io::Result<Bytes> {
-        self.spy.note(OpKind::Map, &self.path, self.inner.map())
-    }
-}
-
-fn file_name(path: &Path) -> &str {
-    path.file_name().and_then(|n| n.to_str()).unwrap_or("")
 }
 
 /// The shard directory (`/data/shards/<uid>/shardId-…`) a path lies in.
@@ -722,10 +625,10 @@ struct Outcome {
 }
 
 /// A fresh context over a copy of `image`, behind the fault layer.
-fn context(image: &Image, intended: &[View]) -> (Ctx, FaultVfs, Spy) {
+fn context(image: &Image, intended: &[View]) -> (Ctx, FaultVfs, Spy<SpyState>) {
     let sim = image.sim.crash_at(0, TailMode::Whole);
     let fault = FaultVfs::new(sim.shared());
-    let spy = Spy::new(fault.shared());
+    let spy: Spy<SpyState> = Spy::new(fault.shared());
     let ctx = Ctx {
         clock: ManualClock::new(image.clock_ms),
         sim,
@@ -781,7 +684,7 @@ fn run_case(w: &Workload, intended: &[View], case: Case) -> Outcome {
             return out;
         }
     };
-    let seen = spy.seen();
+    let seen = spy.log().seen.clone();
     match &result {
         Ok(()) => {
             for s in &seen {

@@ -269,3 +269,26 @@ fn a_sequence_number_with_a_non_zero_byte1_round_trips() {
     assert_eq!(n.to_string(), text);
     checks::strictly(|| checks::sequence_number(&input));
 }
+
+/// Found by `manifest`: a MANIFEST (valid CRC) holding streams named `""` (twice, one
+/// deleting) and `"\0"`, retention 0 h and no shards decoded, the engine opened on it, and a
+/// clean close + reopen changed which streams were listed. The decoder now refuses every value
+/// the API could not have stored, so the engine refuses to open it.
+#[test]
+fn a_manifest_with_values_the_api_refuses_does_not_open() {
+    let input = regression("manifest", "invalid-and-repeated-stream-names");
+    checks::strictly(|| checks::manifest(&input));
+    let sim = SimVfs::new();
+    let dir = Path::new(checks::engine_state::ROOT);
+    sim.create_dir_all(dir).unwrap();
+    let mut bytes = input[1..].to_vec();
+    let body_len = (bytes.len() - 24) as u32;
+    bytes[16..20].copy_from_slice(&body_len.to_le_bytes());
+    let at = bytes.len() - 4;
+    let crc = crc32fast::hash(&bytes[..at]);
+    bytes[at..].copy_from_slice(&crc.to_le_bytes());
+    assert!(shardlog::catalog::codec::decode(&bytes).unwrap_err().contains("name"));
+    sim.create(&dir.join("MANIFEST")).unwrap().write_all_at(&bytes, 0).unwrap();
+    let err = checks::engine_state::open(&sim, &ManualClock::new(checks::engine_state::T0)).unwrap_err();
+    assert!(matches!(err, shardlog::Error::Corrupt { .. }), "{err}");
+}

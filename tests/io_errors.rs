@@ -28,12 +28,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use common::spy::{file_name, Spy, SpyLog};
 use common::*;
-use parking_lot::Mutex;
 use shardlog::io::fault::{is_injected, FaultError, FaultMode, FaultPlan, FaultVfs};
 use shardlog::io::sim::{SimVfs, TailMode};
-use shardlog::io::{DirEntry, FileRef, LockGuard, OpKind, RealVfs, Vfs, VfsFile, VfsRef};
+use shardlog::io::{OpKind, RealVfs, Vfs, VfsRef};
 use shardlog::{Clock, Durability, Error, LogConfig, ManualClock, ShardLog};
 
 const DIR: &str = "/data/shard-0";
@@ -49,7 +48,7 @@ fn size(offset: u64) -> usize {
 }
 
 // ---------------------------------------------------------------------------------------
-// A Vfs layer that sees which calls had a fault injected, and on which file
+// Which calls had a fault injected, and on which file (seen through common::spy)
 // ---------------------------------------------------------------------------------------
 
 /// An injected fault as seen by the caller.
@@ -63,117 +62,28 @@ struct Seen {
     storage_full: bool,
 }
 
+/// What the spy keeps: the injected faults, and the offset of the last write issued to each
+/// file.
 #[derive(Debug, Default)]
 struct SpyState {
     seen: Vec<Seen>,
-    /// Offset of the last write issued to each file.
     last_write: HashMap<PathBuf, u64>,
 }
 
-/// Sits between the shard log and the `FaultVfs` and notes every injected error it passes.
-#[derive(Debug, Clone)]
-struct Spy {
-    inner: VfsRef,
-    state: Arc<Mutex<SpyState>>,
-}
-
-impl Spy {
-    fn new(inner: VfsRef) -> Spy {
-        Spy { inner, state: Arc::default() }
-    }
-
-    fn note<T>(&self, kind: OpKind, path: &Path, r: io::Result<T>) -> io::Result<T> {
-        if let Err(e) = &r {
-            if is_injected(e) {
-                let mut st = self.state.lock();
-                let header_only = kind == OpKind::SyncData && st.last_write.get(path) == Some(&0);
-                let storage_full = e.kind() == io::ErrorKind::StorageFull;
-                st.seen.push(Seen { kind, path: path.to_path_buf(), header_only, storage_full });
-            }
+impl SpyLog for SpyState {
+    fn changing(&mut self, kind: OpKind, path: &Path, offset: u64) {
+        if kind == OpKind::Write {
+            self.last_write.insert(path.to_path_buf(), offset);
         }
-        r
     }
 
-    fn seen(&self) -> Vec<Seen> {
-        self.state.lock().seen.clone()
+    fn returned(&mut self, kind: OpKind, path: &Path, error: Option<&io::Error>) {
+        if let Some(e) = error.filter(|e| is_injected(e)) {
+            let header_only = kind == OpKind::SyncData && self.last_write.get(path) == Some(&0);
+            let storage_full = e.kind() == io::ErrorKind::StorageFull;
+            self.seen.push(Seen { kind, path: path.to_path_buf(), header_only, storage_full });
+        }
     }
-
-    fn wrap(&self, path: &Path, file: io::Result<FileRef>, kind: OpKind) -> io::Result<FileRef> {
-        let file = self.note(kind, path, file)?;
-        Ok(Arc::new(SpyFile { inner: file, path: path.to_path_buf(), spy: self.clone() }))
-    }
-}
-
-impl Vfs for Spy {
-    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
-        self.note(OpKind::CreateDir, path, self.inner.create_dir_all(path))
-    }
-    fn create_new(&self, path: &Path) -> io::Result<FileRef> {
-        self.wrap(path, self.inner.create_new(path), OpKind::Create)
-    }
-    fn create(&self, path: &Path) -> io::Result<FileRef> {
-        self.wrap(path, self.inner.create(path), OpKind::Create)
-    }
-    fn open_rw(&self, path: &Path) -> io::Result<FileRef> {
-        self.wrap(path, self.inner.open_rw(path), OpKind::Open)
-    }
-    fn open_read(&self, path: &Path) -> io::Result<FileRef> {
-        self.wrap(path, self.inner.open_read(path), OpKind::Open)
-    }
-    fn read_dir(&self, path: &Path) -> io::Result<Vec<DirEntry>> {
-        self.note(OpKind::ReadDir, path, self.inner.read_dir(path))
-    }
-    fn exists(&self, path: &Path) -> bool {
-        self.inner.exists(path)
-    }
-    fn remove_file(&self, path: &Path) -> io::Result<()> {
-        self.note(OpKind::Remove, path, self.inner.remove_file(path))
-    }
-    fn remove_dir_all(&self, path: &Path) -> io::Result<()> {
-        self.note(OpKind::Remove, path, self.inner.remove_dir_all(path))
-    }
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        self.note(OpKind::Rename, to, self.inner.rename(from, to))
-    }
-    fn sync_dir(&self, path: &Path) -> io::Result<()> {
-        self.note(OpKind::SyncDir, path, self.inner.sync_dir(path))
-    }
-    fn lock(&self, path: &Path) -> io::Result<Box<dyn LockGuard>> {
-        self.note(OpKind::Lock, path, self.inner.lock(path))
-    }
-}
-
-#[derive(Debug)]
-struct SpyFile {
-    inner: FileRef,
-    path: PathBuf,
-    spy: Spy,
-}
-
-impl VfsFile for SpyFile {
-    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
-        self.spy.note(OpKind::Read, &self.path, self.inner.read_exact_at(buf, offset))
-    }
-    fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
-        self.spy.state.lock().last_write.insert(self.path.clone(), offset);
-        self.spy.note(OpKind::Write, &self.path, self.inner.write_all_at(buf, offset))
-    }
-    fn sync_data(&self) -> io::Result<()> {
-        self.spy.note(OpKind::SyncData, &self.path, self.inner.sync_data())
-    }
-    fn set_len(&self, len: u64) -> io::Result<()> {
-        self.spy.note(OpKind::SetLen, &self.path, self.inner.set_len(len))
-    }
-    fn len(&self) -> io::Result<u64> {
-        self.inner.len()
-    }
-    fn map(&self) -> io::Result<Bytes> {
-        self.spy.note(OpKind::Map, &self.path, self.inner.map())
-    }
-}
-
-fn file_name(path: &Path) -> &str {
-    path.file_name().and_then(|n| n.to_str()).unwrap_or("")
 }
 
 /// Faults the shard log may absorb without reporting: index files are a cache (rebuilt from
@@ -512,13 +422,13 @@ fn run_case(backend: &Backend, spec: &Spec, case: Case) -> RunOutcome {
         }
     };
     let fault = FaultVfs::new(Arc::clone(&base_vfs));
-    let spy = Spy::new(fault.shared());
+    let spy: Spy<SpyState> = Spy::new(fault.shared());
     let env = Env::new(Arc::new(spy.clone()), dir.clone());
     let mut p = Progress { acked: prefix_records(spec), ..Progress::default() };
     fault.set_plan(FaultPlan { kind: case.kind, nth: case.nth, mode: case.mode, error: case.error });
     let result = catch_unwind(AssertUnwindSafe(|| workload(&env, spec, &mut p)));
     let fired = fault.fired();
-    let seen = spy.seen();
+    let seen = spy.log().seen.clone();
     let mut out = RunOutcome { fired, errored: !matches!(result, Ok(Ok(()))), ..RunOutcome::default() };
     let step = p.step;
     let fail = |why: String| Some(format!("{} at step `{step}`: {why}", backend.name()));

@@ -7,7 +7,10 @@ use std::collections::BTreeMap;
 use crate::catalog::{
     Catalog, Checkpoint, ConsumerMeta, ShardClose, ShardMeta, StreamLifecycle, StreamMeta, StreamMode,
 };
-use crate::kinesis::HashKeyRange;
+use crate::engine::control::{DEFAULT_MAX_RECORD_KIB, DEFAULT_RETENTION_HOURS, MAX_MAX_RECORD_KIB};
+use crate::engine::fanout::MAX_CONSUMERS_PER_STREAM;
+use crate::engine::retention::MAX_RETENTION_HOURS;
+use crate::kinesis::{names, HashKeyRange};
 
 /// Magic bytes of the manifest.
 pub const MANIFEST_MAGIC: [u8; 4] = *b"SLMF";
@@ -231,11 +234,14 @@ pub fn decode(bytes: &[u8]) -> DecodeResult<(u64, Catalog)> {
     }
     let token_key = r.arr::<32>()?;
     let next_stream_uid = r.u64()?;
-    let mut streams = BTreeMap::new();
+    let mut streams: BTreeMap<u64, StreamMeta> = BTreeMap::new();
     for _ in 0..r.count(40)? {
         let s = decode_stream(&mut r)?;
         if s.uid >= next_stream_uid {
             return Err(format!("stream uid {} not below the next uid {next_stream_uid}", s.uid));
+        }
+        if streams.values().any(|o| o.name == s.name) {
+            return Err(format!("two streams are named {:?}", s.name));
         }
         if streams.insert(s.uid, s).is_some() {
             return Err("duplicate stream uid".into());
@@ -341,7 +347,55 @@ fn decode_stream(r: &mut Reader<'_>) -> DecodeResult<StreamMeta> {
         scaling_history_ms,
     };
     check_tiling(&s)?;
+    check_stream(&s)?;
     Ok(s)
+}
+
+/// Values the API can never have stored are damage too: a name, limit, tag or consumer it
+/// would have refused, a stream without shards, a parent that is still open or younger.
+fn check_stream(s: &StreamMeta) -> DecodeResult<()> {
+    let id = s.uid;
+    names::validate_stream_name(&s.name).map_err(|_| format!("stream {id}: invalid name {:?}", s.name))?;
+    if !(DEFAULT_RETENTION_HOURS..=MAX_RETENTION_HOURS).contains(&s.retention_hours) {
+        return Err(format!("stream {id}: retention of {} hours is out of range", s.retention_hours));
+    }
+    if !(DEFAULT_MAX_RECORD_KIB..=MAX_MAX_RECORD_KIB).contains(&s.max_record_size_kib) {
+        return Err(format!("stream {id}: maximum record size of {} KiB is out of range", s.max_record_size_kib));
+    }
+    if s.shards.is_empty() {
+        return Err(format!("stream {id} has no shards"));
+    }
+    if s.tags.len() > names::MAX_TAGS_PER_STREAM {
+        return Err(format!("stream {id} has {} tags", s.tags.len()));
+    }
+    for (k, v) in &s.tags {
+        if names::validate_tag_key(k).is_err() || names::validate_tag_value(v).is_err() {
+            return Err(format!("stream {id}: invalid tag {k:?}"));
+        }
+    }
+    if s.consumers.len() > MAX_CONSUMERS_PER_STREAM {
+        return Err(format!("stream {id} has {} consumers", s.consumers.len()));
+    }
+    for (i, c) in s.consumers.iter().enumerate() {
+        if names::validate_consumer_name(&c.name).is_err() || s.consumers.iter().take(i).any(|o| o.name == c.name) {
+            return Err(format!("stream {id}: invalid or repeated consumer name {:?}", c.name));
+        }
+    }
+    // A parent has a lower index and is closed; it may be gone (expired by retention).
+    let parent_ok =
+        |parent: u32, child: u32| parent < child && s.shards.iter().all(|p| p.index != parent || !p.is_open());
+    for sh in &s.shards {
+        let parents_ok = match (sh.parent, sh.adjacent_parent) {
+            (None, None) => true,
+            (Some(p), None) => parent_ok(p, sh.index),
+            (Some(p), Some(a)) => p != a && parent_ok(p, sh.index) && parent_ok(a, sh.index),
+            (None, Some(_)) => false,
+        };
+        if !parents_ok {
+            return Err(format!("stream {id}: shard {} names an impossible parent", sh.index));
+        }
+    }
+    Ok(())
 }
 
 /// The open shards of a live stream must tile the hash-key space exactly.
@@ -387,7 +441,7 @@ mod tests {
             1,
             StreamMeta {
                 uid: 1,
-                name: "..".into(),
+                name: "a.b".into(),
                 created_ms: 1000,
                 lifecycle: StreamLifecycle::Live,
                 updated_ms: 1000,
@@ -440,5 +494,48 @@ mod tests {
             s.shards.remove(1);
         }
         assert!(decode(&encode(&c, 1)).unwrap_err().contains("gap"));
+    }
+
+    /// Every value the API would have refused makes the manifest damaged (found by the
+    /// `manifest` fuzz target: a manifest with the names `""` and `"\0"` opened, and a clean
+    /// close + reopen changed which streams were listed).
+    #[test]
+    fn values_the_api_refuses_are_rejected() {
+        type Edit = Box<dyn Fn(&mut Catalog)>;
+        let cases: Vec<(&str, Edit)> = vec![
+            ("invalid name", Box::new(|c| stream(c).name = "\0".into())),
+            ("invalid name", Box::new(|c| stream(c).name = String::new())),
+            ("retention", Box::new(|c| stream(c).retention_hours = 0)),
+            ("retention", Box::new(|c| stream(c).retention_hours = 8761)),
+            ("record size", Box::new(|c| stream(c).max_record_size_kib = 1023)),
+            ("no shards", Box::new(|c| stream(c).shards.clear())),
+            ("tag", Box::new(|c| drop(stream(c).tags.insert(String::new(), "v".into())))),
+            ("consumer name", Box::new(|c| stream(c).consumers.push(ConsumerMeta { name: "c".into(), created_ms: 6 }))),
+            ("consumer name", Box::new(|c| stream(c).consumers[0].name = "a/b".into())),
+            ("parent", Box::new(|c| stream(c).shards[2].parent = Some(0))),
+            ("parent", Box::new(|c| stream(c).shards[1].parent = Some(7))),
+            ("parent", Box::new(|c| stream(c).shards[2].adjacent_parent = Some(1))),
+            (
+                "two streams are named",
+                Box::new(|c| {
+                    let mut other = stream(c).clone();
+                    other.uid = 2;
+                    c.next_stream_uid = 3;
+                    c.streams.insert(2, other);
+                }),
+            ),
+        ];
+        for (what, edit) in cases {
+            let mut c = sample();
+            edit(&mut c);
+            let err = decode(&encode(&c, 1)).expect_err(what);
+            let name_ok = ["parent", "consumer", "tag", "name", "retention", "size", "shards", "named"];
+            assert!(name_ok.iter().any(|w| err.contains(w)), "{what}: {err}");
+        }
+        assert!(decode(&encode(&sample(), 1)).is_ok());
+    }
+
+    fn stream(c: &mut Catalog) -> &mut StreamMeta {
+        c.streams.get_mut(&1).expect("sample stream 1")
     }
 }

@@ -13,12 +13,12 @@
 //! serialised by the catalog mutex; the data plane never takes that mutex.
 
 pub mod checkpoint;
-mod control;
+pub(crate) mod control;
 mod data;
 pub mod fanout;
 pub mod lineage;
 mod reshard;
-mod retention;
+pub(crate) mod retention;
 mod timer;
 pub mod types;
 
