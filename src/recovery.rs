@@ -7,8 +7,10 @@
 //!    the start of the active segment and recovery time grows with it, not with the log.
 //!    A newest segment with a missing or torn header (a crash during a roll, before any
 //!    record in it could be acknowledged) is removed and its predecessor becomes active.
-//! 3. If the clean-shutdown marker matches the active segment exactly, its index files are
-//!    trusted and no scan happens. Otherwise the segment is scanned, every batch checked,
+//! 3. If the clean-shutdown marker matches the active segment exactly, its index files agree,
+//!    and the batches from the last index entry to the end verify and end exactly where the
+//!    marker says (at most one index interval and one batch are read), the index files are
+//!    trusted and no full scan happens. Otherwise the segment is scanned, every batch checked,
 //!    the file cut at the first torn or corrupt batch, the index rebuilt, and file and
 //!    directory synced.
 //! 4. Sealed segments are not read at open; they are checked when first loaded, and damage
@@ -169,6 +171,13 @@ pub(crate) fn recover(
         let (s, ix) = index::decode_index_files(&o, &t, SEGMENT_HEADER_LEN as u32).ok()?;
         (s.base_offset == active_base && s.end_offset == m.end_offset && s.log_len == file_len).then_some((s, ix))
     });
+    let trusted = match trusted {
+        Some((s, ix)) => {
+            let image = active_file.map().map_err(|e| Error::io("mmap", &paths.log, e))?;
+            tail_verifies(&image, &ix, &s, cfg.max_batch_bytes).then_some((s, ix))
+        }
+        None => None,
+    };
     let used_marker = trusted.is_some();
     let scan = match trusted {
         Some((s, ix)) => segment::Scan {
@@ -238,4 +247,26 @@ pub(crate) fn recover(
         ));
     }
     Ok(Recovered { segments, active, active_file, start_offset, last_arrival_ms, clean_marker_present })
+}
+
+/// The tail of a segment that a clean marker describes: the batches from the index's last
+/// entry (or the first batch) to the end must verify, follow one another densely, and end
+/// exactly at the summary's length and end offset. This is what the next append builds on, so
+/// a marker and index files that describe the file wrongly (forged, or stale after damage)
+/// are not trusted; the full scan runs instead.
+fn tail_verifies(image: &[u8], ix: &index::SparseIndex, s: &index::SegmentSummary, max_batch_bytes: u32) -> bool {
+    let (mut pos, mut next) = match ix.entries().last() {
+        Some(e) => (u64::from(e.position), s.base_offset.saturating_add(u64::from(e.rel_offset))),
+        None => (SEGMENT_HEADER_LEN, s.base_offset),
+    };
+    while pos < s.log_len {
+        let Some(rest) = usize::try_from(pos).ok().and_then(|p| image.get(p..)) else { return false };
+        let Ok(h) = crate::batch::verify(rest, max_batch_bytes) else { return false };
+        if h.first_offset != next {
+            return false;
+        }
+        pos = pos.saturating_add(u64::from(h.batch_len));
+        next = h.next_offset();
+    }
+    pos == s.log_len && next == s.end_offset
 }

@@ -292,3 +292,13 @@ fn a_manifest_with_values_the_api_refuses_does_not_open() {
     let err = checks::engine_state::open(&sim, &ManualClock::new(checks::engine_state::T0)).unwrap_err();
     assert!(matches!(err, shardlog::Error::Corrupt { .. }), "{err}");
 }
+
+/// Found by `segment_recovery` (10-minute run): a CRC-valid CLEAN marker and index files that
+/// agree with a newest segment whose last batch is torn made recovery trust them without a
+/// scan; the next append was acknowledged at the end of the torn bytes and could not be read
+/// back. Recovery now verifies the tail (from the last index entry to the end) before trusting
+/// a marker, and falls back to the full scan otherwise.
+#[test]
+fn a_clean_marker_over_a_torn_tail_is_not_trusted() {
+    checks::strictly(|| checks::segment_recovery(&regression("segment_recovery", "clean-marker-over-a-torn-tail")));
+}
