@@ -302,3 +302,11 @@ fn a_manifest_with_values_the_api_refuses_does_not_open() {
 fn a_clean_marker_over_a_torn_tail_is_not_trusted() {
     checks::strictly(|| checks::segment_recovery(&regression("segment_recovery", "clean-marker-over-a-torn-tail")));
 }
+
+/// Found by `segment_recovery` (a harness gap, not a library bug): a newest segment based at
+/// the last offset (2^63 − 1) recovers, and the next append is refused with a typed
+/// "is full" error that changes nothing; the check used to demand that the append succeed.
+#[test]
+fn a_segment_at_the_last_offset_refuses_appends_with_a_typed_error() {
+    checks::strictly(|| checks::segment_recovery(&regression("segment_recovery", "segment-at-the-last-offset")));
+}
