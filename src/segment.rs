@@ -565,6 +565,16 @@ pub(crate) fn decode_chunk(
         if rest.len() < len {
             return Ok(ChunkOutcome { consumed: pos, partial: true, done: false, end_seen });
         }
+        // Records come out dense: a wanted batch may not start past the next offset due (a
+        // forged or stale index can point into the middle of a segment).
+        let due = out.last().map_or(from, |r| r.offset.saturating_add(1));
+        if header.next_offset() > from && header.first_offset > due {
+            return Err(Error::corrupt(
+                path,
+                at,
+                format!("batch starts at offset {}, but the read continues at offset {due}", header.first_offset),
+            ));
+        }
         if header.next_offset() > from {
             let bytes = chunk.slice(pos..pos + len);
             batch::check_crc(&bytes).map_err(|e| Error::corrupt(path, at, e.to_string()))?;

@@ -310,3 +310,14 @@ fn a_clean_marker_over_a_torn_tail_is_not_trusted() {
 fn a_segment_at_the_last_offset_refuses_appends_with_a_typed_error() {
     checks::strictly(|| checks::segment_recovery(&regression("segment_recovery", "segment-at-the-last-offset")));
 }
+
+/// Found by `segment_recovery` (the 60-second CI gate): a sealed segment's forged index entry
+/// pointed offset 0 at a later batch, and a read returned records with a hole (a `debug_assert`
+/// in debug builds, silently missing records in release). Reads now refuse a wanted batch that
+/// starts past the next offset due, with a corruption error.
+#[test]
+fn a_forged_sealed_index_entry_past_its_offset_is_corruption_not_a_hole() {
+    checks::strictly(|| {
+        checks::segment_recovery(&regression("segment_recovery", "forged-sealed-index-points-past-the-offset"))
+    });
+}
