@@ -475,25 +475,7 @@ fn check_state(w: &Workload, state: &CrashState) -> Result<(), String> {
     let root = Path::new(ROOT);
     let (_, catalog) = ManifestStore::open(vfs.clone(), root).map_err(|err| format!("manifest: {err}"))?;
     let catalog = catalog.ok_or("no manifest after open")?;
-    let shards_dir = root.join("shards");
-    for entry in vfs.read_dir(&shards_dir).map_err(|err| format!("read_dir {}: {err}", shards_dir.display()))? {
-        let meta = u64::from_str_radix(&entry.name, 16).ok().and_then(|uid| catalog.streams.get(&uid));
-        let Some(meta) = meta.filter(|_| entry.is_dir) else {
-            return Err(format!("orphan stream entry {}/{} survived the open", shards_dir.display(), entry.name));
-        };
-        let dir = shards_dir.join(&entry.name);
-        for s in vfs.read_dir(&dir).map_err(|err| format!("read_dir {}: {err}", dir.display()))? {
-            let listed = names::parse_shard_id(&s.name).and_then(|i| meta.shard(i)).is_some();
-            if !listed || !s.is_dir {
-                return Err(format!(
-                    "orphan shard entry {}/{} (stream {}) survived the open",
-                    dir.display(),
-                    s.name,
-                    meta.name
-                ));
-            }
-        }
-    }
+    sim::check_no_orphans(&vfs, &catalog)?;
     let end_offsets: HashMap<(String, String), u64> = catalog
         .streams
         .values()

@@ -44,10 +44,6 @@ fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz")
 }
 
-fn panic_message(e: &Box<dyn std::any::Any + Send>) -> String {
-    e.downcast_ref::<String>().cloned().or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default()
-}
-
 fn regression(target: &str, file: &str) -> Vec<u8> {
     std::fs::read(fuzz_dir().join("regressions").join(target).join(file)).unwrap()
 }
@@ -85,7 +81,7 @@ fn seeds_pass_their_checks() {
     for (target, name, bytes) in checks::seeds() {
         let check = TARGETS.iter().find(|(t, _)| *t == target).unwrap().1;
         if let Err(e) = std::panic::catch_unwind(|| check(&bytes)) {
-            panic!("seed {target}/{name} fails: {}", panic_message(&e));
+            panic!("seed {target}/{name} fails: {}", checks::panic_message(e.as_ref()));
         }
     }
 }
@@ -281,12 +277,7 @@ fn a_manifest_with_values_the_api_refuses_does_not_open() {
     let sim = SimVfs::new();
     let dir = Path::new(checks::engine_state::ROOT);
     sim.create_dir_all(dir).unwrap();
-    let mut bytes = input[1..].to_vec();
-    let body_len = (bytes.len() - 24) as u32;
-    bytes[16..20].copy_from_slice(&body_len.to_le_bytes());
-    let at = bytes.len() - 4;
-    let crc = crc32fast::hash(&bytes[..at]);
-    bytes[at..].copy_from_slice(&crc.to_le_bytes());
+    let bytes = checks::manifest::manifest_bytes(&input);
     assert!(shardlog::catalog::codec::decode(&bytes).unwrap_err().contains("name"));
     sim.create(&dir.join("MANIFEST")).unwrap().write_all_at(&bytes, 0).unwrap();
     let err = checks::engine_state::open(&sim, &ManualClock::new(checks::engine_state::T0)).unwrap_err();

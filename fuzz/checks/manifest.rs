@@ -23,17 +23,7 @@ use super::{fix_trailing_crc, write_file, Input};
 /// error, and a clean close + reopen shows exactly the same state, acknowledged puts
 /// included. No file is created outside the data directory.
 pub fn manifest(data: &[u8]) {
-    let mut input = Input::new(data);
-    let ctrl = input.u8();
-    let mut bytes = input.rest().to_vec();
-    if ctrl & 2 != 0 && bytes.len() >= codec::MANIFEST_HEADER_LEN + 4 {
-        let body_len = (bytes.len() - 4 - codec::MANIFEST_HEADER_LEN) as u32;
-        bytes[16..20].copy_from_slice(&body_len.to_le_bytes());
-    }
-    if ctrl & 1 != 0 {
-        fix_trailing_crc(&mut bytes);
-    }
-
+    let bytes = manifest_bytes(data);
     let decoded = codec::decode(&bytes);
     if let Ok((generation, catalog)) = &decoded {
         let again = codec::encode(catalog, *generation);
@@ -74,6 +64,22 @@ pub fn manifest(data: &[u8]) {
     let after = snapshot(&e);
     assert_eq!(before, after, "a clean close and reopen changed what the API shows");
     engine_state::assert_files_inside_root(&sim);
+}
+
+/// The MANIFEST bytes an input of [`manifest`] stands for: the bytes after the control byte,
+/// with the header's body length (control bit 1) and the trailing CRC (bit 0) repaired.
+pub fn manifest_bytes(data: &[u8]) -> Vec<u8> {
+    let mut input = Input::new(data);
+    let ctrl = input.u8();
+    let mut bytes = input.rest().to_vec();
+    if ctrl & 2 != 0 && bytes.len() >= codec::MANIFEST_HEADER_LEN + 4 {
+        let body_len = (bytes.len() - 4 - codec::MANIFEST_HEADER_LEN) as u32;
+        bytes[16..20].copy_from_slice(&body_len.to_le_bytes());
+    }
+    if ctrl & 1 != 0 {
+        fix_trailing_crc(&mut bytes);
+    }
+    bytes
 }
 
 /// The MANIFEST of an engine that went through streams, reshards, consumers, tags,

@@ -98,11 +98,19 @@ pub fn replay_stored(fuzz_dir: &Path, kind: &str, target: &str, check: fn(&[u8])
     for path in &paths {
         let data = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         if let Err(e) = std::panic::catch_unwind(|| check(&data)) {
-            let why = e.downcast_ref::<String>().cloned().or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()));
-            panic!("{} fails: {}", path.display(), why.unwrap_or_default());
+            panic!("{} fails: {}", path.display(), panic_message(e.as_ref()));
         }
     }
     paths.len()
+}
+
+/// The text of a caught panic (empty if it carried no string).
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
 }
 
 // ---------------------------------------------------------------------------------------

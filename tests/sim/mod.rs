@@ -41,7 +41,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use shardlog::catalog::codec;
+use shardlog::catalog::{codec, Catalog};
 use shardlog::engine::lineage::{LineageReader, LineageStart};
 use shardlog::engine::*;
 use shardlog::io::sim::{CrashSpec, DirMode, Durability as SimDurability, SimOp, SimVfs, TailMode};
@@ -732,21 +732,12 @@ pub fn check_state(
     Ok((e, obs))
 }
 
-/// The checks of [`check_state`] on an engine already open on `sim`.
-pub fn check_engine(
-    model: &Model,
-    e: &Engine,
-    sim: &SimVfs,
-    cp: CrashPoint,
-    opts: CheckOptions,
-) -> Result<Observed, String> {
-    let n = cp.n;
-    // No orphans (before any read or put, which open shard logs).
-    let root = Path::new(ROOT);
-    let manifest = sim.file_content(&root.join("MANIFEST")).ok_or("no MANIFEST after open")?;
-    let (_, catalog) = codec::decode(&manifest).map_err(|why| format!("MANIFEST does not decode: {why}"))?;
-    let shards_dir = root.join("shards");
-    let vfs = sim.shared();
+/// Every directory under `<ROOT>/shards` is a stream of `catalog` (named by its 16-hex-digit
+/// uid) and holds only directories of shards the catalog lists: nothing orphaned by an
+/// interrupted create, delete or reshard survived the open. Call it before any read or put,
+/// which open shard logs and create their directories.
+pub fn check_no_orphans(vfs: &VfsRef, catalog: &Catalog) -> Result<(), String> {
+    let shards_dir = Path::new(ROOT).join("shards");
     for entry in vfs.read_dir(&shards_dir).map_err(|err| format!("read_dir {}: {err}", shards_dir.display()))? {
         let meta = u64::from_str_radix(&entry.name, 16).ok().and_then(|uid| catalog.streams.get(&uid));
         let Some(meta) = meta.filter(|_| entry.is_dir && entry.name.len() == 16) else {
@@ -765,6 +756,23 @@ pub fn check_engine(
             }
         }
     }
+    Ok(())
+}
+
+/// The checks of [`check_state`] on an engine already open on `sim`.
+pub fn check_engine(
+    model: &Model,
+    e: &Engine,
+    sim: &SimVfs,
+    cp: CrashPoint,
+    opts: CheckOptions,
+) -> Result<Observed, String> {
+    let n = cp.n;
+    // No orphans (before any read or put, which open shard logs).
+    let root = Path::new(ROOT);
+    let manifest = sim.file_content(&root.join("MANIFEST")).ok_or("no MANIFEST after open")?;
+    let (_, catalog) = codec::decode(&manifest).map_err(|why| format!("MANIFEST does not decode: {why}"))?;
+    check_no_orphans(&sim.shared(), &catalog)?;
 
     // The catalog: every key old or new.
     let view = snapshot(e, &model.owners).map_err(|err| format!("listing after open failed: {err}"))?;
