@@ -346,8 +346,8 @@ fn decode_stream(r: &mut Reader<'_>) -> DecodeResult<StreamMeta> {
         max_bytes,
         scaling_history_ms,
     };
-    check_tiling(&s)?;
     check_stream(&s)?;
+    check_tiling(&s)?;
     Ok(s)
 }
 
@@ -398,11 +398,9 @@ fn check_stream(s: &StreamMeta) -> DecodeResult<()> {
     Ok(())
 }
 
-/// The open shards of a live stream must tile the hash-key space exactly.
+/// The open shards of a live stream must tile the hash-key space exactly (a stream has shards:
+/// [`check_stream`] ran first).
 fn check_tiling(s: &StreamMeta) -> DecodeResult<()> {
-    if s.shards.is_empty() {
-        return Ok(());
-    }
     let mut expect: Option<u128> = Some(0);
     for sh in s.open_shards() {
         if expect != Some(sh.range.starting_hash_key) {
