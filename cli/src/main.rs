@@ -17,7 +17,6 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod format;
 mod inspect;
-mod serve;
 mod verify;
 
 #[derive(Debug, Parser)]
@@ -36,7 +35,7 @@ enum Command {
     /// Check every segment, index and marker under DIR; exit 1 if anything is damaged.
     Verify(ExamineArgs),
     /// Serve the Kinesis API (JSON 1.1, CBOR, SubscribeToShard event streams) over HTTP.
-    Serve(serve::ServeArgs),
+    Serve(shardlog_server::serve::ServeArgs),
 }
 
 /// Arguments of `inspect` and `verify`.
@@ -70,6 +69,15 @@ impl Failure {
     }
 }
 
+impl From<shardlog_server::ServeError> for Failure {
+    fn from(e: shardlog_server::ServeError) -> Failure {
+        match e {
+            shardlog_server::ServeError::Usage(m) => Failure::usage(m),
+            shardlog_server::ServeError::Run(m) => Failure::run(m),
+        }
+    }
+}
+
 /// Check that `dir` names an existing directory (a usage error otherwise).
 pub(crate) fn existing_dir(dir: &Path) -> Result<(), Failure> {
     match std::fs::metadata(dir) {
@@ -88,7 +96,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(&args),
         Command::Inspect(args) => inspect::run(&args.dir, args.index_interval),
         Command::Verify(args) => verify::run(&args.dir, args.index_interval),
-        Command::Serve(args) => serve::run(&args),
+        Command::Serve(args) => shardlog_server::serve::run(&args).map_err(Failure::from),
     };
     match result {
         Ok(code) => code,

@@ -1,6 +1,6 @@
 //! Fuzz target `request`: the request parser and validator of `shardlog serve` — the JSON 1.1
-//! and CBOR codecs (`shardlog_cli::protocol::wire`) and the operation table that validates a
-//! decoded request and calls the engine (`shardlog_cli::protocol::ops`) — without HTTP.
+//! and CBOR codecs (`shardlog_server::protocol::wire`) and the operation table that validates a
+//! decoded request and calls the engine (`shardlog_server::protocol::ops`) — without HTTP.
 //!
 //! Included (`#[path]`) by `fuzz/fuzz_targets/request.rs` and by `cli/tests/fuzz_corpus.rs`,
 //! next to `checks/mod.rs` (as `crate::checks`), whose engine helpers it uses.
@@ -10,9 +10,9 @@ use bytes::Bytes;
 use shardlog::engine::*;
 use shardlog::io::sim::SimVfs;
 use shardlog::{Engine, ManualClock};
-use shardlog_cli::protocol::errors::{ApiError, Form};
-use shardlog_cli::protocol::ops::{self, Op};
-use shardlog_cli::protocol::wire::{self, Codec, In, Out};
+use shardlog_server::protocol::errors::{ApiError, Form};
+use shardlog_server::protocol::ops::{self, Op};
+use shardlog_server::protocol::wire::{self, Codec, In, Out};
 
 use crate::checks::engine_state::{self, snapshot, T0};
 use crate::checks::Input;

@@ -4,7 +4,7 @@
 //! finding stays fixed under a plain `cargo test`. The other targets replay in the library's
 //! `tests/fuzz_corpus.rs`.
 //!
-//! Seeds: `cargo test -p shardlog-cli --test fuzz_corpus -- --ignored write_seed_corpus`.
+//! Seeds: `cargo test -p shardlog-server --test fuzz_corpus -- --ignored write_seed_corpus`.
 
 #[allow(unused_imports)]
 #[path = "../../fuzz/checks/mod.rs"]

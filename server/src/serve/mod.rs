@@ -21,7 +21,7 @@ mod body;
 pub mod eventstream;
 mod handler;
 
-pub use shardlog_cli::protocol::{errors, ops, wire};
+pub use crate::protocol::{errors, ops, wire};
 
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
@@ -38,7 +38,7 @@ use shardlog::{Durability, Engine, EngineConfig, Limits};
 use tokio::sync::watch;
 use tracing::level_filters::LevelFilter;
 
-use crate::Failure;
+use crate::ServeError;
 
 /// When puts are acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -116,23 +116,23 @@ pub struct State {
 }
 
 /// Run the server until Ctrl-C or SIGTERM.
-pub fn run(args: &ServeArgs) -> Result<ExitCode, Failure> {
+pub fn run(args: &ServeArgs) -> Result<ExitCode, ServeError> {
     let _ = tracing_subscriber::fmt()
         .with_max_level(args.log_level)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .try_init();
     if args.account.len() != 12 || !args.account.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(Failure::usage(format!("--account must be 12 digits, not {:?}", args.account)));
+        return Err(ServeError::usage(format!("--account must be 12 digits, not {:?}", args.account)));
     }
     if args.region.is_empty() {
-        return Err(Failure::usage("--region must not be empty"));
+        return Err(ServeError::usage("--region must not be empty"));
     }
     let verifier = match (args.verify_sigv4, &args.access_key, &args.secret_key) {
         (true, Some(a), Some(s)) => {
             Some(auth::Verifier { access_key: a.clone(), secret_key: s.clone(), region: args.region.clone() })
         }
-        (true, _, _) => return Err(Failure::usage("--verify-sigv4 needs --access-key and --secret-key")),
+        (true, _, _) => return Err(ServeError::usage("--verify-sigv4 needs --access-key and --secret-key")),
         (false, _, _) => None,
     };
 
@@ -143,7 +143,7 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode, Failure> {
             let t = tempfile::Builder::new()
                 .prefix("shardlog-serve-")
                 .tempdir()
-                .map_err(|e| Failure::run(format!("cannot create a temporary directory: {e}")))?;
+                .map_err(|e| ServeError::run(format!("cannot create a temporary directory: {e}")))?;
             let p = t.path().to_path_buf();
             eprintln!(
                 "shardlog serve: no --dir given: using the temporary directory {}; its data will NOT survive this process",
@@ -169,13 +169,14 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode, Failure> {
         limits,
         ..EngineConfig::default()
     };
-    let engine = Engine::open(&dir, config).map_err(|e| Failure::run(format!("cannot open {}: {e}", dir.display())))?;
+    let engine =
+        Engine::open(&dir, config).map_err(|e| ServeError::run(format!("cannot open {}: {e}", dir.display())))?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("shardlog-serve")
         .build()
-        .map_err(|e| Failure::run(format!("cannot start the runtime: {e}")))?;
+        .map_err(|e| ServeError::run(format!("cannot start the runtime: {e}")))?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let state =
         Arc::new(State { engine: engine.clone(), max_body_bytes: args.max_body_bytes, verifier, shutdown: stop_rx });
@@ -194,7 +195,7 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode, Failure> {
             eprintln!("shardlog serve: stopped; data directory closed cleanly");
             Ok(ExitCode::SUCCESS)
         }
-        Err(e) => Err(Failure::run(format!("closing the engine failed: {e}"))),
+        Err(e) => Err(ServeError::run(format!("closing the engine failed: {e}"))),
     }
 }
 
@@ -203,10 +204,11 @@ async fn serve(
     state: Arc<State>,
     stop: watch::Sender<bool>,
     shutdown_timeout: Duration,
-) -> Result<(), Failure> {
-    let listener =
-        tokio::net::TcpListener::bind(addr).await.map_err(|e| Failure::run(format!("cannot listen on {addr}: {e}")))?;
-    let local = listener.local_addr().map_err(|e| Failure::run(format!("cannot read the bound address: {e}")))?;
+) -> Result<(), ServeError> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| ServeError::run(format!("cannot listen on {addr}: {e}")))?;
+    let local = listener.local_addr().map_err(|e| ServeError::run(format!("cannot read the bound address: {e}")))?;
     // A machine-readable first line on stdout: tests and scripts read the port from it.
     println!("shardlog serve: listening on http://{local}");
     let _ = std::io::stdout().flush();

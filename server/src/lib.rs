@@ -1,0 +1,34 @@
+//! `shardlog-server`: the Kinesis-compatible HTTP endpoint on the shardlog engine, as a
+//! library. The `shardlog` binary (`cli/`) is a thin wrapper around [`serve::run`].
+//!
+//! - [`protocol`]: the Kinesis wire protocol without HTTP: the JSON 1.1 and CBOR codecs, the
+//!   operation table that validates a decoded request and calls the engine, the error
+//!   envelope. The `request` fuzz target drives it directly.
+//! - [`serve`]: arguments, the accept loop (hyper on tokio), request handling, SigV4,
+//!   SubscribeToShard event streams, clean shutdown.
+
+pub mod protocol;
+pub mod serve;
+
+/// Why `serve` could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The arguments are wrong (the command line's exit code 2).
+    #[error("{0}")]
+    Usage(String),
+    /// The server failed at run time (exit code 1).
+    #[error("{0}")]
+    Run(String),
+}
+
+impl ServeError {
+    /// A usage error.
+    pub(crate) fn usage(message: impl Into<String>) -> ServeError {
+        ServeError::Usage(message.into())
+    }
+
+    /// A run-time failure.
+    pub(crate) fn run(message: impl Into<String>) -> ServeError {
+        ServeError::Run(message.into())
+    }
+}
