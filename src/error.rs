@@ -61,6 +61,13 @@ pub enum Error {
         /// The Kinesis message.
         message: String,
     },
+    /// Kinesis `DryRunOperationException`: a request with `DryRun` set passed every check;
+    /// nothing was done.
+    #[error("{message}")]
+    DryRunOperation {
+        /// The Kinesis message.
+        message: String,
+    },
     /// An operating-system I/O call failed. `op` names the call, `path` the file.
     #[error("I/O error during {op} on {}: {source}", path.display())]
     Io {
@@ -111,6 +118,7 @@ impl Error {
             Error::ExpiredIterator { .. } => "ExpiredIteratorException",
             Error::ExpiredNextToken { .. } => "ExpiredNextTokenException",
             Error::Validation { .. } => "ValidationException",
+            Error::DryRunOperation { .. } => "DryRunOperationException",
             Error::Io { .. } | Error::Corrupt { .. } | Error::Poisoned { .. } | Error::Locked { .. } => {
                 "InternalFailure"
             }

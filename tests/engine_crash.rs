@@ -262,7 +262,7 @@ impl Driver {
                     .put_record(PutRecordInput {
                         stream: StreamRef::name(stream),
                         data: data.clone(),
-                        partition_key: key.clone(),
+                        partition_key: Some(key.clone()),
                         ..Default::default()
                     })
                     .unwrap();
@@ -276,10 +276,11 @@ impl Driver {
                             .iter()
                             .map(|(key, _, data)| PutRecordsRequestEntry {
                                 data: data.clone(),
-                                partition_key: key.clone(),
+                                partition_key: Some(key.clone()),
                                 explicit_hash_key: None,
                             })
                             .collect(),
+                        dry_run: false,
                     })
                     .unwrap();
                 assert_eq!(out.failed_record_count, 0);

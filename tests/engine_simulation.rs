@@ -278,7 +278,7 @@ impl Run {
             .put_record(PutRecordInput {
                 stream: StreamRef::name(stream),
                 data: data.clone(),
-                partition_key: key.clone(),
+                partition_key: Some(key.clone()),
                 explicit_hash_key: explicit.map(|h| h.to_string()),
                 ..Default::default()
             })
@@ -326,10 +326,11 @@ impl Run {
                     .iter()
                     .map(|(key, data, h)| PutRecordsRequestEntry {
                         data: data.clone(),
-                        partition_key: key.clone(),
+                        partition_key: Some(key.clone()),
                         explicit_hash_key: h.map(|h| h.to_string()),
                     })
                     .collect(),
+                dry_run: false,
             })
             .map_err(|e| format!("put_records into {stream}: {e}"))?;
         let a = self.ops();
@@ -379,7 +380,13 @@ impl Run {
             let limit = self.rng.range(1, 60) as u32;
             let out = self
                 .engine()
-                .get_records(GetRecordsInput { shard_iterator: cur, limit: Some(limit), stream_arn: None })
+                .get_records(GetRecordsInput {
+                    shard_iterator: cur,
+                    limit: Some(limit),
+                    stream_arn: None,
+                    stream_id: None,
+                    dry_run: false,
+                })
                 .map_err(|e| format!("{what}: GetRecords: {e}"))?;
             if out.records.len() > limit as usize {
                 return Err(format!("{what}: {} records for limit {limit}", out.records.len()));
@@ -451,6 +458,7 @@ impl Run {
                 shard_iterator_type: kind,
                 starting_sequence_number: seq,
                 timestamp: ts.map(Timestamp),
+                dry_run: false,
             })
             .map(|o| o.shard_iterator)
             .map_err(|e| format!("GetShardIterator {kind:?} on {stream}/{}: {e}", shard.shard_id))
@@ -478,7 +486,13 @@ impl Run {
                     // iterator.
                     let out = self
                         .engine()
-                        .get_records(GetRecordsInput { shard_iterator: it, limit: Some(10), stream_arn: None })
+                        .get_records(GetRecordsInput {
+                            shard_iterator: it,
+                            limit: Some(10),
+                            stream_arn: None,
+                            stream_id: None,
+                            dry_run: false,
+                        })
                         .map_err(|e| format!("{what}: {e}"))?;
                     if !out.records.is_empty() || out.next_shard_iterator.is_some() {
                         return Err(format!("{what}: LATEST on a closed shard read {:?}", out.records));
@@ -488,7 +502,13 @@ impl Run {
                 let out = self.put_one(&stream, Some(shard.hash_key_range.starting_hash_key))?;
                 let got = self
                     .engine()
-                    .get_records(GetRecordsInput { shard_iterator: it, limit: Some(10), stream_arn: None })
+                    .get_records(GetRecordsInput {
+                        shard_iterator: it,
+                        limit: Some(10),
+                        stream_arn: None,
+                        stream_id: None,
+                        dry_run: false,
+                    })
                     .map_err(|e| format!("{what}: {e}"))?;
                 let seqs: Vec<SequenceNumber> = got.records.iter().map(|r| r.sequence_number).collect();
                 if seqs != [out.sequence_number] {
@@ -705,7 +725,12 @@ impl Run {
             self.note(format!("register consumer {stream}/{name}"));
             self.meta(false, |run| {
                 run.engine()
-                    .register_stream_consumer(RegisterStreamConsumerInput { stream_arn: arn, consumer_name: name })
+                    .register_stream_consumer(RegisterStreamConsumerInput {
+                        stream_arn: arn,
+                        consumer_name: name,
+                        stream_id: None,
+                        tags: Default::default(),
+                    })
                     .map(drop)
                     .map_err(|e| format!("register_stream_consumer: {e}"))
             })
@@ -718,6 +743,7 @@ impl Run {
                         stream_arn: Some(arn),
                         consumer_name: Some(name),
                         consumer_arn: None,
+                        stream_id: None,
                     })
                     .map_err(|e| format!("deregister_stream_consumer: {e}"))
             })
@@ -1149,7 +1175,7 @@ fn a_checkpoint_never_points_past_durable_data_after_a_power_cut() {
             e.put_record(PutRecordInput {
                 stream: StreamRef::name("s"),
                 data: Bytes::from(data),
-                partition_key: "k".into(),
+                partition_key: Some("k".into()),
                 ..Default::default()
             })
             .unwrap()
@@ -1168,6 +1194,7 @@ fn a_checkpoint_never_points_past_durable_data_after_a_power_cut() {
             shard_iterator_type: ShardIteratorType::AtSequenceNumber,
             starting_sequence_number: Some(seq.to_string()),
             timestamp: None,
+            dry_run: false,
         });
         assert!(it.is_ok(), "{durability:?}: the checkpoint at offset {} points past the data: {it:?}", seq.counter());
     }

@@ -121,7 +121,9 @@ impl Driver<'_> {
                 StreamRef::arn(format!("arn:aws:kinesis:us-east-1:000000000000:stream/{}", self.stream_name()))
             }
             248..=251 => StreamRef::default(),
-            _ => StreamRef { stream_name: Some(self.input.text()), stream_arn: Some(self.input.text()) },
+            _ => {
+                StreamRef { stream_name: Some(self.input.text()), stream_arn: Some(self.input.text()), stream_id: None }
+            }
         }
     }
 
@@ -227,9 +229,10 @@ impl Driver<'_> {
                 let r = self.e().put_record(PutRecordInput {
                     stream: stream.clone(),
                     data: data.clone(),
-                    partition_key: partition_key.clone(),
+                    partition_key: Some(partition_key.clone()),
                     explicit_hash_key,
                     sequence_number_for_ordering,
+                    dry_run: false,
                 });
                 if let Ok(out) = &r {
                     self.ack(&stream, &out.shard_id, out.sequence_number, partition_key, &data);
@@ -244,19 +247,27 @@ impl Driver<'_> {
                 };
                 let records: Vec<PutRecordsRequestEntry> = (0..n)
                     .map(|_| PutRecordsRequestEntry {
-                        partition_key: self.key(),
+                        partition_key: Some(self.key()),
                         data: self.data(),
                         explicit_hash_key: self.hash_key(),
                     })
                     .collect();
-                let r = self.e().put_records(PutRecordsInput { stream: stream.clone(), records: records.clone() });
+                let r = self.e().put_records(PutRecordsInput {
+                    stream: stream.clone(),
+                    records: records.clone(),
+                    dry_run: false,
+                });
                 if let Ok(out) = &r {
                     assert_eq!(out.records.len(), records.len(), "one result per entry");
                     for (entry, res) in records.iter().zip(&out.records) {
                         match (&res.shard_id, res.sequence_number) {
-                            (Some(shard_id), Some(seq)) => {
-                                self.ack(&stream, shard_id, seq, entry.partition_key.clone(), &entry.data)
-                            }
+                            (Some(shard_id), Some(seq)) => self.ack(
+                                &stream,
+                                shard_id,
+                                seq,
+                                entry.partition_key.clone().unwrap_or_default(),
+                                &entry.data,
+                            ),
                             _ => assert!(res.error_code.is_some(), "an entry with neither a result nor an error"),
                         }
                     }
@@ -270,6 +281,7 @@ impl Driver<'_> {
                     shard_iterator_type: self.iterator_type(),
                     starting_sequence_number: self.sequence_text(),
                     timestamp: self.timestamp(),
+                    dry_run: false,
                 };
                 if let Ok(out) = self.e().get_shard_iterator(input) {
                     self.iterators.push(out.shard_iterator);
@@ -288,7 +300,13 @@ impl Driver<'_> {
                     b @ 200..=249 => Some(u32::from(b - 200)),
                     _ => Some(self.input.u32()),
                 };
-                if let Ok(out) = self.e().get_records(GetRecordsInput { shard_iterator, limit, stream_arn: None }) {
+                if let Ok(out) = self.e().get_records(GetRecordsInput {
+                    shard_iterator,
+                    limit,
+                    stream_arn: None,
+                    stream_id: None,
+                    dry_run: false,
+                }) {
                     assert!(
                         out.records.windows(2).all(|w| w[0].sequence_number < w[1].sequence_number),
                         "GetRecords out of order"
@@ -365,7 +383,12 @@ impl Driver<'_> {
                     b @ 0..=229 => format!("c{}", b % 3),
                     _ => self.input.text(),
                 };
-                match self.e().register_stream_consumer(RegisterStreamConsumerInput { stream_arn, consumer_name }) {
+                match self.e().register_stream_consumer(RegisterStreamConsumerInput {
+                    stream_arn,
+                    consumer_name,
+                    stream_id: None,
+                    tags: Default::default(),
+                }) {
                     Ok(c) => {
                         self.consumer_arns.push(c.consumer_arn);
                         false
@@ -383,6 +406,7 @@ impl Driver<'_> {
                         stream_arn: Some(self.input.text()),
                         consumer_name: Some(self.input.text()),
                         consumer_arn: None,
+                        stream_id: None,
                     },
                 };
                 self.e().deregister_stream_consumer(consumer).is_err()
@@ -402,6 +426,8 @@ impl Driver<'_> {
                         sequence_number: self.sequence_text(),
                         timestamp: self.timestamp(),
                     },
+                    stream_id: None,
+                    dry_run: false,
                 };
                 if let Ok(mut sub) = self.e().subscribe_to_shard(input) {
                     let mut last: Option<SequenceNumber> = None;

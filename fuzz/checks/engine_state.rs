@@ -57,12 +57,18 @@ pub fn try_shard_records(e: &Engine, stream: &str, shard_id: &str) -> shardlog::
         shard_iterator_type: ShardIteratorType::TrimHorizon,
         starting_sequence_number: None,
         timestamp: None,
+        dry_run: false,
     })?;
     let mut out: Vec<Seen> = Vec::new();
     let mut next = Some(it.shard_iterator);
     while let Some(iterator) = next.take() {
-        let page =
-            e.get_records(GetRecordsInput { shard_iterator: iterator, limit: Some(10_000), stream_arn: None })?;
+        let page = e.get_records(GetRecordsInput {
+            shard_iterator: iterator,
+            limit: Some(10_000),
+            stream_arn: None,
+            stream_id: None,
+            dry_run: false,
+        })?;
         if page.records.is_empty() {
             break;
         }
@@ -127,6 +133,7 @@ pub fn snapshot(e: &Engine) -> String {
                 next_token: None,
                 max_results: Some(10_000),
                 stream_creation_timestamp: None,
+                stream_id: None,
             });
             let _ = writeln!(s, "  consumers {consumers:?}");
         }

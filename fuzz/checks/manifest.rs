@@ -49,9 +49,10 @@ pub fn manifest(data: &[u8]) {
         let put = e.put_record(PutRecordInput {
             stream: StreamRef::name(&name),
             data: bytes::Bytes::from_static(b"after-open"),
-            partition_key: "k".into(),
+            partition_key: Some("k".into()),
             explicit_hash_key: None,
             sequence_number_for_ordering: None,
+            dry_run: false,
         });
         let _ = put; // Ok, or a typed error (a stream that is not ACTIVE, a shard that cannot open)
     }
@@ -110,9 +111,10 @@ pub fn sample_manifests() -> Vec<Vec<u8>> {
         e.put_record(PutRecordInput {
             stream: StreamRef::name(stream),
             data: bytes::Bytes::from(key.repeat(3)),
-            partition_key: key.into(),
+            partition_key: Some(key.into()),
             explicit_hash_key: None,
             sequence_number_for_ordering: None,
+            dry_run: false,
         })
         .expect("put")
     };
@@ -132,8 +134,13 @@ pub fn sample_manifests() -> Vec<Vec<u8>> {
     .expect("merge");
     grab(&mut out);
     let arn = e.describe_stream_summary(StreamRef::name("a")).expect("summary").stream_arn;
-    e.register_stream_consumer(RegisterStreamConsumerInput { stream_arn: arn, consumer_name: "c".into() })
-        .expect("consumer");
+    e.register_stream_consumer(RegisterStreamConsumerInput {
+        stream_arn: arn,
+        consumer_name: "c".into(),
+        stream_id: None,
+        tags: Default::default(),
+    })
+    .expect("consumer");
     e.add_tags_to_stream(AddTagsToStreamInput {
         stream: StreamRef::name("b"),
         tags: [("team".to_string(), "x".to_string())].into_iter().collect(),

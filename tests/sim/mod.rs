@@ -656,13 +656,20 @@ pub fn read_shard(e: &Engine, stream: &str, shard_id: &str, limit: u32) -> Resul
             shard_iterator_type: ShardIteratorType::TrimHorizon,
             starting_sequence_number: None,
             timestamp: None,
+            dry_run: false,
         })
         .map_err(|err| format!("GetShardIterator {stream}/{shard_id}: {err}"))?
         .shard_iterator;
     let mut out = Vec::new();
     for _ in 0..100_000 {
         let r = e
-            .get_records(GetRecordsInput { shard_iterator: it, limit: Some(limit), stream_arn: None })
+            .get_records(GetRecordsInput {
+                shard_iterator: it,
+                limit: Some(limit),
+                stream_arn: None,
+                stream_id: None,
+                dry_run: false,
+            })
             .map_err(|err| format!("GetRecords {stream}/{shard_id}: {err}"))?;
         let empty = r.records.is_empty();
         out.extend(r.records);
@@ -928,6 +935,7 @@ pub fn check_engine(
             shard_iterator_type: ShardIteratorType::AtSequenceNumber,
             starting_sequence_number: Some(seq.to_string()),
             timestamp: None,
+            dry_run: false,
         });
         tally.checkpoints += 1;
         if past || it.is_err() {
@@ -1012,7 +1020,7 @@ pub fn probe(e: &Engine, mut targets: Vec<String>) -> Result<(), String> {
             .put_record(PutRecordInput {
                 stream: StreamRef::name(&name),
                 data: data.clone(),
-                partition_key: "after".into(),
+                partition_key: Some("after".into()),
                 ..Default::default()
             })
             .map_err(|err| format!("put into {name} after reopen: {err}"))?;
@@ -1023,11 +1031,18 @@ pub fn probe(e: &Engine, mut targets: Vec<String>) -> Result<(), String> {
                 shard_iterator_type: ShardIteratorType::AtSequenceNumber,
                 starting_sequence_number: Some(out.sequence_number.to_string()),
                 timestamp: None,
+                dry_run: false,
             })
             .map_err(|err| format!("iterator on {name} after reopen: {err}"))?
             .shard_iterator;
         let got = e
-            .get_records(GetRecordsInput { shard_iterator: it, limit: Some(1), stream_arn: None })
+            .get_records(GetRecordsInput {
+                shard_iterator: it,
+                limit: Some(1),
+                stream_arn: None,
+                stream_id: None,
+                dry_run: false,
+            })
             .map_err(|err| format!("read of {name} after reopen: {err}"))?;
         if got.records.first().map(|r| &r.data) != Some(&data) {
             return Err(format!("the put into {name} after reopen does not read back: {:?}", got.records));
