@@ -1,5 +1,6 @@
-//! `shardlog serve` driven by real AWS clients from PyPI: boto3 (cli/tests/python/scenario.py)
-//! and the AWS CLI v1.
+//! `shardlog serve` driven by real AWS clients from PyPI: boto3 (cli/tests/python/scenario.py,
+//! and cli/tests/python/all_ops.py for every operation of the current model) and the AWS
+//! CLI v1.
 //!
 //! The first run prepares a virtual environment under the target directory
 //! (`target/py-venv`, via `python3 -m venv` and `pip install` of the pinned versions below);
@@ -18,8 +19,10 @@ use base64::Engine as _;
 use serde_json::Value;
 use serve_support::Server;
 
-/// What the virtual environment holds (boto3 and the AWS CLI v1 that share a botocore).
-const PINS: &[&str] = &["boto3==1.44.5", "botocore==1.44.5", "awscli==1.46.3"];
+/// What the virtual environment holds: boto3 and botocore 1.44.18 (they know the 2026
+/// operations), the AWS CLI v1 on the same botocore, and moto's server (S3 for channel
+/// delivery tests).
+const PINS: &[&str] = &["boto3==1.44.18", "botocore==1.44.18", "awscli==1.46.3", "moto[server]==5.2.5"];
 
 /// The first-run installation is given this long before it is stopped.
 const INSTALL_DEADLINE: Duration = Duration::from_secs(15 * 60);
@@ -168,6 +171,27 @@ fn boto3_scenario() {
     assert!(status.success(), "server exit status {status:?}");
 }
 
+/// Every operation of the current model except the 12 queue operations, with valid input
+/// (parsed responses checked) and with invalid input (error code and message checked):
+/// cli/tests/python/all_ops.py, which also checks that it covered all 45.
+#[test]
+fn boto3_every_operation_with_valid_and_invalid_input() {
+    let venv = venv();
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"), &[]);
+    let endpoint = format!("http://{}", server.addr);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/all_ops.py");
+    let mut cmd = Command::new(venv.join("bin/python"));
+    cmd.arg(&script).arg(&endpoint);
+    aws_env(&mut cmd, dir.path());
+    let ran = run(cmd, "all_ops.py", RUN_DEADLINE);
+    println!("{}", ran.output());
+    assert!(ran.status.success(), "all_ops.py failed ({}):\n{}", ran.status, ran.output());
+    assert!(ran.stdout.contains("all_ops: all checks passed (45 operations)"), "{}", ran.output());
+    let status = server.terminate();
+    assert!(status.success(), "server exit status {status:?}");
+}
+
 /// The AWS CLI v1 (`aws kinesis ...`) from the virtual environment.
 struct Cli {
     aws: PathBuf,
@@ -257,6 +281,33 @@ fn aws_cli_v1() {
     assert!(got["NextShardIterator"].is_string());
     assert_eq!(got["MillisBehindLatest"], 0);
 
+    // Operations of the current model (botocore 1.44.18 behind the CLI).
+    let a = cli.ok(&["describe-account-settings"]);
+    assert_eq!(a["MinimumThroughputBillingCommitment"]["Status"], "DISABLED");
+    assert_eq!(cli.ok(&["create-stream", "--stream-name", "od"]), Value::Null);
+    let s = cli.ok(&["describe-stream-summary", "--stream-name", "od"]);
+    assert_eq!(s["StreamDescriptionSummary"]["StreamModeDetails"]["StreamMode"], "ON_DEMAND");
+    assert_eq!(s["StreamDescriptionSummary"]["OpenShardCount"], 4);
+    let od_arn = "arn:aws:kinesis:us-east-1:000000000000:stream/od";
+    cli.ok(&[
+        "start-stream-encryption",
+        "--stream-name",
+        "od",
+        "--encryption-type",
+        "KMS",
+        "--key-id",
+        "alias/aws/kinesis",
+    ]);
+    let m = cli.ok(&["enable-enhanced-monitoring", "--stream-name", "od", "--shard-level-metrics", "ALL"]);
+    assert_eq!(m["DesiredShardLevelMetrics"].as_array().map(Vec::len), Some(7));
+    cli.ok(&["tag-resource", "--resource-arn", od_arn, "--tags", "team=data"]);
+    let t = cli.ok(&["list-tags-for-resource", "--resource-arn", od_arn]);
+    assert_eq!(t["Tags"], serde_json::json!([{"Key": "team", "Value": "data"}]));
+    assert_eq!(cli.ok(&["get-resource-policy", "--resource-arn", od_arn])["Policy"], "{}");
+    assert_eq!(cli.ok(&["describe-limits"])["OnDemandStreamCount"], 1);
+    let s = cli.ok(&["describe-stream-summary", "--stream-name", "od"]);
+    assert_eq!(s["StreamDescriptionSummary"]["EncryptionType"], "KMS");
+
     // Bad requests (each CLI start takes a second: run them side by side): the error code and
     // Kinesis' message on stderr.
     std::thread::scope(|t| {
@@ -280,6 +331,21 @@ fn aws_cli_v1() {
                 &["create-stream", "--stream-name", "bad name", "--shard-count", "1"],
                 "ValidationException",
                 "Member must satisfy regular expression pattern",
+            )
+        });
+        t.spawn(move || {
+            cli.fails(
+                &[
+                    "split-shard",
+                    "--stream-name",
+                    "od",
+                    "--shard-to-split",
+                    "shardId-000000000000",
+                    "--new-starting-hash-key",
+                    "5",
+                ],
+                "ValidationException",
+                "not supported for streams in ON_DEMAND capacity mode",
             )
         });
     });

@@ -55,6 +55,7 @@ impl EngineInner {
     /// used to: `Member must not be null`) and route by its MD5 or the explicit hash key.
     /// AUTO streams take the key as optional and ignore both for routing: records go
     /// round-robin over the open shards (in hash-key order), so they spread evenly.
+    #[allow(clippy::too_many_arguments)]
     fn route_entry<'a>(
         &self,
         h: &StreamHandle,

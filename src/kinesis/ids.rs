@@ -25,8 +25,8 @@ fn derive(key: &[u8; 32], kind: &str, uid: u64, len: usize) -> String {
         mac.update(&block.to_le_bytes());
         for b in mac.finalize().into_bytes() {
             // 252 = 7 × 36: reject the top values so every character is uniform.
-            if b < 252 && out.len() < len {
-                out.push(char::from(ALPHABET[usize::from(b % 36)]));
+            if let Some(&c) = ALPHABET.get(usize::from(b % 36)).filter(|_| b < 252 && out.len() < len) {
+                out.push(char::from(c));
             }
         }
         block += 1;

@@ -842,7 +842,7 @@ fn consumer_ref(m: &mut Members) -> Result<ConsumerRef, ApiError> {
         consumer_arn: m.string("ConsumerARN")?,
         consumer_name: m.string("ConsumerName")?,
         stream_arn: m.string("StreamARN")?,
-        stream_id: None,
+        stream_id: m.string("StreamId")?,
     })
 }
 
@@ -1093,6 +1093,8 @@ fn get_records(engine: &Engine, m: &mut Members) -> Result<Out, ApiError> {
     let limit = m.int("Limit")?;
     let iterator = m.string("ShardIterator")?;
     let stream_arn = m.string("StreamARN")?;
+    let stream_id = m.string("StreamId")?;
+    let dry_run = m.boolean("DryRun")?.unwrap_or(false);
     let mut c = Checks::default();
     let limit = c.int("limit", limit, 1);
     let iterator = c.required("shardIterator", iterator);
@@ -1101,8 +1103,8 @@ fn get_records(engine: &Engine, m: &mut Members) -> Result<Out, ApiError> {
         shard_iterator: iterator.unwrap_or_default(),
         limit,
         stream_arn,
-        stream_id: None,
-        dry_run: false,
+        stream_id,
+        dry_run,
     }))?;
     let mut members = vec![("Records", Out::List(out.records.iter().map(record).collect()))];
     opt_push(&mut members, "NextShardIterator", out.next_shard_iterator.map(Out::Str));

@@ -20,6 +20,7 @@ pub mod auth;
 mod body;
 pub mod eventstream;
 mod handler;
+pub mod s3;
 
 pub use crate::protocol::{errors, ops, wire};
 
@@ -104,6 +105,20 @@ pub struct ServeArgs {
     /// How long shutdown waits for in-flight requests before closing the engine anyway.
     #[arg(long, default_value_t = 10, value_name = "SECS")]
     pub shutdown_timeout_secs: u64,
+    /// Deliver channels to this S3-compatible endpoint (`http://host:port`, path-style
+    /// requests signed with SigV4). Without it, channels deliver into `<dir>/s3/<bucket>/<key>`.
+    #[arg(long, value_name = "URL")]
+    pub s3_endpoint: Option<String>,
+    /// Access key for `--s3-endpoint` (default: `AWS_ACCESS_KEY_ID`, else `shardlog`).
+    #[arg(long, value_name = "ID", requires = "s3_endpoint")]
+    pub s3_access_key: Option<String>,
+    /// Secret key for `--s3-endpoint` (default: `AWS_SECRET_ACCESS_KEY`, else `shardlog`).
+    #[arg(long, value_name = "SECRET", requires = "s3_endpoint")]
+    pub s3_secret_key: Option<String>,
+    /// How often channel deliveries are checked (a channel writes once its
+    /// DataFreshnessInSeconds has passed).
+    #[arg(long, default_value_t = 1000, value_name = "MS", value_parser = clap::value_parser!(u64).range(10..))]
+    pub channel_delivery_interval_ms: u64,
 }
 
 /// What every request handler shares.
@@ -162,11 +177,28 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode, ServeError> {
         LimitsArg::Kinesis => Limits::kinesis(),
         LimitsArg::Off => Limits::off(),
     };
+    let channel_sink: Option<Arc<dyn shardlog::engine::channels::ObjectSink>> = match &args.s3_endpoint {
+        Some(url) => {
+            let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+            let access =
+                args.s3_access_key.clone().or_else(|| env("AWS_ACCESS_KEY_ID")).unwrap_or_else(|| "shardlog".into());
+            let secret = args
+                .s3_secret_key
+                .clone()
+                .or_else(|| env("AWS_SECRET_ACCESS_KEY"))
+                .unwrap_or_else(|| "shardlog".into());
+            let sink = s3::S3Sink::new(url, &args.region, &access, &secret).map_err(ServeError::usage)?;
+            Some(Arc::new(sink))
+        }
+        None => None,
+    };
     let config = EngineConfig {
         region: args.region.clone(),
         account_id: args.account.clone(),
         durability,
         limits,
+        channel_sink,
+        channel_delivery_interval: Some(Duration::from_millis(args.channel_delivery_interval_ms)),
         ..EngineConfig::default()
     };
     let engine =
