@@ -37,7 +37,9 @@ impl EngineInner {
         let mut cat = self.catalog.lock();
         let mut topo = h.topo.write();
         let status = self.status(&topo.meta);
-        if status != StreamStatus::Active {
+        // The engine scales on-demand streams during their updates too.
+        let allowed = status == StreamStatus::Active || (managed && status == StreamStatus::Updating);
+        if !allowed {
             return Err(messages::stream_not_active(&topo.meta.name, &self.config.account_id, status.as_str()));
         }
         if matches!(topo.meta.lifecycle, StreamLifecycle::Deleting { .. }) {
