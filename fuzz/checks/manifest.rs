@@ -157,5 +157,67 @@ pub fn sample_manifests() -> Vec<Vec<u8>> {
     e.delete_stream(DeleteStreamInput { stream: StreamRef::name("b"), enforce_consumer_deletion: false })
         .expect("delete");
     grab(&mut out);
+    // Everything manifest version 2 stores.
+    e.update_account_settings(UpdateAccountSettingsInput { enable_minimum_throughput_billing_commitment: true })
+        .expect("commitment");
+    e.create_stream(CreateStreamInput {
+        stream_name: "od".into(),
+        warm_throughput_mibps: Some(4),
+        record_distribution_strategy: Some(RecordDistribution::Auto),
+        ..CreateStreamInput::default()
+    })
+    .expect("on-demand");
+    let od = e.describe_stream_summary(StreamRef::name("od")).expect("summary").stream_arn;
+    e.start_stream_encryption(StreamEncryptionInput {
+        stream: StreamRef::name("a"),
+        encryption_type: EncryptionType::Kms,
+        key_id: "alias/aws/kinesis".into(),
+    })
+    .expect("encryption");
+    e.enable_enhanced_monitoring(EnhancedMonitoringInput {
+        stream: StreamRef::name("a"),
+        shard_level_metrics: vec![MetricsName::Metric(ShardMetric::IncomingBytes)],
+    })
+    .expect("monitoring");
+    let policy = r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"kinesis:*"}}"#;
+    e.put_resource_policy(PutResourcePolicyInput { resource_arn: od.clone(), policy: policy.into(), stream_id: None })
+        .expect("policy");
+    let consumer = e
+        .register_stream_consumer(RegisterStreamConsumerInput {
+            stream_arn: od.clone(),
+            consumer_name: "c2".into(),
+            tags: [("k".to_string(), "v".to_string())].into_iter().collect(),
+            ..RegisterStreamConsumerInput::default()
+        })
+        .expect("consumer");
+    e.put_resource_policy(PutResourcePolicyInput {
+        resource_arn: consumer.consumer_arn,
+        policy: policy.into(),
+        stream_id: None,
+    })
+    .expect("consumer policy");
+    e.create_channel(CreateChannelInput {
+        channel_name: "ch".into(),
+        service_execution_role_arn: "arn:aws:iam::000000000000:role/r".into(),
+        stream_configuration_list: vec![ChannelStreamConfiguration {
+            stream_arn: od,
+            record_configuration: RecordConfiguration { record_format_type: RecordFormat::Json, gsr_schema_arn: None },
+        }],
+        s3_destination_configuration: Some(S3DestinationConfiguration {
+            data_freshness_in_seconds: Some(60),
+            dead_letter_queue_s3_configuration: None,
+            storage_configuration: S3StorageConfiguration {
+                bucket_arn: "arn:aws:s3:::out".into(),
+                expected_bucket_owner: "000000000000".into(),
+                output_key_template: Some("x/!{channel-id}/!{yyyy}".into()),
+                storage_class: Some(StorageClass::Standard),
+                compression_type: S3Compression::Gzip,
+            },
+        }),
+        tags: [("t".to_string(), "1".to_string())].into_iter().collect(),
+        ..CreateChannelInput::default()
+    })
+    .expect("channel");
+    grab(&mut out);
     out
 }

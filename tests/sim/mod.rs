@@ -66,6 +66,7 @@ pub fn engine_config(vfs: VfsRef, clock: &ManualClock, durability: Durability) -
         clock: Arc::new(clock.clone()),
         durability,
         retention_check_interval: None,
+        channel_delivery_interval: None,
         log: LogConfig {
             segment_max_bytes: SEGMENT_BYTES,
             segment_max_age: None,
