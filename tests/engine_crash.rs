@@ -180,8 +180,9 @@ fn snapshot(e: &Engine) -> shardlog::Result<Topo> {
             settings,
         });
     }
+    // The commitment's stored times (its status follows from them and the clock).
     let commitment = e.describe_account_settings()?.minimum_throughput_billing_commitment;
-    let mut account = format!("{commitment:?}");
+    let mut account = format!("{:?} {:?}", commitment.started_at, commitment.ended_at);
     for c in e.list_channels(ListChannelsInput::default())?.channel_summaries {
         let d = e.describe_channel(&c.channel_arn)?;
         account.push_str(&format!(" | {d:?}"));

@@ -750,6 +750,68 @@ impl Run {
         }
     }
 
+    /// One change of the 2026 settings: tags or a policy by ARN, encryption, enhanced
+    /// monitoring, or the account commitment (a change the limits refuse changes nothing).
+    fn settings(&mut self) -> Res {
+        let stream = self.rng.pick(&self.stream_names()).clone();
+        let arn = self.stream_arn(&stream)?;
+        let choice = self.rng.below(7);
+        let n = self.rng.below(4);
+        self.note(format!("settings {choice} on {stream}"));
+        self.meta(false, |run| {
+            let e = run.engine();
+            let r = match choice {
+                0 => e.tag_resource(TagResourceInput {
+                    resource_arn: arn,
+                    tags: [(format!("t{n}"), format!("v{n}"))].into_iter().collect(),
+                    stream_id: None,
+                }),
+                1 => e.untag_resource(UntagResourceInput {
+                    resource_arn: arn,
+                    tag_keys: vec![format!("t{n}")],
+                    stream_id: None,
+                }),
+                2 => e.put_resource_policy(PutResourcePolicyInput {
+                    resource_arn: arn,
+                    policy: format!(r#"{{"Statement":{{"Effect":"Allow","Principal":"*","Action":"kinesis:Op{n}"}}}}"#),
+                    stream_id: None,
+                }),
+                3 => e.delete_resource_policy(ResourcePolicyInput { resource_arn: arn, stream_id: None }),
+                4 => {
+                    let summary = e.describe_stream_summary(StreamRef::name(&stream)).map_err(|e| e.to_string())?;
+                    let input = |key_id: String| StreamEncryptionInput {
+                        stream: StreamRef::name(&stream),
+                        encryption_type: EncryptionType::Kms,
+                        key_id,
+                    };
+                    match summary.key_id {
+                        Some(k) if n == 0 => e.stop_stream_encryption(input(k)),
+                        _ => e.start_stream_encryption(input(format!("alias/k{n}"))),
+                    }
+                }
+                5 => {
+                    let m = vec![MetricsName::ALL[n as usize * 2]];
+                    let input = EnhancedMonitoringInput { stream: StreamRef::name(&stream), shard_level_metrics: m };
+                    if n % 2 == 0 {
+                        e.enable_enhanced_monitoring(input).map(drop)
+                    } else {
+                        e.disable_enhanced_monitoring(input).map(drop)
+                    }
+                }
+                _ => e
+                    .update_account_settings(UpdateAccountSettingsInput {
+                        enable_minimum_throughput_billing_commitment: n % 2 == 0,
+                    })
+                    .map(drop),
+            };
+            match r {
+                Ok(()) | Err(Error::LimitExceeded { .. }) => Ok(()),
+                // A stream modelled as UPDATING (it is ACTIVE at once here) or not encrypted.
+                Err(e) => Err(format!("settings {choice}: {e}")),
+            }
+        })
+    }
+
     fn checkpoint(&mut self) -> Res {
         let (stream, shard) = self.random_shard();
         let index = names::parse_shard_id(&shard.shard_id).unwrap();
@@ -950,6 +1012,7 @@ impl Run {
             ("create_or_delete", 1),
             ("flush", 1),
             ("reopen", 1),
+            ("settings", 3),
         ];
         let total: u64 = TABLE.iter().map(|(_, w)| w).sum();
         let mut x = self.rng.below(total);
@@ -990,6 +1053,7 @@ impl Run {
             "event_source" => self.event_source(),
             "create_or_delete" => self.create_or_delete(),
             "flush" => self.flush(),
+            "settings" => self.settings(),
             _ => self.close_and_reopen(),
         }
     }
