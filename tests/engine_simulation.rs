@@ -792,7 +792,7 @@ impl Run {
                 5 => {
                     let m = vec![MetricsName::ALL[n as usize * 2]];
                     let input = EnhancedMonitoringInput { stream: StreamRef::name(&stream), shard_level_metrics: m };
-                    if n % 2 == 0 {
+                    if n.is_multiple_of(2) {
                         e.enable_enhanced_monitoring(input).map(drop)
                     } else {
                         e.disable_enhanced_monitoring(input).map(drop)
@@ -800,7 +800,7 @@ impl Run {
                 }
                 _ => e
                     .update_account_settings(UpdateAccountSettingsInput {
-                        enable_minimum_throughput_billing_commitment: n % 2 == 0,
+                        enable_minimum_throughput_billing_commitment: n.is_multiple_of(2),
                     })
                     .map(drop),
             };
