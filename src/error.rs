@@ -61,6 +61,20 @@ pub enum Error {
         /// The Kinesis message.
         message: String,
     },
+    /// Kinesis `KMSNotFoundException`: records are encrypted at rest and no key is
+    /// configured to read them.
+    #[error("{message}")]
+    KmsNotFound {
+        /// The message.
+        message: String,
+    },
+    /// Kinesis `KMSAccessDeniedException`: the configured at-rest key does not open the
+    /// records.
+    #[error("{message}")]
+    KmsAccessDenied {
+        /// The message.
+        message: String,
+    },
     /// Kinesis `DryRunOperationException`: a request with `DryRun` set passed every check;
     /// nothing was done.
     #[error("{message}")]
@@ -119,6 +133,8 @@ impl Error {
             Error::ExpiredNextToken { .. } => "ExpiredNextTokenException",
             Error::Validation { .. } => "ValidationException",
             Error::DryRunOperation { .. } => "DryRunOperationException",
+            Error::KmsNotFound { .. } => "KMSNotFoundException",
+            Error::KmsAccessDenied { .. } => "KMSAccessDeniedException",
             Error::Io { .. } | Error::Corrupt { .. } | Error::Poisoned { .. } | Error::Locked { .. } => {
                 "InternalFailure"
             }

@@ -44,6 +44,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
 
+pub mod at_rest;
 pub mod batch;
 pub mod catalog;
 pub mod check;

@@ -307,11 +307,11 @@ impl Engine {
                 return Err(dry_run_succeeded());
             }
             let log = inner.log(slot)?;
-            let a = log.append(&[RecordRef {
-                partition_key: r.key.as_bytes(),
-                explicit_hash_key: r.hash_key,
-                data: r.data,
-            }])?;
+            let seal = topo.meta.encryption_key.is_some();
+            let a = log.append_with(
+                &[RecordRef { partition_key: r.key.as_bytes(), explicit_hash_key: r.hash_key, data: r.data }],
+                seal,
+            )?;
             slot.stats.wrote(1, bytes as u64);
             let hot = inner.observe_hot(&h, &topo, r.pos, 1.0, bytes);
             let out = PutRecordOutput {
@@ -438,7 +438,8 @@ impl Engine {
                     explicit_hash_key: r.hash_key,
                     data: r.data,
                 }));
-                let appended = inner.log(slot).and_then(|log| log.append(&batch));
+                let seal = topo.meta.encryption_key.is_some();
+                let appended = inner.log(slot).and_then(|log| log.append_with(&batch, seal));
                 let shard_id = names::shard_id_name(shard.index);
                 if appended.is_ok() {
                     let bytes: usize = batch.iter().map(|r| r.partition_key.len() + r.data.len()).sum();

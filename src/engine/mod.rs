@@ -104,6 +104,11 @@ pub struct EngineConfig {
     pub channel_delivery_interval: Option<Duration>,
     /// On-demand scaling tunables.
     pub on_demand: capacity::OnDemandConfig,
+    /// Local key for encryption at rest: records of streams with KMS encryption on
+    /// (`StartStreamEncryption`) are stored sealed with it (see [`crate::at_rest`]). Without
+    /// it, KMS is reported but records are stored in the clear; reading sealed records then
+    /// fails with `KMSNotFoundException`.
+    pub encryption_key: Option<Arc<crate::at_rest::AtRestKey>>,
 }
 
 impl Default for EngineConfig {
@@ -124,6 +129,7 @@ impl Default for EngineConfig {
             channel_sink: None,
             channel_delivery_interval: Some(Duration::from_secs(1)),
             on_demand: capacity::OnDemandConfig::default(),
+            encryption_key: None,
         }
     }
 }
@@ -415,6 +421,9 @@ impl EngineInner {
     fn log_options(&self) -> LogOptions {
         let mut config = self.config.log.clone();
         config.durability = self.config.durability;
+        if self.config.encryption_key.is_some() {
+            config.at_rest_key = self.config.encryption_key.clone();
+        }
         LogOptions {
             config,
             vfs: Arc::clone(&self.config.vfs),

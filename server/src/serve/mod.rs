@@ -115,6 +115,10 @@ pub struct ServeArgs {
     /// Secret key for `--s3-endpoint` (default: `AWS_SECRET_ACCESS_KEY`, else `shardlog`).
     #[arg(long, value_name = "SECRET", requires = "s3_endpoint")]
     pub s3_secret_key: Option<String>,
+    /// Encrypt records of KMS-encrypted streams at rest with this local key: a file of 32
+    /// bytes, or 64 hexadecimal digits (AES-256-GCM per batch; see the README).
+    #[arg(long, value_name = "FILE")]
+    pub encryption_key_file: Option<PathBuf>,
     /// How often channel deliveries are checked (a channel writes once its
     /// DataFreshnessInSeconds has passed).
     #[arg(long, default_value_t = 1000, value_name = "MS", value_parser = clap::value_parser!(u64).range(10..))]
@@ -192,7 +196,18 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode, ServeError> {
         }
         None => None,
     };
+    let encryption_key = match &args.encryption_key_file {
+        Some(path) => {
+            let bytes = std::fs::read(path)
+                .map_err(|e| ServeError::usage(format!("--encryption-key-file {}: {e}", path.display())))?;
+            let key = shardlog::at_rest::AtRestKey::from_file_bytes(&bytes)
+                .map_err(|e| ServeError::usage(format!("--encryption-key-file {}: {e}", path.display())))?;
+            Some(Arc::new(key))
+        }
+        None => None,
+    };
     let config = EngineConfig {
+        encryption_key,
         region: args.region.clone(),
         account_id: args.account.clone(),
         durability,
