@@ -61,7 +61,9 @@ impl AtRestKey {
     /// The key of 32 bytes.
     pub fn new(key: [u8; 32]) -> AtRestKey {
         let digest = sha2::Sha256::digest(key);
-        let id = u32::from_le_bytes([digest[0], digest[1], digest[2], digest[3]]).max(1);
+        let mut first = [0u8; 4];
+        first.copy_from_slice(digest.get(..4).unwrap_or(&[1, 0, 0, 0]));
+        let id = u32::from_le_bytes(first).max(1);
         // A 32-byte slice is always a valid AES-256 key.
         let cipher = Aes256Gcm::new_from_slice(&key).unwrap_or_else(|_| unreachable_key());
         AtRestKey { id, cipher }
@@ -111,7 +113,7 @@ impl AtRestKey {
     pub fn open(&self, aad: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
         let nonce = sealed.get(..NONCE_LEN)?;
         let body = sealed.get(NONCE_LEN..sealed.len().checked_sub(TAG_LEN)?)?;
-        let tag = sealed.get(sealed.len() - TAG_LEN..)?;
+        let tag = sealed.get(sealed.len().checked_sub(TAG_LEN)?..)?;
         let mut plain = body.to_vec();
         let nonce: [u8; NONCE_LEN] = nonce.try_into().ok()?;
         let tag: [u8; TAG_LEN] = tag.try_into().ok()?;
@@ -139,7 +141,7 @@ impl NonceSource {
     pub fn new() -> NonceSource {
         let r = crate::kinesis::TokenKey::random_bytes();
         let mut prefix = [0u8; 8];
-        prefix.copy_from_slice(&r[..8]);
+        prefix.copy_from_slice(r.get(..8).unwrap_or(&[0; 8]));
         NonceSource { prefix, counter: AtomicU32::new(0) }
     }
 
@@ -147,8 +149,9 @@ impl NonceSource {
     pub fn next(&self) -> [u8; NONCE_LEN] {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         let mut out = [0u8; NONCE_LEN];
-        out[..8].copy_from_slice(&self.prefix);
-        out[8..].copy_from_slice(&n.to_le_bytes());
+        let (head, tail) = out.split_at_mut(8);
+        head.copy_from_slice(&self.prefix);
+        tail.copy_from_slice(&n.to_le_bytes());
         out
     }
 }
