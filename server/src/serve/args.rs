@@ -104,7 +104,9 @@ pub struct ServeArgs {
     pub max_body_bytes: u64,
     /// Verify SigV4 signatures (with `--access-key` and `--secret-key`) instead of only
     /// requiring them.
-    #[arg(long, requires_all = ["access_key", "secret_key"])]
+    // Pairs of flags are checked when the server is built, not with clap's `requires`: a
+    // switch set to false in the environment would count as given.
+    #[arg(long)]
     pub verify_sigv4: bool,
     /// Access key id accepted with `--verify-sigv4`.
     #[arg(long, value_name = "ID")]
@@ -119,10 +121,10 @@ pub struct ServeArgs {
     #[arg(long)]
     pub tls: bool,
     /// PEM certificate chain for `--tls`.
-    #[arg(long, value_name = "FILE", requires_all = ["tls", "tls_key"])]
+    #[arg(long, value_name = "FILE")]
     pub tls_cert: Option<PathBuf>,
     /// PEM private key (PKCS#8, PKCS#1 or SEC1) for `--tls-cert`.
-    #[arg(long, value_name = "FILE", requires_all = ["tls", "tls_cert"])]
+    #[arg(long, value_name = "FILE")]
     pub tls_key: Option<PathBuf>,
     /// After SIGTERM or Ctrl-C, keep serving this long with `/healthcheck` answering 503
     /// (so load balancers and orchestrators stop sending traffic), then shut down.
