@@ -57,6 +57,18 @@ fn serve_help_shows_the_variable_of_every_flag() {
 }
 
 #[test]
+fn the_readme_table_lists_every_serve_flag_with_its_variable() {
+    let readme = include_str!("../../README.md");
+    let cmd = shardlog_server::serve::ServeCommand::command();
+    for arg in cmd.get_arguments() {
+        let Some(long) = arg.get_long() else { continue };
+        let var = arg.get_env().unwrap().to_string_lossy().into_owned();
+        let row = format!("| `--{long}` | `{var}` |");
+        assert!(readme.contains(&row), "README.md's flags table has no row starting {row}");
+    }
+}
+
+#[test]
 fn environment_variables_set_the_flags_that_were_not_given() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("from-env");

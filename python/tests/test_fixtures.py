@@ -12,6 +12,7 @@ import shardlog
 
 
 def test_the_wheel_installed_the_binary_into_this_environment():
+    assert Path(sys.prefix) in Path(shardlog.__file__).resolve().parents, "the installed package, not the source tree"
     exe = shardlog.binary()
     assert Path(sys.prefix) in exe.resolve().parents, exe
     out = subprocess.run([str(exe), "--version"], capture_output=True, text=True, check=True)
