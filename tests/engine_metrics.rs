@@ -79,7 +79,6 @@ fn counters_equal_what_was_put_and_read_per_shard_and_per_stream() {
                     data: Bytes::from(vec![i as u8; 100]),
                     partition_key: format!("k{i}"),
                     explicit_hash_key: Some("1".into()),
-                    ..Default::default()
                 })
                 .collect(),
         })
