@@ -51,7 +51,6 @@ use tokio::sync::watch;
 use crate::ServeError;
 
 /// What every request handler shares.
-#[derive(Debug)]
 pub struct State {
     engine: Engine,
     max_body_bytes: u64,
@@ -62,6 +61,18 @@ pub struct State {
     health: routes::Health,
     /// The `/metrics` registry.
     metrics: Arc<metrics::ServerMetrics>,
+}
+
+impl std::fmt::Debug for State {
+    /// Without the verifier's secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("State")
+            .field("engine", &self.engine)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("verify_sigv4", &self.verifier.is_some())
+            .field("health", &self.health)
+            .finish_non_exhaustive()
+    }
 }
 
 impl State {
