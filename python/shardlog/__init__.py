@@ -134,7 +134,10 @@ class ShardlogServer:
         p, self._process = self._process, None
         if p is not None:
             if p.poll() is None:
-                p.send_signal(signal.SIGTERM if sys.platform != "win32" else signal.CTRL_BREAK_EVENT)
+                if sys.platform == "win32":
+                    p.terminate()
+                else:
+                    p.send_signal(signal.SIGTERM)
                 try:
                     p.wait(timeout=timeout)
                 except subprocess.TimeoutExpired:
