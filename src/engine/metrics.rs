@@ -27,7 +27,7 @@ use crate::kinesis::names;
 
 /// One of Kinesis' shard-level (enhanced monitoring) metrics, `MetricsName` in the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ShardLevelMetric {
+pub enum ShardMetric {
     /// `IncomingBytes`.
     IncomingBytes,
     /// `IncomingRecords`.
@@ -44,34 +44,34 @@ pub enum ShardLevelMetric {
     IteratorAgeMilliseconds,
 }
 
-impl ShardLevelMetric {
+impl ShardMetric {
     /// All seven (what `ALL` enables).
-    pub const ALL: [ShardLevelMetric; 7] = [
-        ShardLevelMetric::IncomingBytes,
-        ShardLevelMetric::IncomingRecords,
-        ShardLevelMetric::OutgoingBytes,
-        ShardLevelMetric::OutgoingRecords,
-        ShardLevelMetric::WriteProvisionedThroughputExceeded,
-        ShardLevelMetric::ReadProvisionedThroughputExceeded,
-        ShardLevelMetric::IteratorAgeMilliseconds,
+    pub const ALL: [ShardMetric; 7] = [
+        ShardMetric::IncomingBytes,
+        ShardMetric::IncomingRecords,
+        ShardMetric::OutgoingBytes,
+        ShardMetric::OutgoingRecords,
+        ShardMetric::WriteProvisionedThroughputExceeded,
+        ShardMetric::ReadProvisionedThroughputExceeded,
+        ShardMetric::IteratorAgeMilliseconds,
     ];
 
     /// The API name.
     pub fn as_str(self) -> &'static str {
         match self {
-            ShardLevelMetric::IncomingBytes => "IncomingBytes",
-            ShardLevelMetric::IncomingRecords => "IncomingRecords",
-            ShardLevelMetric::OutgoingBytes => "OutgoingBytes",
-            ShardLevelMetric::OutgoingRecords => "OutgoingRecords",
-            ShardLevelMetric::WriteProvisionedThroughputExceeded => "WriteProvisionedThroughputExceeded",
-            ShardLevelMetric::ReadProvisionedThroughputExceeded => "ReadProvisionedThroughputExceeded",
-            ShardLevelMetric::IteratorAgeMilliseconds => "IteratorAgeMilliseconds",
+            ShardMetric::IncomingBytes => "IncomingBytes",
+            ShardMetric::IncomingRecords => "IncomingRecords",
+            ShardMetric::OutgoingBytes => "OutgoingBytes",
+            ShardMetric::OutgoingRecords => "OutgoingRecords",
+            ShardMetric::WriteProvisionedThroughputExceeded => "WriteProvisionedThroughputExceeded",
+            ShardMetric::ReadProvisionedThroughputExceeded => "ReadProvisionedThroughputExceeded",
+            ShardMetric::IteratorAgeMilliseconds => "IteratorAgeMilliseconds",
         }
     }
 
-    /// Parse an API name (`ALL` is not one metric: expand it with [`ShardLevelMetric::ALL`]).
-    pub fn parse(name: &str) -> Option<ShardLevelMetric> {
-        ShardLevelMetric::ALL.into_iter().find(|m| m.as_str() == name)
+    /// Parse an API name (`ALL` is not one metric: expand it with [`ShardMetric::ALL`]).
+    pub fn parse(name: &str) -> Option<ShardMetric> {
+        ShardMetric::ALL.into_iter().find(|m| m.as_str() == name)
     }
 }
 
@@ -196,7 +196,7 @@ pub struct StreamMetrics {
     pub shards: Vec<ShardMetrics>,
     /// The shard-level metrics enabled for the stream (enhanced monitoring); an exporter
     /// shows per-shard series only for these.
-    pub shard_level_metrics: Vec<ShardLevelMetric>,
+    pub shard_level_metrics: Vec<ShardMetric>,
     /// Shards open for writes.
     pub open_shards: u32,
     /// Bytes of the stream's files on disk (segments and indexes).
@@ -218,8 +218,10 @@ pub struct EngineMetrics {
 ///
 /// INTEGRATION POINT (enhanced monitoring, issue #15): until the catalog stores what
 /// `EnableEnhancedMonitoring` enables, no stream has shard-level metrics, so exporters show
-/// stream-level series only. Replace the body with the stream's stored set.
-fn enabled_shard_level_metrics(meta: &StreamMeta) -> Vec<ShardLevelMetric> {
+/// stream-level series only. When the catalog has the set, return it here (and let
+/// [`ShardMetric`] be the API's enum of the same seven names if it defines one); the
+/// exporters need no change.
+fn enabled_shard_level_metrics(meta: &StreamMeta) -> Vec<ShardMetric> {
     let _ = meta;
     Vec::new()
 }

@@ -41,7 +41,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
-use shardlog::engine::metrics::{DataPlaneCounters, EngineMetrics, ShardLevelMetric};
+use shardlog::engine::metrics::{DataPlaneCounters, EngineMetrics, ShardMetric};
 use shardlog::Engine;
 
 /// Labels of `shardlog_requests_total`.
@@ -123,7 +123,7 @@ struct KinesisMetric {
     name: &'static str,
     help: &'static str,
     counter: bool,
-    shard_level: ShardLevelMetric,
+    shard_level: ShardMetric,
     value: fn(&DataPlaneCounters) -> u64,
 }
 
@@ -132,28 +132,28 @@ const KINESIS_METRICS: &[KinesisMetric] = &[
         name: "kinesis_incoming_records",
         help: "Records acknowledged by PutRecord and PutRecords (CloudWatch IncomingRecords)",
         counter: true,
-        shard_level: ShardLevelMetric::IncomingRecords,
+        shard_level: ShardMetric::IncomingRecords,
         value: |c| c.incoming_records,
     },
     KinesisMetric {
         name: "kinesis_incoming_bytes",
         help: "Bytes (data plus partition key) acknowledged by PutRecord and PutRecords (CloudWatch IncomingBytes)",
         counter: true,
-        shard_level: ShardLevelMetric::IncomingBytes,
+        shard_level: ShardMetric::IncomingBytes,
         value: |c| c.incoming_bytes,
     },
     KinesisMetric {
         name: "kinesis_get_records_records",
         help: "Records returned by GetRecords (CloudWatch GetRecords.Records)",
         counter: true,
-        shard_level: ShardLevelMetric::OutgoingRecords,
+        shard_level: ShardMetric::OutgoingRecords,
         value: |c| c.get_records_records,
     },
     KinesisMetric {
         name: "kinesis_get_records_bytes",
         help: "Bytes returned by GetRecords (CloudWatch GetRecords.Bytes)",
         counter: true,
-        shard_level: ShardLevelMetric::OutgoingBytes,
+        shard_level: ShardMetric::OutgoingBytes,
         value: |c| c.get_records_bytes,
     },
     KinesisMetric {
@@ -161,42 +161,42 @@ const KINESIS_METRICS: &[KinesisMetric] = &[
         help: "MillisBehindLatest of the latest GetRecords call; per stream the largest over its open shards \
                (CloudWatch GetRecords.IteratorAgeMilliseconds)",
         counter: false,
-        shard_level: ShardLevelMetric::IteratorAgeMilliseconds,
+        shard_level: ShardMetric::IteratorAgeMilliseconds,
         value: |c| c.get_records_iterator_age_ms,
     },
     KinesisMetric {
         name: "kinesis_write_provisioned_throughput_exceeded",
         help: "Records refused by write throughput limits (CloudWatch WriteProvisionedThroughputExceeded)",
         counter: true,
-        shard_level: ShardLevelMetric::WriteProvisionedThroughputExceeded,
+        shard_level: ShardMetric::WriteProvisionedThroughputExceeded,
         value: |c| c.write_throughput_exceeded,
     },
     KinesisMetric {
         name: "kinesis_read_provisioned_throughput_exceeded",
         help: "GetRecords calls refused by read throughput limits (CloudWatch ReadProvisionedThroughputExceeded)",
         counter: true,
-        shard_level: ShardLevelMetric::ReadProvisionedThroughputExceeded,
+        shard_level: ShardMetric::ReadProvisionedThroughputExceeded,
         value: |c| c.read_throughput_exceeded,
     },
     KinesisMetric {
         name: "kinesis_subscribe_to_shard_event_records",
         help: "Records pushed by SubscribeToShard (CloudWatch SubscribeToShardEvent.Records)",
         counter: true,
-        shard_level: ShardLevelMetric::OutgoingRecords,
+        shard_level: ShardMetric::OutgoingRecords,
         value: |c| c.subscribe_event_records,
     },
     KinesisMetric {
         name: "kinesis_subscribe_to_shard_event_bytes",
         help: "Bytes pushed by SubscribeToShard (CloudWatch SubscribeToShardEvent.Bytes)",
         counter: true,
-        shard_level: ShardLevelMetric::OutgoingBytes,
+        shard_level: ShardMetric::OutgoingBytes,
         value: |c| c.subscribe_event_bytes,
     },
     KinesisMetric {
         name: "kinesis_subscribe_to_shard_event_millis_behind_latest",
         help: "MillisBehindLatest of the latest SubscribeToShard event (CloudWatch SubscribeToShardEvent.MillisBehindLatest)",
         counter: false,
-        shard_level: ShardLevelMetric::IteratorAgeMilliseconds,
+        shard_level: ShardMetric::IteratorAgeMilliseconds,
         value: |c| c.subscribe_event_millis_behind_latest,
     },
 ];
@@ -289,7 +289,7 @@ mod tests {
 
     use super::*;
 
-    fn snapshot(shard_level: Vec<ShardLevelMetric>) -> EngineMetrics {
+    fn snapshot(shard_level: Vec<ShardMetric>) -> EngineMetrics {
         let c = |n: u64| DataPlaneCounters {
             incoming_records: n,
             incoming_bytes: 10 * n,
@@ -346,7 +346,7 @@ mod tests {
 
     #[test]
     fn enabled_shard_level_metrics_add_per_shard_series_for_them_only() {
-        let text = render(snapshot(vec![ShardLevelMetric::IncomingRecords]));
+        let text = render(snapshot(vec![ShardMetric::IncomingRecords]));
         assert!(
             text.contains("kinesis_incoming_records_total{stream=\"orders\",shard_id=\"shardId-000000000001\"} 2\n"),
             "{text}"
