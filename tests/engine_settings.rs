@@ -245,12 +245,12 @@ fn enhanced_monitoring_reports_its_set_and_counts_per_shard() {
     put(&e, StreamRef::name("s"), b"12345").unwrap();
     put(&e, StreamRef::name("s"), b"678").unwrap();
     assert_eq!(read_all(&e, "s", "shardId-000000000000").len(), 2);
-    let m = e.shard_level_metrics();
-    assert_eq!(m.len(), 1);
-    assert_eq!(m[0].enabled.len(), 6);
-    let c = &m[0].shards[0];
+    let m = e.metrics();
+    assert_eq!(m.streams.len(), 1);
+    assert_eq!(m.streams[0].shard_level_metrics.len(), 6);
+    let c = &m.streams[0].shards[0].counters;
     assert_eq!((c.incoming_records, c.incoming_bytes), (2, 8 + 2), "data and key bytes");
-    assert_eq!((c.outgoing_records, c.outgoing_bytes), (2, 10));
+    assert_eq!((c.get_records_records, c.get_records_bytes), (2, 10));
     let e = reopen(e, dir.path(), &clock);
     let d = e.describe_stream(DescribeStreamInput { stream: StreamRef::name("s"), ..Default::default() }).unwrap();
     assert_eq!(d.enhanced_monitoring.len(), 6, "persisted");

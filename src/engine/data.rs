@@ -139,7 +139,7 @@ impl EngineInner {
             return None;
         }
         let slot = topo.slots.get(pos)?;
-        let hot = slot.stats.hot.lock().observe(&self.config.on_demand, &limits, self.now_ms(), records, bytes);
+        let hot = slot.hot.lock().observe(&self.config.on_demand, &limits, self.now_ms(), records, bytes);
         hot.then_some(slot.index)
     }
 
@@ -294,7 +294,8 @@ impl Engine {
                 };
                 if !admitted {
                     if !input.dry_run {
-                        slot.stats.write_throttled(1);
+                        slot.counters.write_throttled(1);
+                        h.counters.write_throttled(1);
                     }
                     return Err(messages::shard_rate_exceeded(
                         &names::shard_id_name(shard.index),
@@ -312,7 +313,8 @@ impl Engine {
                 &[RecordRef { partition_key: r.key.as_bytes(), explicit_hash_key: r.hash_key, data: r.data }],
                 seal,
             )?;
-            slot.stats.wrote(1, bytes as u64);
+            slot.counters.incoming(1, bytes as u64);
+            h.counters.incoming(1, bytes as u64);
             let hot = inner.observe_hot(&h, &topo, r.pos, 1.0, bytes);
             let out = PutRecordOutput {
                 shard_id: names::shard_id_name(shard.index),
@@ -389,7 +391,8 @@ impl Engine {
                             && (input.dry_run || b.admit_write(&limits, 1.0, bytes, max, now));
                         *t = !ok;
                         if !ok && !input.dry_run {
-                            slot.stats.write_throttled(1);
+                            slot.counters.write_throttled(1);
+                            h.counters.write_throttled(1);
                         }
                     }
                 }
@@ -443,7 +446,8 @@ impl Engine {
                 let shard_id = names::shard_id_name(shard.index);
                 if appended.is_ok() {
                     let bytes: usize = batch.iter().map(|r| r.partition_key.len() + r.data.len()).sum();
-                    slot.stats.wrote(batch.len() as u64, bytes as u64);
+                    slot.counters.incoming(batch.len() as u64, bytes as u64);
+                    h.counters.incoming(batch.len() as u64, bytes as u64);
                     hot.extend(inner.observe_hot(&h, &topo, pos, batch.len() as f64, bytes as f64));
                 }
                 for (k, &i) in group.iter().enumerate() {
@@ -588,6 +592,8 @@ impl Engine {
             }
             // Never written: an empty shard.
             let at_end = shard.closed.is_some();
+            slot.counters.get_records(0, 0, 0);
+            h.counters.get_records(0, 0, 0);
             let t = ShardIteratorToken { issued_ms: now, ..token };
             return Ok(GetRecordsOutput {
                 records: Vec::new(),
@@ -607,7 +613,8 @@ impl Engine {
         };
         if !admitted {
             if !input.dry_run {
-                slot.stats.read_throttled();
+                slot.counters.read_throttled();
+                h.counters.read_throttled();
             }
             return Err(messages::shard_rate_exceeded(&shard_id, &topo.meta.name, &inner.config.account_id));
         }
@@ -633,7 +640,8 @@ impl Engine {
             };
             now.saturating_sub(oldest_unread).max(0)
         };
-        slot.stats.read(records.len() as u64, read_bytes as u64, millis_behind_latest);
+        slot.counters.get_records(records.len() as u64, read_bytes as u64, millis_behind_latest);
+        h.counters.get_records(records.len() as u64, read_bytes as u64, millis_behind_latest);
         let at_end = shard.closed.is_some() && next >= hw;
         let (next_shard_iterator, child_shards) = if at_end {
             (None, Some(children(&topo, shard.index)))

@@ -23,6 +23,7 @@ mod data;
 pub mod encryption;
 pub mod fanout;
 pub mod lineage;
+pub mod metrics;
 pub mod monitoring;
 mod reshard;
 pub mod resources;
@@ -206,6 +207,8 @@ pub(crate) struct StreamHandle {
     pub(crate) arn: String,
     pub(crate) dir: PathBuf,
     pub(crate) topo: RwLock<Topology>,
+    /// Stream-level data-plane counters.
+    pub(crate) counters: metrics::Counters,
 }
 
 /// A stream's catalog entry plus what the data plane derives from it.
@@ -224,8 +227,10 @@ pub(crate) struct ShardSlot {
     log: Mutex<Option<ShardLog>>,
     /// Throughput-limit buckets (run-time state).
     pub(crate) buckets: Mutex<crate::limits::ShardBuckets>,
-    /// Enhanced-monitoring counters and the hot-shard detector (run-time state).
-    pub(crate) stats: monitoring::ShardStats,
+    /// Shard-level data-plane counters (the enhanced-monitoring metrics; run-time state).
+    pub(crate) counters: metrics::Counters,
+    /// The hot-shard detector of on-demand scaling (run-time state).
+    pub(crate) hot: parking_lot::Mutex<capacity::HotShard>,
 }
 
 impl Topology {
@@ -240,7 +245,8 @@ impl Topology {
                         dir: dir.join(names::shard_id_name(s.index)),
                         log: Mutex::new(None),
                         buckets: Mutex::new(crate::limits::ShardBuckets::default()),
-                        stats: monitoring::ShardStats::default(),
+                        counters: metrics::Counters::default(),
+                        hot: parking_lot::Mutex::new(capacity::HotShard::default()),
                     })
                 })
             })
@@ -414,6 +420,7 @@ impl EngineInner {
             arn,
             topo: RwLock::new(Topology::new(meta, &dir, old)),
             dir,
+            counters: metrics::Counters::default(),
         })
     }
 
