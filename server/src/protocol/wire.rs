@@ -154,10 +154,7 @@ pub fn decode_cbor(body: &[u8]) -> Result<In, String> {
     let v: ciborium::Value = ciborium::de::from_reader(&mut rest).map_err(|e| format!("{e:?}"))?;
     if !rest.is_empty() {
         let at = body.len() - rest.len();
-        return Err(format!(
-            "trailing bytes after the top-level CBOR data item: {} more at offset {at}",
-            rest.len()
-        ));
+        return Err(format!("trailing bytes after the top-level CBOR data item: {} more at offset {at}", rest.len()));
     }
     Ok(from_cbor(v))
 }

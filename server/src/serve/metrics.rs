@@ -28,8 +28,11 @@
 //! SubscribeToShard). Engine gauges: `shardlog_open_shards{stream}` (shards open for writes),
 //! `shardlog_stream_bytes_on_disk{stream}`, `shardlog_open_shard_logs`,
 //! `shardlog_loaded_segments` (memory-mapped sealed segments) and, on Linux,
-//! `process_open_fds`.
+//! `process_open_fds`. Client bounds: `shardlog_open_connections`,
+//! `shardlog_refused_connections_total`, `shardlog_buffered_body_bytes` and
+//! `shardlog_connection_timeouts_total{kind}` (`idle`, `header_read`, `body_read`, `stall`).
 
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,12 +40,14 @@ use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 use shardlog::engine::metrics::{DataPlaneCounters, EngineMetrics, ShardMetric};
 use shardlog::Engine;
+
+use super::conn::TimeoutCounts;
 
 /// Labels of `shardlog_requests_total`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
@@ -64,6 +69,19 @@ pub struct ServerMetrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     durations: Family<OperationLabels, Histogram>,
+    open_connections: Gauge,
+    refused_connections: Counter,
+    buffered_body_bytes: Gauge<u64, AtomicU64>,
+}
+
+/// An open connection, counted in `shardlog_open_connections` until dropped.
+#[derive(Debug)]
+pub struct OpenConnection(Gauge);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 impl ServerMetrics {
@@ -82,7 +100,46 @@ impl ServerMetrics {
             durations.clone(),
         );
         registry.register_collector(Box::new(EngineCollector { engine }));
-        ServerMetrics { registry, requests, durations }
+        let open_connections = Gauge::default();
+        registry.register("shardlog_open_connections", "Client connections open now", open_connections.clone());
+        let refused_connections = Counter::default();
+        registry.register(
+            "shardlog_refused_connections",
+            "Connections closed on accept because --max-connections were open",
+            refused_connections.clone(),
+        );
+        let buffered_body_bytes = Gauge::<u64, AtomicU64>::default();
+        registry.register(
+            "shardlog_buffered_body_bytes",
+            "Bytes of request bodies being read or served (bounded by --max-buffered-body-bytes)",
+            buffered_body_bytes.clone(),
+        );
+        ServerMetrics { registry, requests, durations, open_connections, refused_connections, buffered_body_bytes }
+    }
+
+    /// Count a connection as open until the returned value is dropped.
+    pub fn connection_opened(&self) -> OpenConnection {
+        self.open_connections.inc();
+        OpenConnection(self.open_connections.clone())
+    }
+
+    /// Count a connection refused at the connection limit.
+    pub fn connection_refused(&self) {
+        self.refused_connections.inc();
+    }
+
+    /// The gauge the request-body budget keeps its total in.
+    pub fn buffered_body_bytes(&self) -> Gauge<u64, AtomicU64> {
+        self.buffered_body_bytes.clone()
+    }
+
+    /// Export `timeouts` as `shardlog_connection_timeouts_total{kind}`.
+    pub fn register_timeouts(&mut self, timeouts: &TimeoutCounts) {
+        self.registry.register(
+            "shardlog_connection_timeouts",
+            "Connections and requests ended for taking too long, by kind (idle, header_read, body_read, stall)",
+            timeouts.family(),
+        );
     }
 
     /// Count one API request.

@@ -11,6 +11,9 @@
 //!   certificates and the rustls acceptor; `logging`: text or JSON log lines.
 //! - `routes`: the non-Kinesis endpoints (`/healthcheck`, `/health`, `/metrics`);
 //!   `metrics`: the Prometheus registry.
+//! - `limits`: the bounds a client is held to ([`ServeLimits`]); `conn`: the connection
+//!   watchdog (idle, header-read and send-stall timeouts); `budget`: request bodies read
+//!   within a deadline and a shared memory budget.
 //! - `handler`: one Kinesis request, checked in Kinesis' order; `auth`: SigV4 presence checks
 //!   and optional verification; `wire`, `ops`, `errors` (the library's `protocol`): the JSON
 //!   1.1 and CBOR codecs, the operation table, error → status, `__type`, message;
@@ -25,9 +28,12 @@
 pub mod args;
 pub mod auth;
 mod body;
+mod budget;
 mod config;
+pub mod conn;
 pub mod eventstream;
 mod handler;
+pub mod limits;
 pub mod logging;
 pub mod metrics;
 mod routes;
@@ -38,6 +44,7 @@ pub mod tls;
 
 pub use crate::protocol::{errors, ops, wire};
 pub use args::{DurabilityArg, LimitsArg, LogFormat, ServeArgs, ServeCommand, StartupCapacity, StartupStream};
+pub use limits::ServeLimits;
 pub use server::{Server, ServerBuilder, ServerHandle};
 pub use tls::TlsSource;
 
@@ -62,6 +69,12 @@ pub struct State {
     health: routes::Health,
     /// The `/metrics` registry.
     metrics: Arc<metrics::ServerMetrics>,
+    /// Connection, time and memory bounds.
+    limits: ServeLimits,
+    /// Memory of request bodies being read or served.
+    budget: Arc<budget::BodyBudget>,
+    /// Timeouts so far, by kind.
+    timeouts: conn::TimeoutCounts,
 }
 
 impl std::fmt::Debug for State {
@@ -72,6 +85,7 @@ impl std::fmt::Debug for State {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("verify_sigv4", &self.verifier.is_some())
             .field("health", &self.health)
+            .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
 }
@@ -105,6 +119,7 @@ impl ServeArgs {
             .addr(self.addr)
             .engine_config(config)
             .max_body_bytes(self.max_body_bytes)
+            .serve_limits(self.serve_limits())
             .shutdown_timeout(Duration::from_secs(self.shutdown_timeout_secs));
         if let Some(dir) = &self.dir {
             b = b.dir(dir);
