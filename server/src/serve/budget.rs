@@ -9,8 +9,14 @@
 //! complete by the body-read deadline ends it with 408. Either way the connection is
 //! closed (HTTP/1.1) or the stream reset (HTTP/2), so the unread rest costs nothing.
 //!
+//! Small bodies (at most [`SMALL_BODY_BYTES`] in all, which is every ordinary Kinesis call)
+//! may also draw on a reserve of a further eighth of the budget, so clients that pin the
+//! budget with large unfinished bodies cannot lock out ordinary producers; ending them takes
+//! the body-read timeout.
+//!
 //! Invariant: `used` equals the sum of the live [`Reservation`]s' `held`, and never exceeds
-//! `limit` (checked with a compare-and-swap, so concurrent readers cannot overshoot).
+//! `limit` plus the reserve (checked with a compare-and-swap, so concurrent readers cannot
+//! overshoot); it exceeds `limit` only by bytes of small bodies.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -21,18 +27,23 @@ use hyper::body::Incoming;
 use prometheus_client::metrics::gauge::Gauge;
 use tokio::time::Instant;
 
+/// A body no larger than this in all may use the reserve.
+pub const SMALL_BODY_BYTES: u64 = 64 * 1024;
+
 /// The memory all request bodies being read or served may hold together.
 #[derive(Debug)]
 pub struct BodyBudget {
     used: Gauge<u64, AtomicU64>,
     limit: u64,
+    /// What small bodies may use beyond `limit`.
+    reserve: u64,
 }
 
 impl BodyBudget {
     /// A budget of `limit` bytes, exported through `gauge`.
     pub fn new(limit: u64, gauge: Gauge<u64, AtomicU64>) -> Arc<BodyBudget> {
         gauge.set(0);
-        Arc::new(BodyBudget { used: gauge, limit })
+        Arc::new(BodyBudget { used: gauge, limit, reserve: limit / 8 })
     }
 
     /// An empty reservation.
@@ -40,11 +51,12 @@ impl BodyBudget {
         Reservation { budget: Arc::clone(self), held: 0 }
     }
 
-    fn take(&self, n: u64) -> bool {
+    fn take(&self, n: u64, small: bool) -> bool {
+        let limit = if small { self.limit.saturating_add(self.reserve) } else { self.limit };
         let used = self.used.inner();
         let mut cur = used.load(Ordering::Acquire);
         loop {
-            let Some(next) = cur.checked_add(n).filter(|&next| next <= self.limit) else { return false };
+            let Some(next) = cur.checked_add(n).filter(|&next| next <= limit) else { return false };
             match used.compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => return true,
                 Err(actual) => cur = actual,
@@ -68,7 +80,8 @@ pub struct Reservation {
 impl Reservation {
     /// Count `n` more bytes, if the budget has room.
     fn grow(&mut self, n: u64) -> bool {
-        if n == 0 || self.budget.take(n) {
+        let small = self.held.saturating_add(n) <= SMALL_BODY_BYTES;
+        if n == 0 || self.budget.take(n, small) {
             self.held += n;
             true
         } else {
@@ -167,5 +180,20 @@ mod tests {
         assert!(b.grow(60));
         drop(b);
         assert_eq!(budget.used.get(), 0);
+    }
+
+    #[test]
+    fn small_bodies_may_use_the_reserve_when_large_ones_spent_the_budget() {
+        let limit = 1024 * 1024;
+        let budget = BodyBudget::new(limit, Gauge::default());
+        let mut large = budget.reserve();
+        assert!(large.grow(limit));
+        let mut small = budget.reserve();
+        assert!(small.grow(SMALL_BODY_BYTES), "a small body fits in the reserve");
+        assert!(!small.grow(1), "past SMALL_BODY_BYTES it is a large body");
+        let mut other = budget.reserve();
+        assert!(!other.grow(limit / 8), "the reserve is an eighth of the budget in all");
+        assert!(other.grow(limit / 8 - SMALL_BODY_BYTES));
+        assert!(!large.grow(1));
     }
 }

@@ -122,6 +122,9 @@ pub struct ConnActivity {
     idle_since: Mutex<Instant>,
     /// The watchdog's read side, woken when the connection becomes idle.
     reader: Mutex<Option<Waker>>,
+    /// Asked for by a long-lived response (a subscription): keep the kernel's send buffer
+    /// of this connection small (bytes).
+    send_buffer: AtomicUsize,
 }
 
 impl ConnActivity {
@@ -132,6 +135,7 @@ impl ConnActivity {
             started: AtomicU64::new(0),
             idle_since: Mutex::new(Instant::now()),
             reader: Mutex::new(None),
+            send_buffer: AtomicUsize::new(0),
         })
     }
 
@@ -150,6 +154,34 @@ impl ConnActivity {
 /// A request in flight on a connection; dropping it ends the request for the watchdog.
 #[derive(Debug)]
 pub struct RequestGuard(Arc<ConnActivity>);
+
+impl RequestGuard {
+    /// Cap the kernel's send buffer of this request's connection at about `bytes` (applied
+    /// at the connection's next write; Linux doubles it for bookkeeping). A subscription
+    /// asks for it: otherwise the kernel's autotuning lets a client that stops reading park
+    /// megabytes of events in the socket.
+    pub fn limit_send_buffer(&self, bytes: usize) {
+        self.0.send_buffer.store(bytes, Ordering::Release);
+    }
+}
+
+/// A connection the watchdog can reach the TCP socket of.
+pub trait Socket {
+    /// The TCP socket under any TLS.
+    fn tcp(&self) -> &tokio::net::TcpStream;
+}
+
+impl Socket for tokio::net::TcpStream {
+    fn tcp(&self) -> &tokio::net::TcpStream {
+        self
+    }
+}
+
+impl Socket for tokio_rustls::server::TlsStream<tokio::net::TcpStream> {
+    fn tcp(&self) -> &tokio::net::TcpStream {
+        self.get_ref().0
+    }
+}
 
 impl Drop for RequestGuard {
     fn drop(&mut self) {
@@ -217,6 +249,8 @@ pub struct Watched<S> {
     closing: Option<&'static [u8]>,
     /// End-of-file reported: every later read reports it again.
     ended: bool,
+    /// The send-buffer size applied so far (0: the kernel's own).
+    send_buffer: usize,
 }
 
 impl<S> Watched<S> {
@@ -234,6 +268,7 @@ impl<S> Watched<S> {
             stalled_since: None,
             closing: None,
             ended: false,
+            send_buffer: 0,
         }
     }
 
@@ -244,7 +279,18 @@ impl<S> Watched<S> {
     }
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> Watched<S> {
+impl<S: AsyncRead + AsyncWrite + Unpin + Socket> Watched<S> {
+    /// Apply a send-buffer cap a request asked for.
+    fn apply_send_buffer(&mut self) {
+        let want = self.activity.send_buffer.load(Ordering::Acquire);
+        if want != 0 && want != self.send_buffer {
+            self.send_buffer = want;
+            if let Err(e) = rustix::net::sockopt::set_socket_send_buffer_size(self.io.tcp(), want) {
+                tracing::debug!(error = %e, "cannot set the send buffer size");
+            }
+        }
+    }
+
     /// Write what is left of the 408; `Ready` once written (or the write failed).
     fn poll_closing(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         while let Some(rest) = self.closing {
@@ -318,7 +364,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Watched<S> {
     }
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for Watched<S> {
+impl<S: AsyncRead + AsyncWrite + Unpin + Socket> AsyncRead for Watched<S> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let this = &mut *self;
         loop {
@@ -359,9 +405,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for Watched<S> {
     }
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Watched<S> {
+impl<S: AsyncRead + AsyncWrite + Unpin + Socket> AsyncWrite for Watched<S> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
         let this = &mut *self;
+        this.apply_send_buffer();
         match Pin::new(&mut this.io).poll_write(cx, data) {
             Poll::Ready(r) => {
                 this.wrote();
@@ -377,6 +424,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Watched<S> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
+        this.apply_send_buffer();
         match Pin::new(&mut this.io).poll_write_vectored(cx, bufs) {
             Poll::Ready(r) => {
                 this.wrote();

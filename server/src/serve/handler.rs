@@ -45,6 +45,9 @@ use super::ops::{self, Op};
 use super::wire::{self, Codec, ContentType};
 use super::{auth, eventstream, routes, State};
 
+/// The kernel send buffer of a connection carrying a subscription: a few events' worth.
+const SUBSCRIPTION_SEND_BUFFER: usize = 128 * 1024;
+
 /// What the blocking part of a request produced.
 enum Outcome {
     /// A complete response body in the request's codec.
@@ -267,6 +270,9 @@ async fn process(
             let (tx, rx) = tokio::sync::mpsc::channel(1);
             // The channel is empty: the first frame always fits.
             let _ = tx.try_send(eventstream::initial_response(ct.codec));
+            if let Some(g) = guard.as_ref() {
+                g.limit_send_buffer(SUBSCRIPTION_SEND_BUFFER);
+            }
             let pump = eventstream::Pump {
                 codec: ct.codec,
                 shutdown: state.stopping(),
