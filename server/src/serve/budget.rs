@@ -167,17 +167,18 @@ mod tests {
 
     #[test]
     fn reservations_never_overshoot_and_release_on_drop() {
-        let budget = BodyBudget::new(100, Gauge::default());
+        const MIB: u64 = 1024 * 1024;
+        let budget = BodyBudget::new(100 * MIB, Gauge::default());
         let mut a = budget.reserve();
         let mut b = budget.reserve();
-        assert!(a.grow(60));
-        assert!(!b.grow(41), "60 + 41 > 100");
-        assert!(b.grow(40));
-        assert_eq!(budget.used.get(), 100);
+        assert!(a.grow(60 * MIB));
+        assert!(!b.grow(41 * MIB), "60 + 41 > 100");
+        assert!(b.grow(40 * MIB));
+        assert_eq!(budget.used.get(), 100 * MIB);
         assert!(!a.grow(1));
         drop(a);
-        assert_eq!(budget.used.get(), 40);
-        assert!(b.grow(60));
+        assert_eq!(budget.used.get(), 40 * MIB);
+        assert!(b.grow(60 * MIB));
         drop(b);
         assert_eq!(budget.used.get(), 0);
     }
