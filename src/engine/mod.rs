@@ -15,6 +15,7 @@
 pub mod checkpoint;
 pub(crate) mod control;
 mod data;
+pub mod extent;
 pub mod fanout;
 pub mod lineage;
 mod reshard;
