@@ -19,8 +19,13 @@ impl Server {
     /// Start `shardlog serve --addr 127.0.0.1:0 --dir DIR <extra>` and wait until it accepts
     /// connections.
     pub fn start(dir: &Path, extra: &[&str]) -> Server {
+        Server::start_on(dir, "127.0.0.1:0", extra)
+    }
+
+    /// Like [`Server::start`] on a given address (to restart a server on the same port).
+    pub fn start_on(dir: &Path, addr: &str, extra: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_shardlog"))
-            .args(["serve", "--addr", "127.0.0.1:0", "--dir", dir.to_str().unwrap(), "--log-level", "warn"])
+            .args(["serve", "--addr", addr, "--dir", dir.to_str().unwrap(), "--log-level", "warn"])
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -1,0 +1,193 @@
+//! `shardlog forward` end to end, with a second `shardlog serve` as the destination: every
+//! record arrives with its partition key and explicit hash key, in order per key across the
+//! source's splits and merges; kill -9 of the forwarder at random points loses nothing and
+//! duplicates stay within one window per shard; destination throttling (`--limits kinesis`,
+//! one shard) slows it without loss or reordering; a destination outage of several seconds
+//! is ridden out; the reverse direction copies a remote stream into a local directory.
+//!
+//! `SHARDLOG_FORWARD_KILL_RUNS` sets the number of kill -9 runs (default 20).
+
+mod forward_support;
+mod serve_support;
+
+use std::time::{Duration, Instant};
+
+use forward_support::*;
+use serve_support::Server;
+
+const LIMIT: Duration = Duration::from_secs(120);
+
+#[test]
+fn every_record_arrives_once_in_order_per_key_with_keys_and_explicit_hash_keys_kept() {
+    let src = tempfile::tempdir().unwrap();
+    let dst = tempfile::tempdir().unwrap();
+    let sent = make_source(src.path(), "orders", 1_500, 40, 100);
+    let server = Server::start(dst.path(), &[]);
+    create_destination(server.addr, "copy", 3);
+    let url = format!("http://{}", server.addr);
+    let (stats, ok) = run_forward(
+        &["--dir", src.path().to_str().unwrap(), "--stream", "orders", "--to-stream", "copy", "--endpoint-url", &url, "--until-caught-up"],
+        LIMIT,
+    );
+    assert!(ok, "forward failed: {stats}");
+    assert_eq!(stats["outcome"], "caught_up");
+    assert_eq!(stats["records_forwarded"], 1_500);
+    assert_eq!(stats["records_behind"], 0);
+    assert_eq!(stats["shards_finished"], 3, "shards 0, 2 and 3 were closed and forwarded to their end: {stats}");
+    // Run again: everything is checkpointed, nothing is sent twice.
+    let (again, ok) = run_forward(
+        &["--dir", src.path().to_str().unwrap(), "--stream", "orders", "--to-stream", "copy", "--endpoint-url", &url, "--until-caught-up"],
+        LIMIT,
+    );
+    assert!(ok, "{again}");
+    assert_eq!(again["records_forwarded"], 0);
+    assert!(server.terminate().success());
+    let got = read_back(dst.path(), "copy");
+    let verdict = check(&sent, &got);
+    assert_eq!(verdict.duplicates, 0, "strict ordering without failures sends every record once");
+}
+
+fn kill_runs() -> usize {
+    std::env::var("SHARDLOG_FORWARD_KILL_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(20)
+}
+
+#[test]
+fn kill_9_at_random_points_loses_nothing_and_duplicates_stay_within_one_window_per_shard() {
+    const WINDOW: usize = 40;
+    const MAX_SHARDS_IN_FLIGHT: usize = 3;
+    let seed = std::env::var("SHARDLOG_FORWARD_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1
+    });
+    eprintln!("kill -9 points from seed {seed} (SHARDLOG_FORWARD_SEED={seed} to replay)");
+    let mut rng = Rng(seed);
+    let src = tempfile::tempdir().unwrap();
+    let dst = tempfile::tempdir().unwrap();
+    let sent = make_source(src.path(), "orders", 3_000, 24, 100);
+    let server = Server::start(dst.path(), &[]);
+    create_destination(server.addr, "copy", 2);
+    let url = format!("http://{}", server.addr);
+    let window = WINDOW.to_string();
+    let args = [
+        "--dir", src.path().to_str().unwrap(), "--stream", "orders", "--to-stream", "copy", "--endpoint-url", &url,
+        "--until-caught-up", "--batch-records", &window, "--ordering", "batched",
+    ];
+    let mut kills = 0usize;
+    for run in 0..kill_runs() {
+        let mut child = spawn_forward(&args);
+        let rx = json_lines(&mut child);
+        // A random point: after a random number of requests (0: as soon as it reports).
+        let after = rng.below(12);
+        let hit = wait_for(&rx, LIMIT, |s| s["requests"].as_u64().unwrap_or(0) >= after);
+        if hit.is_some() {
+            child.kill().expect("kill -9");
+            kills += 1;
+        }
+        let status = wait_exit(&mut child, LIMIT);
+        assert!(hit.is_some() || status.success(), "run {run}: the forwarder failed on its own");
+    }
+    let (stats, ok) = run_forward(&args, LIMIT);
+    assert!(ok && stats["outcome"] == "caught_up", "{stats}");
+    assert!(server.terminate().success());
+    let got = read_back(dst.path(), "copy");
+    let verdict = check(&sent, &got);
+    let bound = kills * WINDOW * MAX_SHARDS_IN_FLIGHT;
+    eprintln!("{kills} kills, {} duplicates (bound {bound})", verdict.duplicates);
+    assert!(verdict.duplicates <= bound, "{} duplicates after {kills} kills exceed {bound}", verdict.duplicates);
+}
+
+#[test]
+fn destination_throttling_slows_the_forwarder_without_loss_or_reordering() {
+    let src = tempfile::tempdir().unwrap();
+    let dst = tempfile::tempdir().unwrap();
+    // 2.4 MB of 1 KiB records for a 1-shard destination at Kinesis' 1 MiB/s and 1,000 rec/s.
+    let sent = make_source(src.path(), "orders", 2_400, 200, 1_000);
+    let server = Server::start(dst.path(), &["--limits", "kinesis"]);
+    create_destination(server.addr, "copy", 1);
+    let url = format!("http://{}", server.addr);
+    let (stats, ok) = run_forward(
+        &["--dir", src.path().to_str().unwrap(), "--stream", "orders", "--to-stream", "copy", "--endpoint-url", &url, "--until-caught-up", "--backoff-base-ms", "20", "--backoff-max-ms", "500"],
+        LIMIT,
+    );
+    assert!(ok, "{stats}");
+    let throttled = stats["entries_throttled"].as_u64().unwrap() + stats["request_failures"].as_u64().unwrap();
+    assert!(throttled > 0, "the destination never throttled: {stats}");
+    assert!(stats["backoffs"].as_u64().unwrap() > 0, "{stats}");
+    assert!(stats["elapsed_ms"].as_u64().unwrap() >= 1_000, "2.4 MB at 1 MiB/s took under a second: {stats}");
+    assert_eq!(stats["records_forwarded"], 2_400);
+    assert!(server.terminate().success());
+    let verdict = check(&sent, &read_back(dst.path(), "copy"));
+    assert_eq!(verdict.duplicates, 0, "strict ordering re-sends nothing");
+}
+
+#[test]
+fn batched_ordering_under_throttling_keeps_each_keys_order_as_a_subsequence() {
+    let src = tempfile::tempdir().unwrap();
+    let dst = tempfile::tempdir().unwrap();
+    let sent = make_source(src.path(), "orders", 2_400, 8, 1_000);
+    let server = Server::start(dst.path(), &["--limits", "kinesis"]);
+    create_destination(server.addr, "copy", 1);
+    let url = format!("http://{}", server.addr);
+    let (stats, ok) = run_forward(
+        &["--dir", src.path().to_str().unwrap(), "--stream", "orders", "--to-stream", "copy", "--endpoint-url", &url, "--until-caught-up", "--ordering", "batched", "--backoff-base-ms", "20", "--backoff-max-ms", "500"],
+        LIMIT,
+    );
+    assert!(ok, "{stats}");
+    assert!(stats["entries_throttled"].as_u64().unwrap() > 0, "{stats}");
+    assert!(server.terminate().success());
+    check_subsequence(&sent, &read_back(dst.path(), "copy"));
+}
+
+#[test]
+fn a_destination_outage_of_several_seconds_is_ridden_out() {
+    let src = tempfile::tempdir().unwrap();
+    let dst = tempfile::tempdir().unwrap();
+    let sent = make_source(src.path(), "orders", 3_000, 24, 100);
+    let server = Server::start(dst.path(), &[]);
+    let addr = server.addr;
+    create_destination(addr, "copy", 2);
+    let url = format!("http://{addr}");
+    let mut child = spawn_forward(&[
+        "--dir", src.path().to_str().unwrap(), "--stream", "orders", "--to-stream", "copy", "--endpoint-url", &url,
+        "--until-caught-up", "--max-records-per-sec", "1500", "--backoff-base-ms", "50", "--backoff-max-ms", "1000",
+    ]);
+    let rx = json_lines(&mut child);
+    wait_for(&rx, LIMIT, |s| s["records_forwarded"].as_u64().unwrap_or(0) >= 500).expect("the forwarder ended early");
+    assert!(server.terminate().success());
+    let down = Instant::now();
+    // The outage lasts at least 3 s and until the forwarder has failed several times.
+    let during = wait_for(&rx, LIMIT, |s| s["request_failures"].as_u64().unwrap_or(0) >= 3 && down.elapsed() >= Duration::from_secs(3))
+        .expect("the forwarder gave up during the outage");
+    assert!(during["records_forwarded"].as_u64().unwrap() < 3_000);
+    let server = Server::start_on(dst.path(), &addr.to_string(), &[]);
+    let last = loop {
+        match rx.recv_timeout(LIMIT) {
+            Ok(v) if v["final"] == true => break v,
+            Ok(_) => {}
+            Err(e) => panic!("no final stats: {e}"),
+        }
+    };
+    assert!(wait_exit(&mut child, LIMIT).success(), "{last}");
+    assert_eq!(last["outcome"], "caught_up");
+    assert!(server.terminate().success());
+    let verdict = check(&sent, &read_back(dst.path(), "copy"));
+    assert!(verdict.duplicates <= 500 * 3, "{} duplicates", verdict.duplicates);
+}
+
+#[test]
+fn the_reverse_direction_copies_a_remote_stream_across_lineage_into_a_local_directory() {
+    let remote_dir = tempfile::tempdir().unwrap();
+    let local = tempfile::tempdir().unwrap();
+    let sent = make_source(remote_dir.path(), "orders", 1_200, 30, 100);
+    let server = Server::start(remote_dir.path(), &[]);
+    let url = format!("http://{}", server.addr);
+    let args = ["--from-endpoint", url.as_str(), "--from-stream", "orders", "--to-dir", local.path().to_str().unwrap(), "--until-caught-up"];
+    let (stats, ok) = run_forward(&args, LIMIT);
+    assert!(ok, "{stats}");
+    assert_eq!(stats["records_forwarded"], 1_200);
+    let (again, ok) = run_forward(&args, LIMIT);
+    assert!(ok, "{again}");
+    assert_eq!(again["records_forwarded"], 0, "positions were kept in the data directory");
+    assert!(server.terminate().success());
+    let verdict = check_with(&sent, &read_back(local.path(), "orders"), false);
+    assert_eq!(verdict.duplicates, 0);
+}
