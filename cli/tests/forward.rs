@@ -69,7 +69,7 @@ fn kill_9_at_random_points_loses_nothing_and_duplicates_stay_within_one_window_p
     let window = WINDOW.to_string();
     let args = [
         "--dir", src.path().to_str().unwrap(), "--stream", "orders", "--to-stream", "copy", "--endpoint-url", &url,
-        "--until-caught-up", "--batch-records", &window, "--ordering", "batched",
+        "--until-caught-up", "--batch-records", &window,
     ];
     let mut kills = 0usize;
     for run in 0..kill_runs() {
@@ -189,5 +189,60 @@ fn the_reverse_direction_copies_a_remote_stream_across_lineage_into_a_local_dire
     assert_eq!(again["records_forwarded"], 0, "positions were kept in the data directory");
     assert!(server.terminate().success());
     let verdict = check_with(&sent, &read_back(local.path(), "orders"), false);
+    assert_eq!(verdict.duplicates, 0);
+}
+
+/// Records stored in a (never resharded) destination stream, counted over HTTP.
+fn count_records(addr: std::net::SocketAddr, stream: &str) -> usize {
+    let shards = serve_support::ok_json(addr, "ListShards", serde_json::json!({"StreamName": stream}));
+    let mut n = 0;
+    for s in shards["Shards"].as_array().unwrap() {
+        let it = serve_support::ok_json(
+            addr,
+            "GetShardIterator",
+            serde_json::json!({"StreamName": stream, "ShardId": s["ShardId"], "ShardIteratorType": "TRIM_HORIZON"}),
+        );
+        let mut iterator = it["ShardIterator"].clone();
+        loop {
+            let r = serve_support::ok_json(addr, "GetRecords", serde_json::json!({"ShardIterator": iterator}));
+            let got = r["Records"].as_array().unwrap().len();
+            n += got;
+            if got == 0 {
+                break;
+            }
+            iterator = r["NextShardIterator"].clone();
+        }
+    }
+    n
+}
+
+#[test]
+fn serve_forward_ships_a_local_stream_while_serving_it() {
+    let src = tempfile::tempdir().unwrap();
+    let dst = tempfile::tempdir().unwrap();
+    let sent = make_source(src.path(), "orders", 1_200, 30, 100);
+    let destination = Server::start(dst.path(), &[]);
+    create_destination(destination.addr, "copy", 2);
+    let spec = format!("orders=copy@http://{}", destination.addr);
+    let source = Server::start_with(src.path(), "127.0.0.1:0", &["--forward", &spec], aws_env);
+    let deadline = Instant::now() + LIMIT;
+    while count_records(destination.addr, "copy") < 1_200 {
+        assert!(Instant::now() < deadline, "serve --forward did not ship 1,200 records in time");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Records put while serving are forwarded too.
+    serve_support::ok_json(
+        source.addr,
+        "PutRecord",
+        serde_json::json!({"StreamName": "orders", "PartitionKey": "k1", "Data": "bGF0ZQ=="}),
+    );
+    while count_records(destination.addr, "copy") < 1_201 {
+        assert!(Instant::now() < deadline, "a record put while serving was not forwarded");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(source.terminate().success());
+    assert!(destination.terminate().success());
+    let got: Vec<Got> = read_back(dst.path(), "copy").into_iter().filter(|g| g.index != usize::MAX).collect();
+    let verdict = check(&sent, &got);
     assert_eq!(verdict.duplicates, 0);
 }

@@ -37,7 +37,11 @@ pub fn payload(i: usize, size: usize) -> Bytes {
     Bytes::from(s)
 }
 
+/// The index in a record's data (`usize::MAX` for data not made by [`payload`]).
 pub fn index_of(data: &[u8]) -> usize {
+    if !data.starts_with(b"record-") {
+        return usize::MAX;
+    }
     let s = std::str::from_utf8(data.get(7..15).expect("record data too short")).expect("utf8 index");
     s.parse().expect("record index")
 }
@@ -168,8 +172,8 @@ pub fn aws_env(cmd: &mut Command) -> &mut Command {
         .env("AWS_SECRET_ACCESS_KEY", "forward/test/secret")
         .env("AWS_REGION", "us-east-1")
         .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/nonexistent/shardlog-test-config")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/shardlog-test-credentials")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
         .env_remove("AWS_PROFILE")
         .env_remove("AWS_SESSION_TOKEN")
         .env_remove("AWS_ENDPOINT_URL")

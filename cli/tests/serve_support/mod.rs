@@ -24,9 +24,14 @@ impl Server {
 
     /// Like [`Server::start`] on a given address (to restart a server on the same port).
     pub fn start_on(dir: &Path, addr: &str, extra: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_shardlog"))
-            .args(["serve", "--addr", addr, "--dir", dir.to_str().unwrap(), "--log-level", "warn"])
-            .args(extra)
+        Server::start_with(dir, addr, extra, |c| c)
+    }
+
+    /// Like [`Server::start_on`], with `setup` adjusting the command (environment variables).
+    pub fn start_with(dir: &Path, addr: &str, extra: &[&str], setup: impl FnOnce(&mut Command) -> &mut Command) -> Server {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_shardlog"));
+        cmd.args(["serve", "--addr", addr, "--dir", dir.to_str().unwrap(), "--log-level", "warn"]).args(extra);
+        let mut child = setup(&mut cmd)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

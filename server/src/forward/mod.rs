@@ -34,6 +34,7 @@
 pub mod backoff;
 pub mod batch;
 pub mod checkpoint;
+pub mod embedded;
 mod pump;
 pub mod rate;
 pub mod record;

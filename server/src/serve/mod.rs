@@ -104,6 +104,11 @@ pub struct ServeArgs {
     /// How long shutdown waits for in-flight requests before closing the engine anyway.
     #[arg(long, default_value_t = 10, value_name = "SECS")]
     pub shutdown_timeout_secs: u64,
+    /// Forward local stream LOCAL to stream DEST (a name or an ARN) at ENDPOINT (default:
+    /// AWS; region from an ARN or the AWS configuration), at least once and in order per
+    /// key, checkpointed in this data directory. Repeatable.
+    #[arg(long = "forward", value_name = "LOCAL=DEST[@ENDPOINT]")]
+    pub forward: Vec<crate::forward::setup::ForwardSpec>,
 }
 
 /// What every request handler shares.
@@ -181,7 +186,15 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode, ServeError> {
     let state =
         Arc::new(State { engine: engine.clone(), max_body_bytes: args.max_body_bytes, verifier, shutdown: stop_rx });
     let timeout = Duration::from_secs(args.shutdown_timeout_secs);
+    let forwarders = crate::forward::embedded::spawn(runtime.handle(), &engine, &args.forward, &state.shutdown);
     let served = runtime.block_on(serve(args.addr, state, stop_tx, timeout));
+    for (running, task) in forwarders {
+        // The stop signal went out with the shutdown; each forwarder finishes or abandons
+        // its in-flight windows (never half checkpointed).
+        let _ = runtime.block_on(async { tokio::time::timeout(timeout, task).await });
+        let s = running.stats();
+        tracing::info!(forward = %running.spec.local, records = s.records_forwarded, "forwarder stopped");
+    }
     // Handlers still running on the blocking pool (after a shutdown timeout) finish or are
     // abandoned here; the engine is closed after them.
     runtime.shutdown_timeout(Duration::from_secs(5));

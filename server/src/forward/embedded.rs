@@ -1,0 +1,107 @@
+//! Forwarders running inside `shardlog serve` (`serve --forward LOCAL=DEST[@ENDPOINT]`): one
+//! task per spec on the server's runtime, over the server's engine. A forwarder that stops
+//! on an error (the destination stream missing, bad credentials) is logged and started again
+//! after a backoff, so a server keeps forwarding once the cause is fixed; its stats stay
+//! readable through [`RunningForward::stats`] the whole time.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use shardlog::Engine;
+use tokio::sync::watch;
+
+use crate::forward::remote::RemoteConfig;
+use crate::forward::setup::{local_to_remote, ForwardSpec};
+use crate::forward::{BackoffPolicy, ForwardOptions, ForwardStats, Outcome, StatsSnapshot};
+
+/// A forwarder started by [`spawn`].
+#[derive(Debug, Clone)]
+pub struct RunningForward {
+    /// What it forwards.
+    pub spec: ForwardSpec,
+    current: Arc<Mutex<Arc<ForwardStats>>>,
+}
+
+impl RunningForward {
+    /// The stats of its current run (a restart after an error starts new counters).
+    pub fn stats(&self) -> StatsSnapshot {
+        self.current.lock().unwrap_or_else(|p| p.into_inner()).snapshot()
+    }
+}
+
+/// The region of a stream ARN (`arn:aws:kinesis:REGION:ACCOUNT:stream/NAME`).
+pub fn arn_region(arn: &str) -> Option<&str> {
+    let mut parts = arn.split(':');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some("arn"), Some(_), Some("kinesis"), Some(region)) if !region.is_empty() => Some(region),
+        _ => None,
+    }
+}
+
+/// Start one forwarder per spec on `runtime`; they stop when `stop` turns true.
+pub fn spawn(
+    runtime: &tokio::runtime::Handle,
+    engine: &Engine,
+    specs: &[ForwardSpec],
+    stop: &watch::Receiver<bool>,
+) -> Vec<(RunningForward, tokio::task::JoinHandle<()>)> {
+    specs
+        .iter()
+        .map(|spec| {
+            let running = RunningForward { spec: spec.clone(), current: Arc::new(Mutex::new(Arc::new(ForwardStats::default()))) };
+            let (engine, spec, stop, current) = (engine.clone(), spec.clone(), stop.clone(), Arc::clone(&running.current));
+            let task = runtime.spawn(async move { supervise(engine, spec, stop, current).await });
+            (running, task)
+        })
+        .collect()
+}
+
+async fn supervise(engine: Engine, spec: ForwardSpec, mut stop: watch::Receiver<bool>, current: Arc<Mutex<Arc<ForwardStats>>>) {
+    let remote = RemoteConfig {
+        endpoint_url: spec.endpoint_url.clone(),
+        region: arn_region(&spec.to_stream).map(str::to_string),
+        ..Default::default()
+    };
+    let restart = BackoffPolicy { base: Duration::from_secs(1), max: Duration::from_secs(60) };
+    let mut failures = 0u32;
+    let label = format!("{} -> {}@{}", spec.local, spec.to_stream, spec.endpoint_url.as_deref().unwrap_or("aws"));
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let built = local_to_remote(engine.clone(), &spec.local, &spec.to_stream, &remote, None, ForwardOptions::default()).await;
+        let result = match built {
+            Ok(f) => {
+                *current.lock().unwrap_or_else(|p| p.into_inner()) = f.stats();
+                tracing::info!(forward = %label, "forwarding");
+                f.run(stop.clone()).await
+            }
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(Outcome::Stopped) | Ok(Outcome::CaughtUp) => return,
+            Err(e) => {
+                failures = failures.saturating_add(1);
+                let wait = restart.jittered(failures).max(Duration::from_millis(500));
+                tracing::error!(forward = %label, error = %e, retry_in_ms = wait.as_millis() as u64, "forwarder stopped");
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = stop.changed() => return,
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_region_comes_from_a_stream_arn() {
+        assert_eq!(arn_region("arn:aws:kinesis:eu-west-1:123456789012:stream/orders"), Some("eu-west-1"));
+        assert_eq!(arn_region("arn:aws-cn:kinesis:cn-north-1:123456789012:stream/o"), Some("cn-north-1"));
+        assert_eq!(arn_region("orders"), None);
+        assert_eq!(arn_region("arn:aws:s3:::bucket"), None);
+    }
+}
