@@ -246,3 +246,39 @@ fn serve_forward_ships_a_local_stream_while_serving_it() {
     let verdict = check(&sent, &got);
     assert_eq!(verdict.duplicates, 0);
 }
+
+#[test]
+fn keep_until_forwarded_deletes_what_the_destination_acknowledged() {
+    let src = tempfile::tempdir().unwrap();
+    let dst = tempfile::tempdir().unwrap();
+    let config = shardlog::EngineConfig {
+        log: shardlog::LogConfig { segment_max_bytes: 16 * 1024, ..Default::default() },
+        ..Default::default()
+    };
+    let sent = make_source_with(src.path(), "orders", 3_000, 24, 200, config);
+    let before = segment_bytes(src.path());
+    let server = Server::start(dst.path(), &[]);
+    create_destination(server.addr, "copy", 2);
+    let url = format!("http://{}", server.addr);
+    let (stats, ok) = run_forward(
+        &["--dir", src.path().to_str().unwrap(), "--stream", "orders", "--to-stream", "copy", "--endpoint-url", &url, "--until-caught-up", "--keep-until-forwarded"],
+        LIMIT,
+    );
+    assert!(ok, "{stats}");
+    let after = segment_bytes(src.path());
+    assert!(stats["bytes_trimmed"].as_u64().unwrap() > 0, "{stats}");
+    // What is left: at most the segment being appended to on each of the 5 shards.
+    // What is left: only the segment each of the 5 shards was appending to.
+    let mut left: Vec<(String, u64)> = Vec::new();
+    for shard in std::fs::read_dir(src.path().join("shards")).unwrap().flatten().flat_map(|s| std::fs::read_dir(s.path()).unwrap().flatten()) {
+        for f in std::fs::read_dir(shard.path()).unwrap().flatten() {
+            if f.path().extension().is_some_and(|x| x == "log") {
+                left.push((f.path().display().to_string(), f.metadata().unwrap().len()));
+            }
+        }
+    }
+    assert_eq!(left.len(), 5, "one segment per shard should be left: {left:?}");
+    assert!(before > 4 * after, "{after} bytes left of {before}");
+    assert!(server.terminate().success());
+    assert_eq!(check(&sent, &read_back(dst.path(), "copy")).duplicates, 0);
+}

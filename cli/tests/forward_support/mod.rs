@@ -67,7 +67,12 @@ fn put(engine: &Engine, stream: &str, from: usize, to: usize, plain: usize, size
 /// way (split shard 0 after a third, merge the two children after two thirds), so lineage
 /// matters: shard 0 → 2, 3 → 4, and shard 1 stays open.
 pub fn make_source(dir: &Path, stream: &str, n: usize, plain_keys: usize, size: usize) -> Vec<Sent> {
-    let engine = Engine::open(dir, EngineConfig::default()).expect("open source");
+    make_source_with(dir, stream, n, plain_keys, size, EngineConfig::default())
+}
+
+/// [`make_source`] with an engine configuration (small segments, say).
+pub fn make_source_with(dir: &Path, stream: &str, n: usize, plain_keys: usize, size: usize, config: EngineConfig) -> Vec<Sent> {
+    let engine = Engine::open(dir, config).expect("open source");
     engine
         .create_stream(CreateStreamInput { stream_name: stream.into(), shard_count: Some(2), ..Default::default() })
         .expect("create source stream");
@@ -292,4 +297,21 @@ impl Rng {
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n.max(1)
     }
+}
+
+/// Bytes of segment files of every shard under a data directory.
+pub fn segment_bytes(dir: &Path) -> u64 {
+    fn walk(p: &Path) -> u64 {
+        let mut n = 0;
+        for e in std::fs::read_dir(p).unwrap().flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                n += walk(&path);
+            } else if path.extension().is_some_and(|x| x == "log") {
+                n += e.metadata().unwrap().len();
+            }
+        }
+        n
+    }
+    walk(&dir.join("shards"))
 }
