@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use shardlog::{Durability, Engine, EngineConfig};
 use shardlog_server::forward::{
-    runner, setup, BackoffPolicy, BatchLimits, ForwardOptions, KeyTemplate, Ordering, Outcome, RateLimit,
-    RemoteConfig, StatsSnapshot,
+    runner, setup, BackoffPolicy, BatchLimits, ForwardOptions, KeyTemplate, Ordering, Outcome, RateLimit, RemoteConfig,
+    StatsSnapshot,
 };
 
 use crate::bench::progress::Progress;
@@ -132,7 +132,9 @@ fn options(args: &ForwardArgs) -> Result<ForwardOptions, Failure> {
     if args.backoff_max_ms < args.backoff_base_ms {
         return Err(Failure::usage("--backoff-max-ms must be at least --backoff-base-ms"));
     }
-    for (name, v) in [("--max-records-per-sec", args.max_records_per_sec), ("--max-bytes-per-sec", args.max_bytes_per_sec)] {
+    for (name, v) in
+        [("--max-records-per-sec", args.max_records_per_sec), ("--max-bytes-per-sec", args.max_bytes_per_sec)]
+    {
         if v.is_some_and(|v| !(v.is_finite() && v > 0.0)) {
             return Err(Failure::usage(format!("{name} must be a positive number")));
         }
@@ -224,7 +226,11 @@ pub(crate) fn run(args: &ForwardArgs) -> Result<ExitCode, Failure> {
     };
     let engine2 = engine.clone();
     let (outcome, stats) = if reverse {
-        let remote = RemoteConfig { endpoint_url: args.from_endpoint.clone(), region: args.region.clone(), ..Default::default() };
+        let remote = RemoteConfig {
+            endpoint_url: args.from_endpoint.clone(),
+            region: args.region.clone(),
+            ..Default::default()
+        };
         let from = args.from_stream.clone().unwrap_or_default();
         let to = args.to_stream.clone().unwrap_or_else(|| from.rsplit('/').next().unwrap_or(&from).to_string());
         runner::run_until_signal(
@@ -233,8 +239,13 @@ pub(crate) fn run(args: &ForwardArgs) -> Result<ExitCode, Failure> {
             on_tick,
         )
     } else {
-        let remote = RemoteConfig { endpoint_url: args.endpoint_url.clone(), region: args.region.clone(), ..Default::default() };
-        let (stream, to, owner) = (args.stream.clone().unwrap_or_default(), args.to_stream.clone().unwrap_or_default(), args.checkpoint_name.clone());
+        let remote =
+            RemoteConfig { endpoint_url: args.endpoint_url.clone(), region: args.region.clone(), ..Default::default() };
+        let (stream, to, owner) = (
+            args.stream.clone().unwrap_or_default(),
+            args.to_stream.clone().unwrap_or_default(),
+            args.checkpoint_name.clone(),
+        );
         runner::run_until_signal(
             async move { setup::local_to_remote(engine2, &stream, &to, &remote, owner, opts).await },
             tick,

@@ -26,7 +26,17 @@ fn every_record_arrives_once_in_order_per_key_with_keys_and_explicit_hash_keys_k
     create_destination(server.addr, "copy", 3);
     let url = format!("http://{}", server.addr);
     let (stats, ok) = run_forward(
-        &["--dir", src.path().to_str().unwrap(), "--stream", "orders", "--to-stream", "copy", "--endpoint-url", &url, "--until-caught-up"],
+        &[
+            "--dir",
+            src.path().to_str().unwrap(),
+            "--stream",
+            "orders",
+            "--to-stream",
+            "copy",
+            "--endpoint-url",
+            &url,
+            "--until-caught-up",
+        ],
         LIMIT,
     );
     assert!(ok, "forward failed: {stats}");
@@ -36,7 +46,17 @@ fn every_record_arrives_once_in_order_per_key_with_keys_and_explicit_hash_keys_k
     assert_eq!(stats["shards_finished"], 3, "shards 0, 2 and 3 were closed and forwarded to their end: {stats}");
     // Run again: everything is checkpointed, nothing is sent twice.
     let (again, ok) = run_forward(
-        &["--dir", src.path().to_str().unwrap(), "--stream", "orders", "--to-stream", "copy", "--endpoint-url", &url, "--until-caught-up"],
+        &[
+            "--dir",
+            src.path().to_str().unwrap(),
+            "--stream",
+            "orders",
+            "--to-stream",
+            "copy",
+            "--endpoint-url",
+            &url,
+            "--until-caught-up",
+        ],
         LIMIT,
     );
     assert!(ok, "{again}");
@@ -68,8 +88,17 @@ fn kill_9_at_random_points_loses_nothing_and_duplicates_stay_within_one_window_p
     let url = format!("http://{}", server.addr);
     let window = WINDOW.to_string();
     let args = [
-        "--dir", src.path().to_str().unwrap(), "--stream", "orders", "--to-stream", "copy", "--endpoint-url", &url,
-        "--until-caught-up", "--batch-records", &window,
+        "--dir",
+        src.path().to_str().unwrap(),
+        "--stream",
+        "orders",
+        "--to-stream",
+        "copy",
+        "--endpoint-url",
+        &url,
+        "--until-caught-up",
+        "--batch-records",
+        &window,
     ];
     let mut kills = 0usize;
     for run in 0..kill_runs() {
@@ -105,7 +134,21 @@ fn destination_throttling_slows_the_forwarder_without_loss_or_reordering() {
     create_destination(server.addr, "copy", 1);
     let url = format!("http://{}", server.addr);
     let (stats, ok) = run_forward(
-        &["--dir", src.path().to_str().unwrap(), "--stream", "orders", "--to-stream", "copy", "--endpoint-url", &url, "--until-caught-up", "--backoff-base-ms", "20", "--backoff-max-ms", "500"],
+        &[
+            "--dir",
+            src.path().to_str().unwrap(),
+            "--stream",
+            "orders",
+            "--to-stream",
+            "copy",
+            "--endpoint-url",
+            &url,
+            "--until-caught-up",
+            "--backoff-base-ms",
+            "20",
+            "--backoff-max-ms",
+            "500",
+        ],
         LIMIT,
     );
     assert!(ok, "{stats}");
@@ -128,7 +171,23 @@ fn batched_ordering_under_throttling_keeps_each_keys_order_as_a_subsequence() {
     create_destination(server.addr, "copy", 1);
     let url = format!("http://{}", server.addr);
     let (stats, ok) = run_forward(
-        &["--dir", src.path().to_str().unwrap(), "--stream", "orders", "--to-stream", "copy", "--endpoint-url", &url, "--until-caught-up", "--ordering", "batched", "--backoff-base-ms", "20", "--backoff-max-ms", "500"],
+        &[
+            "--dir",
+            src.path().to_str().unwrap(),
+            "--stream",
+            "orders",
+            "--to-stream",
+            "copy",
+            "--endpoint-url",
+            &url,
+            "--until-caught-up",
+            "--ordering",
+            "batched",
+            "--backoff-base-ms",
+            "20",
+            "--backoff-max-ms",
+            "500",
+        ],
         LIMIT,
     );
     assert!(ok, "{stats}");
@@ -147,16 +206,31 @@ fn a_destination_outage_of_several_seconds_is_ridden_out() {
     create_destination(addr, "copy", 2);
     let url = format!("http://{addr}");
     let mut child = spawn_forward(&[
-        "--dir", src.path().to_str().unwrap(), "--stream", "orders", "--to-stream", "copy", "--endpoint-url", &url,
-        "--until-caught-up", "--max-records-per-sec", "1500", "--backoff-base-ms", "50", "--backoff-max-ms", "1000",
+        "--dir",
+        src.path().to_str().unwrap(),
+        "--stream",
+        "orders",
+        "--to-stream",
+        "copy",
+        "--endpoint-url",
+        &url,
+        "--until-caught-up",
+        "--max-records-per-sec",
+        "1500",
+        "--backoff-base-ms",
+        "50",
+        "--backoff-max-ms",
+        "1000",
     ]);
     let rx = json_lines(&mut child);
     wait_for(&rx, LIMIT, |s| s["records_forwarded"].as_u64().unwrap_or(0) >= 500).expect("the forwarder ended early");
     assert!(server.terminate().success());
     let down = Instant::now();
     // The outage lasts at least 3 s and until the forwarder has failed several times.
-    let during = wait_for(&rx, LIMIT, |s| s["request_failures"].as_u64().unwrap_or(0) >= 3 && down.elapsed() >= Duration::from_secs(3))
-        .expect("the forwarder gave up during the outage");
+    let during = wait_for(&rx, LIMIT, |s| {
+        s["request_failures"].as_u64().unwrap_or(0) >= 3 && down.elapsed() >= Duration::from_secs(3)
+    })
+    .expect("the forwarder gave up during the outage");
     assert!(during["records_forwarded"].as_u64().unwrap() < 3_000);
     let server = Server::start_on(dst.path(), &addr.to_string(), &[]);
     let last = loop {
@@ -180,7 +254,15 @@ fn the_reverse_direction_copies_a_remote_stream_across_lineage_into_a_local_dire
     let sent = make_source(remote_dir.path(), "orders", 1_200, 30, 100);
     let server = Server::start(remote_dir.path(), &[]);
     let url = format!("http://{}", server.addr);
-    let args = ["--from-endpoint", url.as_str(), "--from-stream", "orders", "--to-dir", local.path().to_str().unwrap(), "--until-caught-up"];
+    let args = [
+        "--from-endpoint",
+        url.as_str(),
+        "--from-stream",
+        "orders",
+        "--to-dir",
+        local.path().to_str().unwrap(),
+        "--until-caught-up",
+    ];
     let (stats, ok) = run_forward(&args, LIMIT);
     assert!(ok, "{stats}");
     assert_eq!(stats["records_forwarded"], 1_200);
@@ -261,7 +343,18 @@ fn keep_until_forwarded_deletes_what_the_destination_acknowledged() {
     create_destination(server.addr, "copy", 2);
     let url = format!("http://{}", server.addr);
     let (stats, ok) = run_forward(
-        &["--dir", src.path().to_str().unwrap(), "--stream", "orders", "--to-stream", "copy", "--endpoint-url", &url, "--until-caught-up", "--keep-until-forwarded"],
+        &[
+            "--dir",
+            src.path().to_str().unwrap(),
+            "--stream",
+            "orders",
+            "--to-stream",
+            "copy",
+            "--endpoint-url",
+            &url,
+            "--until-caught-up",
+            "--keep-until-forwarded",
+        ],
         LIMIT,
     );
     assert!(ok, "{stats}");
@@ -270,7 +363,11 @@ fn keep_until_forwarded_deletes_what_the_destination_acknowledged() {
     // What is left: at most the segment being appended to on each of the 5 shards.
     // What is left: only the segment each of the 5 shards was appending to.
     let mut left: Vec<(String, u64)> = Vec::new();
-    for shard in std::fs::read_dir(src.path().join("shards")).unwrap().flatten().flat_map(|s| std::fs::read_dir(s.path()).unwrap().flatten()) {
+    for shard in std::fs::read_dir(src.path().join("shards"))
+        .unwrap()
+        .flatten()
+        .flat_map(|s| std::fs::read_dir(s.path()).unwrap().flatten())
+    {
         for f in std::fs::read_dir(shard.path()).unwrap().flatten() {
             if f.path().extension().is_some_and(|x| x == "log") {
                 left.push((f.path().display().to_string(), f.metadata().unwrap().len()));

@@ -68,7 +68,12 @@ impl Engine {
     /// sequence number of that shard). The segment being appended to is never deleted, so
     /// at most one segment of already-trimmable records stays. Readers positioned in a
     /// deleted range continue at the new trim horizon, as after retention.
-    pub fn trim_shard_through(&self, stream: &StreamRef, shard_id: &str, through: SequenceNumber) -> Result<TrimOutcome> {
+    pub fn trim_shard_through(
+        &self,
+        stream: &StreamRef,
+        shard_id: &str,
+        through: SequenceNumber,
+    ) -> Result<TrimOutcome> {
         let index = parse_shard_id("shardId", shard_id)?;
         let inner = &self.inner;
         let h = inner.resolve(stream)?;
@@ -77,7 +82,11 @@ impl Engine {
             messages::shard_not_found(&names::shard_id_name(index), &topo.meta.name, &inner.config.account_id)
         })?;
         let (Some(shard), Some(slot)) = (topo.meta.shards.get(pos), topo.slots.get(pos)) else {
-            return Err(messages::shard_not_found(&names::shard_id_name(index), &topo.meta.name, &inner.config.account_id));
+            return Err(messages::shard_not_found(
+                &names::shard_id_name(index),
+                &topo.meta.name,
+                &inner.config.account_id,
+            ));
         };
         if through.shard_index() != index || through.shard_create_secs() != crate::engine::shard_create_secs(shard) {
             return Err(Error::invalid_argument(format!(

@@ -54,10 +54,15 @@ fn put(engine: &Engine, stream: &str, from: usize, to: usize, plain: usize, size
             .map(|j| {
                 let (key, ehk) = key_of(j, plain);
                 sent.push(Sent { index: j, key: key.clone(), ehk });
-                PutRecordsRequestEntry { data: payload(j, size), partition_key: key, explicit_hash_key: ehk.map(|h| h.to_string()) }
+                PutRecordsRequestEntry {
+                    data: payload(j, size),
+                    partition_key: key,
+                    explicit_hash_key: ehk.map(|h| h.to_string()),
+                }
             })
             .collect();
-        let out = engine.put_records(PutRecordsInput { stream: StreamRef::name(stream), records }).expect("put_records");
+        let out =
+            engine.put_records(PutRecordsInput { stream: StreamRef::name(stream), records }).expect("put_records");
         assert_eq!(out.failed_record_count, 0);
         i = end;
     }
@@ -71,7 +76,14 @@ pub fn make_source(dir: &Path, stream: &str, n: usize, plain_keys: usize, size: 
 }
 
 /// [`make_source`] with an engine configuration (small segments, say).
-pub fn make_source_with(dir: &Path, stream: &str, n: usize, plain_keys: usize, size: usize, config: EngineConfig) -> Vec<Sent> {
+pub fn make_source_with(
+    dir: &Path,
+    stream: &str,
+    n: usize,
+    plain_keys: usize,
+    size: usize,
+    config: EngineConfig,
+) -> Vec<Sent> {
     let engine = Engine::open(dir, config).expect("open source");
     engine
         .create_stream(CreateStreamInput { stream_name: stream.into(), shard_count: Some(2), ..Default::default() })
@@ -221,7 +233,11 @@ pub fn run_forward(args: &[&str], limit: Duration) -> (serde_json::Value, bool) 
 
 /// Create a destination stream through the HTTP API.
 pub fn create_destination(addr: std::net::SocketAddr, stream: &str, shards: u32) {
-    crate::serve_support::ok_json(addr, "CreateStream", serde_json::json!({"StreamName": stream, "ShardCount": shards}));
+    crate::serve_support::ok_json(
+        addr,
+        "CreateStream",
+        serde_json::json!({"StreamName": stream, "ShardCount": shards}),
+    );
 }
 
 /// For every key, the source order is a subsequence of the destination order (every record
@@ -261,10 +277,16 @@ pub fn json_lines(child: &mut Child) -> std::sync::mpsc::Receiver<serde_json::Va
 }
 
 /// Wait (bounded) for a stats line satisfying `pred`; `None` if the forwarder ended first.
-pub fn wait_for(rx: &std::sync::mpsc::Receiver<serde_json::Value>, limit: Duration, pred: impl Fn(&serde_json::Value) -> bool) -> Option<serde_json::Value> {
+pub fn wait_for(
+    rx: &std::sync::mpsc::Receiver<serde_json::Value>,
+    limit: Duration,
+    pred: impl Fn(&serde_json::Value) -> bool,
+) -> Option<serde_json::Value> {
     let deadline = Instant::now() + limit;
     loop {
-        let left = deadline.checked_duration_since(Instant::now()).unwrap_or_else(|| panic!("no matching stats within {limit:?}"));
+        let left = deadline
+            .checked_duration_since(Instant::now())
+            .unwrap_or_else(|| panic!("no matching stats within {limit:?}"));
         match rx.recv_timeout(left) {
             Ok(v) if pred(&v) => return Some(v),
             Ok(v) if v["final"] == true => return None,

@@ -28,14 +28,16 @@ impl Server {
     }
 
     /// Like [`Server::start_on`], with `setup` adjusting the command (environment variables).
-    pub fn start_with(dir: &Path, addr: &str, extra: &[&str], setup: impl FnOnce(&mut Command) -> &mut Command) -> Server {
+    pub fn start_with(
+        dir: &Path,
+        addr: &str,
+        extra: &[&str],
+        setup: impl FnOnce(&mut Command) -> &mut Command,
+    ) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_shardlog"));
         cmd.args(["serve", "--addr", addr, "--dir", dir.to_str().unwrap(), "--log-level", "warn"]).args(extra);
-        let mut child = setup(&mut cmd)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start shardlog serve");
+        let mut child =
+            setup(&mut cmd).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("start shardlog serve");
         // The first stdout line names the bound address.
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("read the listening line");

@@ -173,11 +173,7 @@ impl Window {
 
     fn earlier_of_key_accepted(&self, i: usize) -> bool {
         let Some(key) = self.records.get(i).and_then(|r| r.ordering_key.as_deref()) else { return true };
-        self.records
-            .iter()
-            .zip(&self.accepted)
-            .take(i)
-            .all(|(r, a)| *a || r.ordering_key.as_deref() != Some(key))
+        self.records.iter().zip(&self.accepted).take(i).all(|(r, a)| *a || r.ordering_key.as_deref() != Some(key))
     }
 
     /// Apply the destination's answer to the round `round` (one outcome per entry, same

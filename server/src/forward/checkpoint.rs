@@ -36,23 +36,102 @@ pub trait CheckpointStore: Send + Sync {
     fn save<'a>(&'a self, shard_id: &'a str, position: &'a ShardPosition) -> BoxFuture<'a, Result<(), Failure>>;
 }
 
-/// Positions in the source engine's catalog under `owner`.
+type Waiter = tokio::sync::oneshot::Sender<Result<(), Failure>>;
+
+/// Positions in the source engine's catalog under `owner`. Saves of several shards that
+/// arrive while a manifest commit is running are written together in the next one (group
+/// commit: `Engine::set_checkpoints`), so shards do not queue behind each other's fsyncs.
 #[derive(Debug, Clone)]
 pub struct EngineCheckpoints {
     engine: Engine,
     stream: StreamRef,
     owner: String,
+    queue: Arc<std::sync::Mutex<Vec<(String, ShardPosition, Waiter)>>>,
+    committer: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl EngineCheckpoints {
     /// Positions of `stream` in `engine` under `owner` (1–256 bytes).
     pub fn new(engine: Engine, stream: StreamRef, owner: impl Into<String>) -> EngineCheckpoints {
-        EngineCheckpoints { engine, stream, owner: owner.into() }
+        EngineCheckpoints {
+            engine,
+            stream,
+            owner: owner.into(),
+            queue: Arc::new(std::sync::Mutex::new(Vec::new())),
+            committer: Arc::new(tokio::sync::Mutex::new(())),
+        }
     }
 
     /// The owner name.
     pub fn owner(&self) -> &str {
         &self.owner
+    }
+
+    /// Write every queued position in one commit and answer their savers.
+    async fn commit_queued(&self) {
+        let batch: Vec<(String, ShardPosition, Waiter)> =
+            std::mem::take(&mut *self.queue.lock().unwrap_or_else(|p| p.into_inner()));
+        if batch.is_empty() {
+            return;
+        }
+        let mut entries = Vec::with_capacity(batch.len());
+        let mut parse_error = None;
+        for (shard_id, p, _) in &batch {
+            let last_processed = match &p.last_forwarded {
+                Some(s) => match SequenceNumber::parse(s) {
+                    Ok(seq) => Some(seq),
+                    Err(e) => {
+                        parse_error = Some(Failure::Fatal(format!("sequence number {s}: {e}")));
+                        None
+                    }
+                },
+                None => None,
+            };
+            entries.push(shardlog::engine::checkpoint::ShardCheckpoint {
+                shard_id: shard_id.clone(),
+                last_processed,
+                finished: p.finished,
+            });
+        }
+        let result = match parse_error {
+            Some(f) => Err(f),
+            None => {
+                let (engine, stream, owner) = (self.engine.clone(), self.stream.clone(), self.owner.clone());
+                blocking(move || write_positions(&engine, &stream, &owner, entries)).await
+            }
+        };
+        for (_, _, waiter) in batch {
+            let _ = waiter.send(result.clone());
+        }
+    }
+}
+
+/// Store positions; a shard that expired (retention) after it was read to its end needs
+/// none, so finished positions of shards no longer there are dropped.
+fn write_positions(
+    engine: &Engine,
+    stream: &StreamRef,
+    owner: &str,
+    mut entries: Vec<shardlog::engine::checkpoint::ShardCheckpoint>,
+) -> Result<(), Failure> {
+    loop {
+        match engine.set_checkpoints(stream, owner, &entries) {
+            Ok(()) => return Ok(()),
+            Err(shardlog::Error::ResourceNotFound { message }) => {
+                let listed: std::collections::BTreeSet<String> = engine
+                    .shard_extents(stream)
+                    .map_err(|e| Failure::Fatal(format!("saving checkpoints: {e}")))?
+                    .into_iter()
+                    .map(|x| x.shard_id)
+                    .collect();
+                let before = entries.len();
+                entries.retain(|c| listed.contains(&c.shard_id) || !c.finished);
+                if entries.len() == before {
+                    return Err(Failure::Fatal(format!("saving checkpoints: {message}")));
+                }
+            }
+            Err(e) => return Err(Failure::Fatal(format!("saving checkpoints: {e}"))),
+        }
     }
 }
 
@@ -60,14 +139,16 @@ impl CheckpointStore for EngineCheckpoints {
     fn load(&self) -> BoxFuture<'_, Result<BTreeMap<String, ShardPosition>, Failure>> {
         let (engine, stream, owner) = (self.engine.clone(), self.stream.clone(), self.owner.clone());
         Box::pin(blocking(move || {
-            let stored = engine.checkpoints(&stream, &owner).map_err(|e| match engine_failure(e, "reading checkpoints") {
-                Failure::ShardGone(m) => Failure::Fatal(m),
-                f => f,
-            })?;
+            let stored =
+                engine.checkpoints(&stream, &owner).map_err(|e| match engine_failure(e, "reading checkpoints") {
+                    Failure::ShardGone(m) => Failure::Fatal(m),
+                    f => f,
+                })?;
             Ok(stored
                 .into_iter()
                 .map(|c| {
-                    let p = ShardPosition { last_forwarded: c.last_processed.map(|s| s.to_string()), finished: c.finished };
+                    let p =
+                        ShardPosition { last_forwarded: c.last_processed.map(|s| s.to_string()), finished: c.finished };
                     (c.shard_id, p)
                 })
                 .collect())
@@ -75,20 +156,17 @@ impl CheckpointStore for EngineCheckpoints {
     }
 
     fn save<'a>(&'a self, shard_id: &'a str, position: &'a ShardPosition) -> BoxFuture<'a, Result<(), Failure>> {
-        let (engine, stream, owner) = (self.engine.clone(), self.stream.clone(), self.owner.clone());
-        let (shard_id, position) = (shard_id.to_string(), position.clone());
-        Box::pin(blocking(move || {
-            let seq = match &position.last_forwarded {
-                Some(s) => Some(SequenceNumber::parse(s).map_err(|e| Failure::Fatal(format!("sequence number {s}: {e}")))?),
-                None => None,
-            };
-            match engine.set_checkpoint(&stream, &owner, &shard_id, seq, position.finished) {
-                Ok(()) => Ok(()),
-                // The shard expired (retention) after it was read: nothing left to resume.
-                Err(shardlog::Error::ResourceNotFound { .. }) if position.finished => Ok(()),
-                Err(e) => Err(Failure::Fatal(format!("saving the checkpoint of {shard_id}: {e}"))),
+        Box::pin(async move {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            self.queue.lock().unwrap_or_else(|p| p.into_inner()).push((shard_id.to_string(), position.clone(), tx));
+            {
+                // Whoever holds the committer writes everything queued so far, ours
+                // included unless an earlier holder already took it.
+                let _committer = self.committer.lock().await;
+                self.commit_queued().await;
             }
-        }))
+            rx.await.unwrap_or_else(|_| Err(Failure::Fatal("a checkpoint commit was abandoned".into())))
+        })
     }
 }
 

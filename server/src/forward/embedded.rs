@@ -48,15 +48,22 @@ pub fn spawn(
     specs
         .iter()
         .map(|spec| {
-            let running = RunningForward { spec: spec.clone(), current: Arc::new(Mutex::new(Arc::new(ForwardStats::default()))) };
-            let (engine, spec, stop, current) = (engine.clone(), spec.clone(), stop.clone(), Arc::clone(&running.current));
+            let running =
+                RunningForward { spec: spec.clone(), current: Arc::new(Mutex::new(Arc::new(ForwardStats::default()))) };
+            let (engine, spec, stop, current) =
+                (engine.clone(), spec.clone(), stop.clone(), Arc::clone(&running.current));
             let task = runtime.spawn(async move { supervise(engine, spec, stop, current).await });
             (running, task)
         })
         .collect()
 }
 
-async fn supervise(engine: Engine, spec: ForwardSpec, mut stop: watch::Receiver<bool>, current: Arc<Mutex<Arc<ForwardStats>>>) {
+async fn supervise(
+    engine: Engine,
+    spec: ForwardSpec,
+    mut stop: watch::Receiver<bool>,
+    current: Arc<Mutex<Arc<ForwardStats>>>,
+) {
     let remote = RemoteConfig {
         endpoint_url: spec.endpoint_url.clone(),
         region: arn_region(&spec.to_stream).map(str::to_string),
@@ -69,7 +76,9 @@ async fn supervise(engine: Engine, spec: ForwardSpec, mut stop: watch::Receiver<
         if *stop.borrow() {
             return;
         }
-        let built = local_to_remote(engine.clone(), &spec.local, &spec.to_stream, &remote, None, ForwardOptions::default()).await;
+        let built =
+            local_to_remote(engine.clone(), &spec.local, &spec.to_stream, &remote, None, ForwardOptions::default())
+                .await;
         let result = match built {
             Ok(f) => {
                 *current.lock().unwrap_or_else(|p| p.into_inner()) = f.stats();

@@ -146,13 +146,23 @@ impl Forwarder {
         options: ForwardOptions,
     ) -> Result<Forwarder, ForwardError> {
         options.limits.validate().map_err(ForwardError)?;
-        if options.poll_interval.is_zero() {
-            return Err(ForwardError("the poll interval must be positive".into()));
+        let hour = Duration::from_secs(3600);
+        if options.poll_interval.is_zero() || options.poll_interval > hour {
+            return Err(ForwardError("the poll interval must be between 1 ms and 1 hour".into()));
         }
-        if options.backoff.base.is_zero() || options.backoff.max < options.backoff.base {
-            return Err(ForwardError("backoff needs 0 < base <= max".into()));
+        if options.linger > hour {
+            return Err(ForwardError("the linger time must be at most 1 hour".into()));
         }
-        Ok(Forwarder { source, sink, checkpoints, options: Arc::new(options), stats: Arc::new(ForwardStats::default()) })
+        if options.backoff.base.is_zero() || options.backoff.max < options.backoff.base || options.backoff.max > hour {
+            return Err(ForwardError("backoff needs 0 < base <= max <= 1 hour".into()));
+        }
+        Ok(Forwarder {
+            source,
+            sink,
+            checkpoints,
+            options: Arc::new(options),
+            stats: Arc::new(ForwardStats::default()),
+        })
     }
 
     /// The live counters (shared: keep the `Arc` to watch a running forwarder).
@@ -222,9 +232,10 @@ impl Forwarder {
                     });
                 }
                 self.update_records_behind(shards, &finished, &ctx).await;
-                caught_up = shards.iter().filter(|s| !finished.contains(&s.shard_id)).all(|s| {
-                    running.get(&s.shard_id).is_some_and(|idle| idle.load(AtomicOrdering::SeqCst))
-                });
+                caught_up = shards
+                    .iter()
+                    .filter(|s| !finished.contains(&s.shard_id))
+                    .all(|s| running.get(&s.shard_id).is_some_and(|idle| idle.load(AtomicOrdering::SeqCst)));
             }
             if self.options.until_caught_up && caught_up {
                 break Ok(Outcome::CaughtUp);

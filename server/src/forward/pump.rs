@@ -190,8 +190,9 @@ impl Pump<'_> {
 
     async fn save(&self, finished: bool) -> Result<(), Failure> {
         let position = ShardPosition { last_forwarded: self.last_acked.clone(), finished };
+        let started = Instant::now();
         self.ctx.checkpoints.save(&self.shard_id, &position).await?;
-        self.ctx.stats.checkpoint();
+        self.ctx.stats.checkpoint(started.elapsed());
         Ok(())
     }
 
@@ -322,7 +323,9 @@ impl Pump<'_> {
                     self.ctx.stats.entries(rep.failed, rep.throttled, rep.resent);
                     if rep.failed > 0 {
                         let first = outcomes.iter().find_map(|o| match o {
-                            crate::forward::batch::EntryOutcome::Failed { code, message } => Some(format!("{code}: {message}")),
+                            crate::forward::batch::EntryOutcome::Failed { code, message } => {
+                                Some(format!("{code}: {message}"))
+                            }
                             crate::forward::batch::EntryOutcome::Accepted => None,
                         });
                         self.ctx.stats.set_error(&format!(

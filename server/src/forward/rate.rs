@@ -20,6 +20,9 @@ impl RateLimit {
     }
 }
 
+/// The longest single wait the limiter asks for.
+pub const MAX_WAIT: Duration = Duration::from_secs(3600);
+
 #[derive(Debug)]
 struct Bucket {
     rate: f64,
@@ -42,7 +45,8 @@ impl Bucket {
     fn take(&mut self, n: f64) -> Duration {
         let wait = if self.level >= n.min(self.burst) { 0.0 } else { (n.min(self.burst) - self.level) / self.rate };
         self.level -= n;
-        Duration::from_secs_f64(wait.max(0.0))
+        // Bounded, so a tiny rate cannot ask for a wait no timer can represent.
+        Duration::try_from_secs_f64(wait.max(0.0)).unwrap_or(MAX_WAIT).min(MAX_WAIT)
     }
 }
 
@@ -113,10 +117,16 @@ mod tests {
     #[test]
     fn the_byte_rate_and_the_record_rate_both_apply() {
         let t = Instant::now();
-        let mut r =
-            RateLimiter::new(RateLimit { records_per_sec: Some(1_000_000.0), bytes_per_sec: Some(1_000.0) }, t);
+        let mut r = RateLimiter::new(RateLimit { records_per_sec: Some(1_000_000.0), bytes_per_sec: Some(1_000.0) }, t);
         assert_eq!(r.charge(1, 1_000, t), Duration::ZERO);
         assert_eq!(r.charge(1, 2_000, t), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_tiny_rate_asks_for_a_bounded_wait() {
+        let t = Instant::now();
+        let mut r = RateLimiter::new(RateLimit { records_per_sec: Some(1e-300), bytes_per_sec: None }, t);
+        assert_eq!(r.charge(10, 0, t), MAX_WAIT);
     }
 
     #[test]

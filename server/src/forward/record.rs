@@ -200,7 +200,10 @@ mod tests {
     #[test]
     fn without_a_template_keys_and_explicit_hash_keys_are_kept() {
         let o = to_out("shardId-000000000001", rec(Some("k"), Some(42)), None).unwrap();
-        assert_eq!((o.partition_key.as_str(), o.explicit_hash_key, o.ordering_key.as_deref()), ("k", Some(42), Some("k")));
+        assert_eq!(
+            (o.partition_key.as_str(), o.explicit_hash_key, o.ordering_key.as_deref()),
+            ("k", Some(42), Some("k"))
+        );
     }
 
     #[test]

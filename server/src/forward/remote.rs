@@ -211,10 +211,17 @@ impl Source for KinesisSource {
                     None => req.stream_name(&self.stream.0),
                 };
                 let out = req.send().await.map_err(|e| classify("ListShards", &e))?;
-                shards.extend(out.shards().iter().map(|s| SourceShard {
-                    shard_id: s.shard_id().to_string(),
-                    parents: s.parent_shard_id().into_iter().chain(s.adjacent_parent_shard_id()).map(str::to_string).collect(),
-                    closed: s.sequence_number_range().and_then(|r| r.ending_sequence_number()).is_some(),
+                shards.extend(out.shards().iter().map(|s| {
+                    SourceShard {
+                        shard_id: s.shard_id().to_string(),
+                        parents: s
+                            .parent_shard_id()
+                            .into_iter()
+                            .chain(s.adjacent_parent_shard_id())
+                            .map(str::to_string)
+                            .collect(),
+                        closed: s.sequence_number_range().and_then(|r| r.ending_sequence_number()).is_some(),
+                    }
                 }));
                 match out.next_token() {
                     Some(t) => token = Some(t.to_string()),
@@ -224,12 +231,18 @@ impl Source for KinesisSource {
         })
     }
 
-    fn shard_iterator<'a>(&'a self, shard_id: &'a str, after: Option<&'a str>) -> BoxFuture<'a, Result<String, Failure>> {
+    fn shard_iterator<'a>(
+        &'a self,
+        shard_id: &'a str,
+        after: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<String, Failure>> {
         Box::pin(async move {
             let mut req = self.client.get_shard_iterator().shard_id(shard_id);
             req = if self.stream.is_arn() { req.stream_arn(&self.stream.0) } else { req.stream_name(&self.stream.0) };
             req = match after {
-                Some(seq) => req.shard_iterator_type(ShardIteratorType::AfterSequenceNumber).starting_sequence_number(seq),
+                Some(seq) => {
+                    req.shard_iterator_type(ShardIteratorType::AfterSequenceNumber).starting_sequence_number(seq)
+                }
                 None => req.shard_iterator_type(ShardIteratorType::TrimHorizon),
             };
             let out = req.send().await.map_err(|e| match classify("GetShardIterator", &e) {
@@ -245,12 +258,13 @@ impl Source for KinesisSource {
     fn get_records<'a>(&'a self, iterator: &'a str, limit: u32) -> BoxFuture<'a, Result<ShardRead, Failure>> {
         Box::pin(async move {
             let limit = i32::try_from(limit.clamp(1, 10_000)).unwrap_or(10_000);
-            let out = self.client.get_records().shard_iterator(iterator).limit(limit).send().await.map_err(|e| {
-                match classify("GetRecords", &e) {
-                    Failure::Fatal(m) if m.contains("ResourceNotFoundException") => Failure::ShardGone(m),
-                    f => f,
-                }
-            })?;
+            let out =
+                self.client.get_records().shard_iterator(iterator).limit(limit).send().await.map_err(
+                    |e| match classify("GetRecords", &e) {
+                        Failure::Fatal(m) if m.contains("ResourceNotFoundException") => Failure::ShardGone(m),
+                        f => f,
+                    },
+                )?;
             let records = out
                 .records()
                 .iter()

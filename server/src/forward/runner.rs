@@ -18,7 +18,8 @@ pub fn run_until_signal<B>(build: B, tick: Duration, mut on_tick: impl FnMut(&St
 where
     B: Future<Output = Result<Forwarder, ForwardError>> + Send,
 {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("shardlog-forward").build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("shardlog-forward").build()
+    {
         Ok(r) => r,
         Err(e) => return (Err(ForwardError(format!("cannot start the runtime: {e}"))), StatsSnapshot::default()),
     };

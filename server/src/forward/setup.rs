@@ -33,7 +33,10 @@ pub fn default_owner(to_stream: &str, endpoint: Option<&str>) -> String {
 
 /// The endpoint as shown in messages.
 fn endpoint_label(remote: &RemoteConfig) -> String {
-    remote.endpoint_url.clone().unwrap_or_else(|| format!("AWS ({})", remote.region.as_deref().unwrap_or("default region")))
+    remote
+        .endpoint_url
+        .clone()
+        .unwrap_or_else(|| format!("AWS ({})", remote.region.as_deref().unwrap_or("default region")))
 }
 
 /// Forward local stream `stream` of `engine` to `to_stream` (a name or an ARN) at `remote`,
@@ -146,9 +149,10 @@ mod tests {
 
     #[test]
     fn a_forward_spec_names_the_local_stream_the_destination_and_optionally_the_endpoint() {
-        let s: ForwardSpec = "orders=arn:aws:kinesis:eu-west-1:123456789012:stream/orders@https://kinesis.eu-west-1.amazonaws.com"
-            .parse()
-            .unwrap();
+        let s: ForwardSpec =
+            "orders=arn:aws:kinesis:eu-west-1:123456789012:stream/orders@https://kinesis.eu-west-1.amazonaws.com"
+                .parse()
+                .unwrap();
         assert_eq!(s.local, "orders");
         assert_eq!(s.to_stream, "arn:aws:kinesis:eu-west-1:123456789012:stream/orders");
         assert_eq!(s.endpoint_url.as_deref(), Some("https://kinesis.eu-west-1.amazonaws.com"));

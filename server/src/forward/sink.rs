@@ -61,9 +61,11 @@ impl Sink for EngineSink {
         let who = self.describe();
         Box::pin(async move {
             let out = blocking(move || {
-                engine.put_records(PutRecordsInput { stream, records: entries }).map_err(|e| match engine_failure(e, "PutRecords") {
-                    Failure::ShardGone(m) => Failure::Fatal(m),
-                    f => f,
+                engine.put_records(PutRecordsInput { stream, records: entries }).map_err(|e| {
+                    match engine_failure(e, "PutRecords") {
+                        Failure::ShardGone(m) => Failure::Fatal(m),
+                        f => f,
+                    }
                 })
             })
             .await?;

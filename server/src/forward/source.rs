@@ -55,7 +55,11 @@ pub trait Source: Send + Sync {
     fn list_shards(&self) -> BoxFuture<'_, Result<Vec<SourceShard>, Failure>>;
     /// A shard iterator just after `after` (a sequence number of the shard), or at the trim
     /// horizon.
-    fn shard_iterator<'a>(&'a self, shard_id: &'a str, after: Option<&'a str>) -> BoxFuture<'a, Result<String, Failure>>;
+    fn shard_iterator<'a>(
+        &'a self,
+        shard_id: &'a str,
+        after: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<String, Failure>>;
     /// GetRecords.
     fn get_records<'a>(&'a self, iterator: &'a str, limit: u32) -> BoxFuture<'a, Result<ShardRead, Failure>>;
     /// The retained offsets of every shard, when the source knows them (`None` otherwise).
@@ -148,11 +152,16 @@ impl Source for LocalSource {
         }))
     }
 
-    fn shard_iterator<'a>(&'a self, shard_id: &'a str, after: Option<&'a str>) -> BoxFuture<'a, Result<String, Failure>> {
+    fn shard_iterator<'a>(
+        &'a self,
+        shard_id: &'a str,
+        after: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<String, Failure>> {
         let (engine, stream) = (self.engine.clone(), self.stream.clone());
         let (shard_id, after) = (shard_id.to_string(), after.map(str::to_string));
         Box::pin(blocking(move || {
-            let kind = if after.is_some() { ShardIteratorType::AfterSequenceNumber } else { ShardIteratorType::TrimHorizon };
+            let kind =
+                if after.is_some() { ShardIteratorType::AfterSequenceNumber } else { ShardIteratorType::TrimHorizon };
             engine
                 .get_shard_iterator(GetShardIteratorInput {
                     stream,
@@ -171,7 +180,11 @@ impl Source for LocalSource {
         let iterator = iterator.to_string();
         Box::pin(blocking(move || {
             let out = engine
-                .get_records(GetRecordsInput { shard_iterator: iterator, limit: Some(limit.clamp(1, 10_000)), stream_arn: None })
+                .get_records(GetRecordsInput {
+                    shard_iterator: iterator,
+                    limit: Some(limit.clamp(1, 10_000)),
+                    stream_arn: None,
+                })
                 .map_err(|e| engine_failure(e, "GetRecords"))?;
             Ok(ShardRead {
                 records: out
@@ -199,7 +212,11 @@ impl Source for LocalSource {
             Ok(Some(
                 extents
                     .into_iter()
-                    .map(|x| SourceExtent { shard_id: x.shard_id, first_offset: x.first_offset, next_offset: x.next_offset })
+                    .map(|x| SourceExtent {
+                        shard_id: x.shard_id,
+                        first_offset: x.first_offset,
+                        next_offset: x.next_offset,
+                    })
                     .collect(),
             ))
         }))

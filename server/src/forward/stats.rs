@@ -37,6 +37,7 @@ pub struct ForwardStats {
     backoffs: AtomicU64,
     backoff_ms: AtomicU64,
     checkpoints: AtomicU64,
+    checkpoint_us: AtomicU64,
     shards_finished: AtomicU64,
     records_lost_to_retention: AtomicU64,
     bytes_trimmed: AtomicU64,
@@ -60,6 +61,7 @@ impl Default for ForwardStats {
             backoffs: AtomicU64::new(0),
             backoff_ms: AtomicU64::new(0),
             checkpoints: AtomicU64::new(0),
+            checkpoint_us: AtomicU64::new(0),
             shards_finished: AtomicU64::new(0),
             records_lost_to_retention: AtomicU64::new(0),
             bytes_trimmed: AtomicU64::new(0),
@@ -98,8 +100,9 @@ impl ForwardStats {
         add(&self.backoffs, 1);
         self.backoff_ms.fetch_add(ms, Ordering::Relaxed);
     }
-    pub(crate) fn checkpoint(&self) {
+    pub(crate) fn checkpoint(&self, took: std::time::Duration) {
         add(&self.checkpoints, 1);
+        self.checkpoint_us.fetch_add(u64::try_from(took.as_micros()).unwrap_or(u64::MAX), Ordering::Relaxed);
     }
     pub(crate) fn shard_finished(&self, shard_id: &str) {
         add(&self.shards_finished, 1);
@@ -117,7 +120,12 @@ impl ForwardStats {
     pub(crate) fn set_error(&self, why: &str) {
         *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(why.to_string());
     }
-    pub(crate) fn shard_lag(&self, shard_id: &str, oldest_pending_arrival_ms: Option<i64>, millis_behind_latest: Option<i64>) {
+    pub(crate) fn shard_lag(
+        &self,
+        shard_id: &str,
+        oldest_pending_arrival_ms: Option<i64>,
+        millis_behind_latest: Option<i64>,
+    ) {
         let mut shards = self.lock_shards();
         let lag = shards.entry(shard_id.to_string()).or_default();
         lag.oldest_pending_arrival_ms = oldest_pending_arrival_ms;
@@ -159,6 +167,7 @@ impl ForwardStats {
             backoffs: g(&self.backoffs),
             backoff_ms: g(&self.backoff_ms),
             checkpoints: g(&self.checkpoints),
+            checkpoint_ms: g(&self.checkpoint_us) / 1000,
             shards_active: shards.len() as u64,
             shards_finished: g(&self.shards_finished),
             records_lost_to_retention: g(&self.records_lost_to_retention),
@@ -197,6 +206,8 @@ pub struct StatsSnapshot {
     pub backoff_ms: u64,
     /// Checkpoints written.
     pub checkpoints: u64,
+    /// Time spent writing them (summed over shards).
+    pub checkpoint_ms: u64,
     /// Shards being forwarded now.
     pub shards_active: u64,
     /// Shards forwarded to their end.
@@ -240,6 +251,7 @@ impl StatsSnapshot {
             "backoffs": self.backoffs,
             "backoff_ms": self.backoff_ms,
             "checkpoints": self.checkpoints,
+            "checkpoint_ms": self.checkpoint_ms,
             "shards_active": self.shards_active,
             "shards_finished": self.shards_finished,
             "records_lost_to_retention": self.records_lost_to_retention,
