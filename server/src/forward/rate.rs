@@ -126,6 +126,7 @@ mod tests {
     fn a_tiny_rate_asks_for_a_bounded_wait() {
         let t = Instant::now();
         let mut r = RateLimiter::new(RateLimit { records_per_sec: Some(1e-300), bytes_per_sec: None }, t);
+        r.charge(10, 0, t);
         assert_eq!(r.charge(10, 0, t), MAX_WAIT);
     }
 
