@@ -42,10 +42,10 @@ impl Sink for Flaky {
 
     fn put_records<'a>(&'a self, records: Vec<&'a OutRecord>) -> BoxFuture<'a, Result<Vec<EntryOutcome>, Failure>> {
         Box::pin(async move {
-            if self.next() % 8 == 0 {
+            if self.next().is_multiple_of(8) {
                 return Err(Failure::Unreachable("connection reset".into()));
             }
-            let refuse: Vec<bool> = records.iter().map(|_| self.next() % 3 == 0).collect();
+            let refuse: Vec<bool> = records.iter().map(|_| self.next().is_multiple_of(3)).collect();
             let kept: Vec<&OutRecord> = records.iter().zip(&refuse).filter(|(_, r)| !**r).map(|(o, _)| *o).collect();
             if !kept.is_empty() {
                 let stored = self.inner.put_records(kept).await?;
