@@ -379,3 +379,40 @@ fn keep_until_forwarded_deletes_what_the_destination_acknowledged() {
     assert!(server.terminate().success());
     assert_eq!(check(&sent, &read_back(dst.path(), "copy")).duplicates, 0);
 }
+
+#[test]
+fn errors_retrying_cannot_fix_stop_the_forwarder_with_the_reason_and_bad_arguments_exit_2() {
+    let src = tempfile::tempdir().unwrap();
+    let dst = tempfile::tempdir().unwrap();
+    make_source(src.path(), "orders", 30, 5, 50);
+    let server = Server::start(dst.path(), &[]);
+    let url = format!("http://{}", server.addr);
+    let dir = src.path().to_str().unwrap();
+    // The destination stream does not exist.
+    let (stats, ok) = run_forward(
+        &["--dir", dir, "--stream", "orders", "--to-stream", "missing", "--endpoint-url", &url, "--until-caught-up"],
+        LIMIT,
+    );
+    assert!(!ok);
+    assert_eq!(stats["outcome"], "failed");
+    assert!(stats["error"].as_str().unwrap().contains("ResourceNotFoundException"), "{stats}");
+    // The local stream does not exist.
+    let (stats, ok) =
+        run_forward(&["--dir", dir, "--stream", "nope", "--to-stream", "missing", "--endpoint-url", &url], LIMIT);
+    assert!(!ok);
+    assert!(stats["error"].as_str().unwrap().contains("nope"), "{stats}");
+    // Usage errors.
+    for args in [
+        vec!["--stream", "orders", "--to-stream", "x"],
+        vec!["--dir", dir, "--stream", "orders"],
+        vec!["--dir", dir, "--stream", "orders", "--to-stream", "x", "--batch-records", "501"],
+        vec!["--dir", dir, "--stream", "orders", "--to-stream", "x", "--rekey", "{nope}"],
+        vec!["--dir", dir, "--stream", "orders", "--to-stream", "x", "--endpoint-url", "ftp://h"],
+        vec!["--dir", "/nonexistent/shardlog", "--stream", "orders", "--to-stream", "x"],
+    ] {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_shardlog"));
+        let out = aws_env(cmd.arg("forward").args(&args)).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    assert!(server.terminate().success());
+}

@@ -81,9 +81,30 @@ async fn supervise(
                 .await;
         let result = match built {
             Ok(f) => {
-                *current.lock().unwrap_or_else(|p| p.into_inner()) = f.stats();
+                let stats = f.stats();
+                *current.lock().unwrap_or_else(|p| p.into_inner()) = Arc::clone(&stats);
                 tracing::info!(forward = %label, "forwarding");
-                f.run(stop.clone()).await
+                let run = f.run(stop.clone());
+                tokio::pin!(run);
+                // A progress line every half minute in the server's log.
+                let mut ticker = tokio::time::interval(Duration::from_secs(30));
+                ticker.tick().await;
+                loop {
+                    tokio::select! {
+                        r = &mut run => break r,
+                        _ = ticker.tick() => {
+                            let s = stats.snapshot();
+                            tracing::info!(
+                                forward = %label,
+                                records_forwarded = s.records_forwarded,
+                                records_behind = s.records_behind.unwrap_or(0),
+                                millis_behind = s.millis_behind,
+                                retries = s.backoffs,
+                                "forward progress"
+                            );
+                        }
+                    }
+                }
             }
             Err(e) => Err(e),
         };
