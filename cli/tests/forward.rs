@@ -128,8 +128,9 @@ fn kill_9_at_random_points_loses_nothing_and_duplicates_stay_within_one_window_p
 fn destination_throttling_slows_the_forwarder_without_loss_or_reordering() {
     let src = tempfile::tempdir().unwrap();
     let dst = tempfile::tempdir().unwrap();
-    // 2.4 MB of 1 KiB records for a 1-shard destination at Kinesis' 1 MiB/s and 1,000 rec/s.
-    let sent = make_source(src.path(), "orders", 2_400, 200, 1_000);
+    // 3.2 MB of 8 KB records for a 1-shard destination at Kinesis' 1 MiB/s: even a slow
+    // forwarder on a busy machine sends faster than that.
+    let sent = make_source(src.path(), "orders", 400, 100, 8_000);
     let server = Server::start(dst.path(), &["--limits", "kinesis"]);
     create_destination(server.addr, "copy", 1);
     let url = format!("http://{}", server.addr);
@@ -155,8 +156,8 @@ fn destination_throttling_slows_the_forwarder_without_loss_or_reordering() {
     let throttled = stats["entries_throttled"].as_u64().unwrap() + stats["request_failures"].as_u64().unwrap();
     assert!(throttled > 0, "the destination never throttled: {stats}");
     assert!(stats["backoffs"].as_u64().unwrap() > 0, "{stats}");
-    assert!(stats["elapsed_ms"].as_u64().unwrap() >= 1_000, "2.4 MB at 1 MiB/s took under a second: {stats}");
-    assert_eq!(stats["records_forwarded"], 2_400);
+    assert!(stats["elapsed_ms"].as_u64().unwrap() >= 1_000, "3.2 MB at 1 MiB/s took under a second: {stats}");
+    assert_eq!(stats["records_forwarded"], 400);
     assert!(server.terminate().success());
     let verdict = check(&sent, &read_back(dst.path(), "copy"));
     assert_eq!(verdict.duplicates, 0, "strict ordering re-sends nothing");
@@ -166,7 +167,7 @@ fn destination_throttling_slows_the_forwarder_without_loss_or_reordering() {
 fn batched_ordering_under_throttling_keeps_each_keys_order_as_a_subsequence() {
     let src = tempfile::tempdir().unwrap();
     let dst = tempfile::tempdir().unwrap();
-    let sent = make_source(src.path(), "orders", 2_400, 8, 1_000);
+    let sent = make_source(src.path(), "orders", 400, 8, 8_000);
     let server = Server::start(dst.path(), &["--limits", "kinesis"]);
     create_destination(server.addr, "copy", 1);
     let url = format!("http://{}", server.addr);
@@ -322,6 +323,18 @@ fn serve_forward_ships_a_local_stream_while_serving_it() {
         assert!(Instant::now() < deadline, "a record put while serving was not forwarded");
         std::thread::sleep(Duration::from_millis(50));
     }
+    // The forwarder's series are on the source server's /metrics.
+    let labels = format!("{{stream=\"orders\",destination=\"copy@http://{}\"}}", destination.addr);
+    let metrics = loop {
+        let text = serve_support::get(source.addr, "/metrics").text();
+        if text.contains(&format!("shardlog_forward_records_total{labels} 1201\n")) {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "no forward series on /metrics: {text}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(metrics.contains(&format!("shardlog_forward_records_behind{labels} 0\n")), "{metrics}");
+    assert!(metrics.contains("shardlog_forward_millis_behind{"), "{metrics}");
     assert!(source.terminate().success());
     assert!(destination.terminate().success());
     let got: Vec<Got> = read_back(dst.path(), "copy").into_iter().filter(|g| g.index != usize::MAX).collect();

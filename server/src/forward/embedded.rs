@@ -14,7 +14,7 @@ use crate::forward::remote::RemoteConfig;
 use crate::forward::setup::{local_to_remote, ForwardSpec};
 use crate::forward::{BackoffPolicy, ForwardOptions, ForwardStats, Outcome, StatsSnapshot};
 
-/// A forwarder started by [`spawn`].
+/// A forwarder run by [`start`] (and by `serve --forward`).
 #[derive(Debug, Clone)]
 pub struct RunningForward {
     /// What it forwards.
@@ -38,22 +38,25 @@ pub fn arn_region(arn: &str) -> Option<&str> {
     }
 }
 
-/// Start one forwarder per spec on `runtime`; they stop when `stop` turns true.
-pub fn spawn(
+impl RunningForward {
+    /// A forwarder for `spec`, not started yet (its stats are zero until [`start`] runs it).
+    pub fn new(spec: ForwardSpec) -> RunningForward {
+        RunningForward { spec, current: Arc::new(Mutex::new(Arc::new(ForwardStats::default()))) }
+    }
+}
+
+/// Run `forwarders` on `runtime` over `engine`; they stop when `stop` turns true.
+pub fn start(
     runtime: &tokio::runtime::Handle,
     engine: &Engine,
-    specs: &[ForwardSpec],
+    forwarders: &[RunningForward],
     stop: &watch::Receiver<bool>,
-) -> Vec<(RunningForward, tokio::task::JoinHandle<()>)> {
-    specs
+) -> Vec<tokio::task::JoinHandle<()>> {
+    forwarders
         .iter()
-        .map(|spec| {
-            let running =
-                RunningForward { spec: spec.clone(), current: Arc::new(Mutex::new(Arc::new(ForwardStats::default()))) };
-            let (engine, spec, stop, current) =
-                (engine.clone(), spec.clone(), stop.clone(), Arc::clone(&running.current));
-            let task = runtime.spawn(async move { supervise(engine, spec, stop, current).await });
-            (running, task)
+        .map(|f| {
+            let (engine, spec, stop, current) = (engine.clone(), f.spec.clone(), stop.clone(), Arc::clone(&f.current));
+            runtime.spawn(async move { supervise(engine, spec, stop, current).await })
         })
         .collect()
 }

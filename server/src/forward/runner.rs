@@ -32,7 +32,7 @@ where
         let (stop_tx, stop_rx) = watch::channel(false);
         let run = tokio::spawn(forwarder.run(stop_rx));
         tokio::pin!(run);
-        let signal = crate::serve::shutdown_signal();
+        let signal = stop_signal();
         tokio::pin!(signal);
         let mut ticker = tokio::time::interval(tick.max(Duration::from_millis(10)));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -49,4 +49,27 @@ where
         };
         (outcome, stats.snapshot())
     })
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
+            (Ok(mut int), Ok(mut term)) => {
+                tokio::select! {
+                    _ = int.recv() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
