@@ -19,7 +19,7 @@ fn put(e: &Engine, n: usize) -> Vec<PutRecordOutput> {
         .map(|i| {
             e.put_record(PutRecordInput {
                 stream: StreamRef::name("s"),
-                partition_key: format!("k{i}"),
+                partition_key: Some(format!("k{i}")),
                 data: Bytes::from(vec![b'x'; 200 + i % 7]),
                 ..Default::default()
             })
@@ -36,6 +36,7 @@ fn read_all(e: &Engine) -> Vec<SequenceNumber> {
             shard_iterator_type: ShardIteratorType::TrimHorizon,
             starting_sequence_number: None,
             timestamp: None,
+            dry_run: false,
         })
         .unwrap();
     let out = e.get_records(GetRecordsInput { shard_iterator: it.shard_iterator, ..Default::default() }).unwrap();

@@ -100,11 +100,13 @@ fn bench(c: &mut Criterion) {
             .iter()
             .map(|&i| PutRecordsRequestEntry {
                 data: payload(i),
-                partition_key: format!("device-{}", i % KEYS),
+                partition_key: Some(format!("device-{}", i % KEYS)),
                 explicit_hash_key: None,
             })
             .collect();
-        engine.put_records(PutRecordsInput { stream: StreamRef::name("orders"), records }).unwrap();
+        engine
+            .put_records(PutRecordsInput { stream: StreamRef::name("orders"), records, ..PutRecordsInput::default() })
+            .unwrap();
     }
 
     let mut g = c.benchmark_group("forward");

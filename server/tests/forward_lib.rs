@@ -84,7 +84,7 @@ fn source(dir: &std::path::Path, n: usize) -> (Engine, Vec<Vec<Bytes>>) {
             per_key[k].push(data.clone());
             e.put_record(PutRecordInput {
                 stream: StreamRef::name("src"),
-                partition_key: format!("key-{k}"),
+                partition_key: Some(format!("key-{k}")),
                 data,
                 ..Default::default()
             })
@@ -200,7 +200,7 @@ fn a_second_run_resumes_after_the_checkpoints_and_a_new_owner_starts_over() {
     assert_eq!(run(&src, Arc::clone(&sink), "one", options(Ordering::Strict)).1.records_forwarded, 300);
     src.put_record(PutRecordInput {
         stream: StreamRef::name("src"),
-        partition_key: "key-0".into(),
+        partition_key: Some("key-0".into()),
         data: Bytes::from_static(b"late"),
         ..Default::default()
     })

@@ -56,13 +56,14 @@ fn put(engine: &Engine, stream: &str, from: usize, to: usize, plain: usize, size
                 sent.push(Sent { index: j, key: key.clone(), ehk });
                 PutRecordsRequestEntry {
                     data: payload(j, size),
-                    partition_key: key,
+                    partition_key: Some(key),
                     explicit_hash_key: ehk.map(|h| h.to_string()),
                 }
             })
             .collect();
-        let out =
-            engine.put_records(PutRecordsInput { stream: StreamRef::name(stream), records }).expect("put_records");
+        let out = engine
+            .put_records(PutRecordsInput { stream: StreamRef::name(stream), records, ..PutRecordsInput::default() })
+            .expect("put_records");
         assert_eq!(out.failed_record_count, 0);
         i = end;
     }

@@ -53,7 +53,7 @@ impl Sink for EngineSink {
             .iter()
             .map(|r| PutRecordsRequestEntry {
                 data: r.data.clone(),
-                partition_key: r.partition_key.clone(),
+                partition_key: Some(r.partition_key.clone()),
                 explicit_hash_key: r.explicit_hash_key.map(|h| h.to_string()),
             })
             .collect();
@@ -61,12 +61,12 @@ impl Sink for EngineSink {
         let who = self.describe();
         Box::pin(async move {
             let out = blocking(move || {
-                engine.put_records(PutRecordsInput { stream, records: entries }).map_err(|e| {
-                    match engine_failure(e, "PutRecords") {
+                engine.put_records(PutRecordsInput { stream, records: entries, ..PutRecordsInput::default() }).map_err(
+                    |e| match engine_failure(e, "PutRecords") {
                         Failure::ShardGone(m) => Failure::Fatal(m),
                         f => f,
-                    }
-                })
+                    },
+                )
             })
             .await?;
             let outcomes = out

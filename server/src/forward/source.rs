@@ -169,6 +169,7 @@ impl Source for LocalSource {
                     shard_iterator_type: kind,
                     starting_sequence_number: after,
                     timestamp: None,
+                    dry_run: false,
                 })
                 .map(|o| o.shard_iterator)
                 .map_err(|e| engine_failure(e, "GetShardIterator"))
@@ -183,7 +184,7 @@ impl Source for LocalSource {
                 .get_records(GetRecordsInput {
                     shard_iterator: iterator,
                     limit: Some(limit.clamp(1, 10_000)),
-                    stream_arn: None,
+                    ..GetRecordsInput::default()
                 })
                 .map_err(|e| engine_failure(e, "GetRecords"))?;
             Ok(ShardRead {
