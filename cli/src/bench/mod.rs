@@ -28,7 +28,7 @@ mod chart;
 mod consumers;
 mod hist;
 mod hostile;
-mod progress;
+pub(crate) mod progress;
 mod report;
 mod scale;
 mod single;
