@@ -1070,7 +1070,7 @@ pub fn segment_recovery(data: &[u8]) {
     // An append works and reads back.
     clock.advance(std::time::Duration::from_millis(1));
     let appended = log.append(&[RecordRef::new(b"fuzz-key", b"fuzz-data")]);
-    if hw >= shardlog::shard::MAX_OFFSET {
+    if hw >= shardlog::MAX_OFFSET {
         // The offset space is used up (a segment based at the last offset): a typed error,
         // nothing written.
         match appended {

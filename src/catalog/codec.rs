@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use crate::catalog::{
     Catalog, Checkpoint, ConsumerMeta, ShardClose, ShardMeta, StreamLifecycle, StreamMeta, StreamMode,
 };
-use crate::engine::control::{DEFAULT_MAX_RECORD_KIB, DEFAULT_RETENTION_HOURS, MAX_MAX_RECORD_KIB};
-use crate::engine::fanout::MAX_CONSUMERS_PER_STREAM;
-use crate::engine::retention::MAX_RETENTION_HOURS;
+use crate::kinesis::quotas::{
+    DEFAULT_MAX_RECORD_KIB, DEFAULT_RETENTION_HOURS, MAX_CONSUMERS_PER_STREAM, MAX_MAX_RECORD_KIB, MAX_RETENTION_HOURS,
+};
 use crate::kinesis::{names, HashKeyRange};
 
 /// Magic bytes of the manifest.

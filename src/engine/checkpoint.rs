@@ -7,6 +7,7 @@ use crate::engine::control::parse_shard_id;
 use crate::engine::types::*;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::kinesis::quotas::MAX_OWNER_LEN;
 use crate::kinesis::{names, SequenceNumber};
 
 /// A reader's stored position in one shard.
@@ -19,9 +20,6 @@ pub struct ShardCheckpoint {
     /// The shard was processed to its end.
     pub finished: bool,
 }
-
-/// Longest checkpoint owner name.
-pub const MAX_OWNER_LEN: usize = 256;
 
 fn check_owner(owner: &str) -> Result<()> {
     if owner.is_empty() || owner.len() > MAX_OWNER_LEN {
@@ -54,7 +52,7 @@ impl Engine {
             let topo = h.topo.read();
             // A checkpoint must never point past durable data: outside `Sync` a reader may
             // have seen records not yet fdatasync'd, so make the shard durable first.
-            if last_processed.is_some() && inner.config.durability != crate::commit::Durability::Sync {
+            if last_processed.is_some() && inner.config.durability != crate::log::commit::Durability::Sync {
                 if let Some(slot) = topo.position(index).and_then(|p| topo.slots.get(p)) {
                     if let Some(log) = inner.existing_log(slot)? {
                         log.flush()?;

@@ -6,16 +6,10 @@ use crate::catalog::{ShardMeta, StreamLifecycle, StreamMeta, StreamMode};
 use crate::engine::types::*;
 use crate::engine::{shard_create_secs, Engine, StreamHandle};
 use crate::error::{Error, Result};
+pub(crate) use crate::kinesis::quotas::{
+    DEFAULT_MAX_RECORD_KIB, DEFAULT_RETENTION_HOURS, MAX_MAX_RECORD_KIB, MAX_SHARDS_PER_STREAM,
+};
 use crate::kinesis::{even_split, messages, names, Constraint, NextToken, ResumeAt, SequenceNumber, ValidationErrors};
-
-/// Default and bounds of stream retention (hours).
-pub(crate) const DEFAULT_RETENTION_HOURS: u32 = 24;
-/// Default `MaxRecordSizeInKiB`.
-pub(crate) const DEFAULT_MAX_RECORD_KIB: u32 = 1024;
-/// Largest `MaxRecordSizeInKiB`.
-pub(crate) const MAX_MAX_RECORD_KIB: u32 = 10240;
-/// Largest shard count of one stream.
-pub(crate) const MAX_SHARDS_PER_STREAM: u32 = 10_000;
 
 /// The Kinesis view of a shard.
 pub(crate) fn shard_view(s: &ShardMeta) -> Shard {

@@ -24,13 +24,9 @@ use crate::engine::data::children;
 use crate::engine::types::*;
 use crate::engine::{arrival_secs, shard_create_secs, Engine, EngineInner, StreamHandle};
 use crate::error::{Error, Result};
+use crate::kinesis::quotas::{MAX_CONSUMERS_PER_STREAM, MAX_CREATING_CONSUMERS};
 use crate::kinesis::{messages, names, NextToken, ResumeAt, SequenceNumber, ValidationErrors};
-use crate::shard::ShardLog;
-
-/// Most consumers per stream.
-pub const MAX_CONSUMERS_PER_STREAM: usize = 20;
-/// Most consumers `CREATING` at once per stream (with modelled delays).
-pub const MAX_CREATING_CONSUMERS: usize = 5;
+use crate::log::ShardLog;
 
 /// Tunables of push subscriptions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -359,7 +355,7 @@ impl Engine {
             last_event_ms: now,
             cancel,
             state: SubState::Live,
-            bucket: crate::limits::Bucket::default(),
+            bucket: crate::engine::limits::Bucket::default(),
         })
     }
 }
@@ -401,7 +397,7 @@ pub struct Subscription {
     cancel: Arc<AtomicBool>,
     state: SubState,
     /// Push throughput budget (2 MiB/s per consumer per shard under Kinesis limits).
-    bucket: crate::limits::Bucket,
+    bucket: crate::engine::limits::Bucket,
 }
 
 /// One non-blocking step.

@@ -16,6 +16,7 @@ pub mod checkpoint;
 pub(crate) mod control;
 mod data;
 pub mod fanout;
+pub mod limits;
 pub mod lineage;
 mod reshard;
 pub(crate) mod retention;
@@ -32,11 +33,11 @@ use parking_lot::{Mutex, RwLock};
 use crate::catalog::store::ManifestStore;
 use crate::catalog::{Catalog, ShardMeta, StreamLifecycle, StreamMeta};
 use crate::clock::{SharedClock, SystemClock};
-use crate::commit::{Durability, SyncGroup};
 use crate::error::{Error, Result};
 use crate::io::{LockGuard, RealVfs, VfsRef};
 use crate::kinesis::{messages, names, TokenKey};
-use crate::shard::{LogConfig, LogOptions, SegmentCache, ShardLog};
+use crate::log::commit::{Durability, SyncGroup};
+use crate::log::{LogConfig, LogOptions, SegmentCache, ShardLog};
 pub use types::*;
 
 /// How long Kinesis' asynchronous status transitions take, for emulators that model them.
@@ -86,7 +87,7 @@ pub struct EngineConfig {
     /// Push-subscription tunables.
     pub fanout: fanout::FanoutConfig,
     /// Throughput limits (off by default; `Limits::kinesis()` for the real service's).
-    pub limits: crate::limits::Limits,
+    pub limits: crate::engine::limits::Limits,
 }
 
 impl Default for EngineConfig {
@@ -103,7 +104,7 @@ impl Default for EngineConfig {
             max_loaded_segments: 1024,
             retention_check_interval: Some(Duration::from_secs(60)),
             fanout: fanout::FanoutConfig::default(),
-            limits: crate::limits::Limits::off(),
+            limits: crate::engine::limits::Limits::off(),
         }
     }
 }
@@ -142,7 +143,7 @@ pub(crate) struct EngineInner {
     /// Set when a manifest commit failed after its rename: which topology is durable is
     /// unknown, so writes are refused until the engine is reopened.
     metadata_poisoned: std::sync::atomic::AtomicBool,
-    control: crate::limits::ControlPlane,
+    control: crate::engine::limits::ControlPlane,
     timer: Arc<timer::Timer>,
     _lock: Box<dyn LockGuard>,
 }
@@ -167,7 +168,7 @@ struct Streams {
 /// A stream at run time.
 pub(crate) struct StreamHandle {
     /// Per-stream limits overriding the engine's (run-time setting, not persisted).
-    pub(crate) limits: RwLock<Option<crate::limits::Limits>>,
+    pub(crate) limits: RwLock<Option<crate::engine::limits::Limits>>,
     pub(crate) uid: u64,
     pub(crate) arn: String,
     pub(crate) dir: PathBuf,
@@ -189,7 +190,7 @@ pub(crate) struct ShardSlot {
     dir: PathBuf,
     log: Mutex<Option<ShardLog>>,
     /// Throughput-limit buckets (run-time state).
-    pub(crate) buckets: Mutex<crate::limits::ShardBuckets>,
+    pub(crate) buckets: Mutex<crate::engine::limits::ShardBuckets>,
 }
 
 impl Topology {
@@ -203,7 +204,7 @@ impl Topology {
                         index: s.index,
                         dir: dir.join(names::shard_id_name(s.index)),
                         log: Mutex::new(None),
-                        buckets: Mutex::new(crate::limits::ShardBuckets::default()),
+                        buckets: Mutex::new(crate::engine::limits::ShardBuckets::default()),
                     })
                 })
             })
@@ -262,7 +263,7 @@ impl Engine {
             retention_task: Mutex::new(None),
             subscriptions: Mutex::new(fanout::SubscriptionTable::new()),
             metadata_poisoned: std::sync::atomic::AtomicBool::new(false),
-            control: crate::limits::ControlPlane::default(),
+            control: crate::engine::limits::ControlPlane::default(),
             timer: Arc::new(timer::Timer::default()),
             _lock: lock,
             root,
@@ -398,7 +399,7 @@ impl EngineInner {
     }
 
     /// The limits in force for a stream.
-    pub(crate) fn limits_for(&self, h: &StreamHandle) -> crate::limits::Limits {
+    pub(crate) fn limits_for(&self, h: &StreamHandle) -> crate::engine::limits::Limits {
         h.limits.read().unwrap_or(self.config.limits)
     }
 

@@ -13,11 +13,11 @@ use std::sync::Arc;
 use bytes::Bytes;
 use parking_lot::Mutex;
 
-use crate::batch::{self, BatchHeader, FrameError};
 use crate::error::{Error, Result};
-use crate::index::{self, IndexEntry, SegmentSummary, SparseIndex};
 use crate::io::{FileRef, VfsRef};
-use crate::record::Record;
+use crate::log::batch::{self, BatchHeader, FrameError};
+use crate::log::index::{self, IndexEntry, SegmentSummary, SparseIndex};
+use crate::log::record::Record;
 
 /// Magic bytes that start every segment file.
 pub const SEGMENT_MAGIC: [u8; 4] = *b"SLSG";

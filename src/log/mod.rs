@@ -13,6 +13,16 @@
 //!    further append fails with `Error::Poisoned` until it is reopened (and recovered).
 //! 5. Arrival times never decrease within a shard.
 
+pub mod batch;
+pub mod check;
+pub mod commit;
+pub mod index;
+pub mod marker;
+pub mod notify;
+pub mod record;
+mod recovery;
+pub mod segment;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
@@ -22,16 +32,15 @@ use std::time::Duration;
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 
-use crate::batch::{self, FrameError};
+use self::commit::{Durability, SyncGroup, SyncTarget};
+use self::notify::Notifier;
+use self::record::{Record, RecordRef};
 use crate::clock::{SharedClock, SystemClock};
-use crate::commit::{Durability, SyncGroup, SyncTarget};
 use crate::error::{is_enospc, Error, Result};
 use crate::io::{FileRef, LockGuard, RealVfs, VfsRef};
-use crate::marker::{self, CleanMarker};
-use crate::notify::Notifier;
-use crate::record::{Record, RecordRef};
-use crate::recovery;
-use crate::segment::{self, LoadConfig, ReadLimits, ReadSource, Segment, SEGMENT_HEADER_LEN};
+use batch::FrameError;
+use marker::CleanMarker;
+use segment::{LoadConfig, ReadLimits, ReadSource, Segment, SEGMENT_HEADER_LEN};
 
 /// The largest offset a record may have plus one: Kinesis sequence numbers carry the offset
 /// in a 63-bit counter.

@@ -231,7 +231,7 @@ pub fn decode_index_files(
         }
         if u64::from(e.rel_offset) >= span
             || e.position < min_position
-            || u64::from(e.position) + crate::batch::BATCH_HEADER_LEN as u64 > s1.log_len
+            || u64::from(e.position) + crate::log::batch::BATCH_HEADER_LEN as u64 > s1.log_len
             || e.arrival_ms > s1.max_arrival_ms
         {
             return Err(format!("index entry {e:?} lies outside its segment"));

@@ -22,12 +22,12 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::batch::{self, BatchHeader, FrameError};
 use crate::error::{Error, Result};
-use crate::index::{self, IndexEntry, SegmentSummary, SparseIndex};
 use crate::io::VfsRef;
-use crate::marker::{self, CleanMarker};
-use crate::segment::{self, HeaderError, SegmentPaths, SEGMENT_HEADER_LEN};
+use crate::log::batch::{self, BatchHeader, FrameError};
+use crate::log::index::{self, IndexEntry, SegmentSummary, SparseIndex};
+use crate::log::marker::{self, CleanMarker};
+use crate::log::segment::{self, HeaderError, SegmentPaths, SEGMENT_HEADER_LEN};
 
 /// The index interval the engine uses by default (`LogConfig::default()`).
 pub const DEFAULT_INDEX_INTERVAL_BYTES: u32 = 4096;

@@ -20,10 +20,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::index;
 use crate::io::{FileRef, VfsRef};
-use crate::marker::{self, CleanMarker};
-use crate::segment::{self, HeaderError, LoadConfig, Segment, SegmentPaths, SEGMENT_HEADER_LEN};
+use crate::log::index;
+use crate::log::marker::{self, CleanMarker};
+use crate::log::segment::{self, HeaderError, LoadConfig, Segment, SegmentPaths, SEGMENT_HEADER_LEN};
 
 /// What recovery hands to the shard log.
 pub(crate) struct Recovered {
@@ -80,7 +80,7 @@ pub(crate) fn recover(
     let mut bases: Vec<u64> =
         entries.iter().filter(|e| !e.is_dir).filter_map(|e| segment::parse_log_file_name(&e.name)).collect();
     bases.sort_unstable();
-    if let Some(&b) = bases.iter().find(|&&b| b > crate::shard::MAX_OFFSET) {
+    if let Some(&b) = bases.iter().find(|&&b| b > crate::log::MAX_OFFSET) {
         let path = SegmentPaths::new(dir, b).log;
         return Err(Error::corrupt(&path, 0, format!("segment base {b} is beyond the largest offset")));
     }
@@ -191,9 +191,9 @@ pub(crate) fn recover(
         None => {
             let image = active_file.map().map_err(|e| Error::io("mmap", &paths.log, e))?;
             let s = segment::scan(&image, active_base, cfg.index_interval_bytes, cfg.max_batch_bytes);
-            if let Some((pos, crate::batch::FrameError::UnsupportedVersion(v))) = &s.stopped {
+            if let Some((pos, crate::log::batch::FrameError::UnsupportedVersion(v))) = &s.stopped {
                 let at = image.get(usize::try_from(*pos).unwrap_or(usize::MAX)..).unwrap_or_default();
-                if crate::batch::frame_crc_intact(at) {
+                if crate::log::batch::frame_crc_intact(at) {
                     return Err(Error::corrupt(
                         &paths.log,
                         *pos,
@@ -261,7 +261,7 @@ fn tail_verifies(image: &[u8], ix: &index::SparseIndex, s: &index::SegmentSummar
     };
     while pos < s.log_len {
         let Some(rest) = usize::try_from(pos).ok().and_then(|p| image.get(p..)) else { return false };
-        let Ok(h) = crate::batch::verify(rest, max_batch_bytes) else { return false };
+        let Ok(h) = crate::log::batch::verify(rest, max_batch_bytes) else { return false };
         if h.first_offset != next {
             return false;
         }
