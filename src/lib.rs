@@ -56,9 +56,12 @@ pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use engine::limits::Limits;
 pub use engine::{Engine, EngineConfig, StatusDelays};
 pub use error::{Error, Result};
-pub use log::commit::{Durability, SyncGroup, SyncStats};
+pub use log::commit::{Durability, Sealing, SyncGroup, SyncStats};
+#[cfg(feature = "testing")]
+#[doc(hidden)]
+pub use log::hooks;
 pub use log::record::{Record, RecordRef};
 pub use log::{
-    batch, check, index, marker, notify, segment, Appended, LogConfig, LogOptions, ReadResult, SegmentCache,
+    batch, check, commit, index, marker, notify, segment, Appended, LogConfig, LogOptions, ReadResult, SegmentCache,
     SegmentInfo, ShardLog, TrimOutcome, MAX_OFFSET,
 };

@@ -24,7 +24,7 @@ use shardlog::engine::*;
 use shardlog::io::sim::SimVfs;
 use shardlog::io::{RealVfs, VfsRef};
 use shardlog::kinesis::{even_split, partition_key_hash, SequenceNumber};
-use shardlog::{Durability, Engine, EngineConfig, Error, LogConfig, ManualClock};
+use shardlog::{Durability, Engine, EngineConfig, Error, LogConfig, ManualClock, Sealing};
 
 const T0: i64 = 1_767_225_600_000;
 const NAMES: [&str; 3] = ["alpha", "beta", "gamma"];
@@ -211,6 +211,7 @@ impl World {
                 segment_max_bytes: 2048,
                 segment_max_age: Some(Duration::from_secs(60)),
                 index_interval_bytes: 128,
+                sealing: Sealing::Deferred,
                 ..LogConfig::default()
             },
             max_loaded_segments: 8,

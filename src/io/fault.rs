@@ -335,6 +335,12 @@ impl VfsFile for FaultFile {
         self.faults.check(OpKind::Map)?;
         self.inner.map()
     }
+
+    /// Counted as a `Read`: it is how an active segment is read.
+    fn view(&self, range: std::ops::Range<u64>, reserve: u64) -> io::Result<Bytes> {
+        self.faults.check(OpKind::Read)?;
+        self.inner.view(range, reserve)
+    }
 }
 
 #[cfg(test)]

@@ -52,6 +52,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::io;
+use std::ops::Range;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
@@ -1013,6 +1014,18 @@ impl VfsFile for SimFile {
     fn map(&self) -> io::Result<Bytes> {
         let content = Arc::clone(self.inner.lock().live.content(self.file)?);
         Ok(Bytes::from_owner(SharedContent(content)))
+    }
+
+    /// A copy of the range (so a growing file's later writes do not have to copy it).
+    fn view(&self, range: Range<u64>, _reserve: u64) -> io::Result<Bytes> {
+        let inner = self.inner.lock();
+        let content = inner.live.content(self.file)?;
+        let bytes = usize::try_from(range.start)
+            .ok()
+            .zip(usize::try_from(range.end).ok())
+            .and_then(|(start, end)| content.get(start..end))
+            .ok_or_else(|| io::Error::new(io::ErrorKind::UnexpectedEof, "view past the end of the file"))?;
+        Ok(Bytes::copy_from_slice(bytes))
     }
 }
 

@@ -47,7 +47,7 @@ use shardlog::engine::*;
 use shardlog::io::sim::{CrashSpec, DirMode, Durability as SimDurability, SimOp, SimVfs, TailMode};
 use shardlog::io::VfsRef;
 use shardlog::kinesis::names;
-use shardlog::{Durability, Engine, EngineConfig, Error, LogConfig, ManualClock};
+use shardlog::{Durability, Engine, EngineConfig, Error, LogConfig, ManualClock, Sealing};
 
 /// The engine's data directory inside the simulated file system.
 pub const ROOT: &str = "/data";
@@ -70,6 +70,8 @@ pub fn engine_config(vfs: VfsRef, clock: &ManualClock, durability: Durability) -
             segment_max_bytes: SEGMENT_BYTES,
             segment_max_age: None,
             index_interval_bytes: 256,
+            // Every file operation in the harness's own thread, in a fixed order.
+            sealing: Sealing::Deferred,
             ..LogConfig::default()
         },
         ..EngineConfig::default()
