@@ -18,6 +18,7 @@ mod data;
 pub mod fanout;
 pub mod limits;
 pub mod lineage;
+pub mod metrics;
 mod reshard;
 pub(crate) mod retention;
 mod timer;
@@ -173,6 +174,8 @@ pub(crate) struct StreamHandle {
     pub(crate) arn: String,
     pub(crate) dir: PathBuf,
     pub(crate) topo: RwLock<Topology>,
+    /// Stream-level data-plane counters.
+    pub(crate) counters: metrics::Counters,
 }
 
 /// A stream's catalog entry plus what the data plane derives from it.
@@ -191,6 +194,8 @@ pub(crate) struct ShardSlot {
     log: Mutex<Option<ShardLog>>,
     /// Throughput-limit buckets (run-time state).
     pub(crate) buckets: Mutex<crate::engine::limits::ShardBuckets>,
+    /// Shard-level data-plane counters.
+    pub(crate) counters: metrics::Counters,
 }
 
 impl Topology {
@@ -205,6 +210,7 @@ impl Topology {
                         dir: dir.join(names::shard_id_name(s.index)),
                         log: Mutex::new(None),
                         buckets: Mutex::new(crate::engine::limits::ShardBuckets::default()),
+                        counters: metrics::Counters::default(),
                     })
                 })
             })
@@ -360,6 +366,7 @@ impl EngineInner {
             arn,
             topo: RwLock::new(Topology::new(meta, &dir, old)),
             dir,
+            counters: metrics::Counters::default(),
         })
     }
 
