@@ -4,6 +4,7 @@
 //! Every thread is joined with a deadline: a hung thread fails the test instead of hanging
 //! it, and a panicking one fails it with its own message. Readers block in `wait_past`
 //! (woken by the appends themselves), never in a sleep.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 mod common;
 

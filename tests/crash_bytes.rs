@@ -19,6 +19,7 @@
 //! process keeps everything written, so every acknowledged record must be back there too;
 //! a power cut keeps only what was synced, so the log must come back as an exact prefix of
 //! what was written (no gap, no damage) that takes appends.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 mod common;
 
@@ -27,7 +28,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::*;
-use shardlog::io::sim::{CrashSweep, DirMode, Durability as SimDurability, SimVfs, TailMode};
+use shardlog::io::sim::{CrashSweep, DataMode, DirMode, SimVfs, TailMode};
 use shardlog::io::{OpKind, Vfs};
 use shardlog::{Clock, Durability, LogConfig, ManualClock, ShardLog};
 
@@ -350,11 +351,7 @@ fn crash_at_every_byte_loses_nothing_acknowledged() {
 }
 
 fn synced_only() -> CrashSweep {
-    CrashSweep {
-        dir_modes: vec![DirMode::DropUnsynced],
-        durability: SimDurability::SyncedOnly,
-        ..CrashSweep::default()
-    }
+    CrashSweep { dir_modes: vec![DirMode::DropUnsynced], data: DataMode::SyncedOnly, ..CrashSweep::default() }
 }
 
 #[test]

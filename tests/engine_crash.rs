@@ -38,6 +38,7 @@
 //! ```text
 //! SHARDLOG_CRASH_STATES=full cargo test -p shardlog --release --test engine_crash -- --nocapture
 //! ```
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 mod sim;
 
@@ -50,7 +51,7 @@ use bytes::Bytes;
 use shardlog::catalog::store::ManifestStore;
 use shardlog::engine::lineage::{LineageReader, LineageStart};
 use shardlog::engine::*;
-use shardlog::io::sim::{CrashState, CrashSweep, DirMode, Durability as SimDurability, SimOp, SimVfs, TailMode};
+use shardlog::io::sim::{CrashState, CrashSweep, DataMode, DirMode, SimOp, SimVfs, TailMode};
 use shardlog::kinesis::names;
 use shardlog::{Clock, Durability, Engine, EngineConfig, ManualClock};
 use sim::{HOUR_MS, ROOT, T0};
@@ -705,7 +706,7 @@ fn engine_metadata_protocols_survive_every_crash_state() {
         garbage: full,
         bit_flips: 0,
         dir_modes: vec![DirMode::KeepAll, DirMode::DropUnsynced],
-        durability: SimDurability::AllWritten,
+        data: DataMode::AllWritten,
     };
     for state in w.sim.crash_states(&sweep) {
         if full || selected(&w, &state) {
@@ -720,7 +721,7 @@ fn engine_metadata_protocols_survive_every_crash_state() {
         garbage: false,
         bit_flips: 0,
         dir_modes: vec![DirMode::DropUnsynced],
-        durability: SimDurability::SyncedOnly,
+        data: DataMode::SyncedOnly,
     };
     for state in w.sim.crash_states(&strict) {
         if full || selected(&w, &state) {

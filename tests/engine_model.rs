@@ -11,6 +11,7 @@
 //! Runs on the in-memory `SimVfs` by default. Environment:
 //! - `SHARDLOG_MODEL_CASES` — number of cases (default 700);
 //! - `SHARDLOG_MODEL_REAL_FS=1` — use a real temporary directory instead of `SimVfs`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

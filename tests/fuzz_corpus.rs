@@ -9,6 +9,7 @@
 //!
 //! Seeds: `cargo test -p shardlog --test fuzz_corpus -- --ignored write_seed_corpus` writes
 //! the library-generated seed inputs into `fuzz/corpus/<target>/seed-*`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 #[path = "../fuzz/checks/mod.rs"]
 mod checks;

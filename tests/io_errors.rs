@@ -18,6 +18,7 @@
 //!
 //! Dedicated tests cover ENOSPC (typed `is_storage_full`, no poisoning, appends resume without
 //! a reopen) and short writes (the partial bytes are cut off and never read).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 mod common;
 

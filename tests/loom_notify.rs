@@ -29,6 +29,7 @@
 //! - `acknowledged_*`: the real `CommitPoint` — an append is acknowledged only once it is
 //!   visible (bug 2 of issue 12; the `canary-ack-before-visible` build must fail it).
 #![cfg(loom)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 use std::sync::atomic::AtomicUsize as StdAtomicUsize;
 use std::task::{Wake, Waker};

@@ -13,6 +13,7 @@
 //! predicted, not just checked for plausibility.
 //!
 //! 2,000 cases by default; `PROPTEST_CASES=N` changes that.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 mod common;
 

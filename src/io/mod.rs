@@ -4,11 +4,13 @@
 //!
 //! Implementations:
 //! - [`RealVfs`]: the operating system (`pwrite`, `fdatasync`, `rename`, directory fsync,
-//!   `flock`, `mmap` through memmap2).
-//! - [`sim::SimVfs`]: an in-memory file system that records every mutation and produces the
-//!   crash states a power cut may leave behind.
-//! - [`fault::FaultVfs`]: wraps any `Vfs` and fails the N-th call of a chosen kind, once or
-//!   forever.
+//!   `flock`, `mmap` through memmap2; the memory mapping lives in `map.rs`, the crate's one
+//!   `unsafe` module).
+//! - The test harness, behind the `testing` cargo feature (tests, benches and fuzz targets
+//!   enable it; the default build does not contain it): `sim::SimVfs`, an in-memory file
+//!   system that records every mutation and produces the crash states a power cut may leave
+//!   behind, and `fault::FaultVfs`, which wraps any `Vfs` and fails the N-th call of a chosen
+//!   kind, once or forever.
 
 use std::fmt;
 use std::io;

@@ -44,7 +44,7 @@ use bytes::Bytes;
 use shardlog::catalog::{codec, Catalog};
 use shardlog::engine::lineage::{LineageReader, LineageStart};
 use shardlog::engine::*;
-use shardlog::io::sim::{CrashSpec, DirMode, Durability as SimDurability, SimOp, SimVfs, TailMode};
+use shardlog::io::sim::{CrashSpec, DataMode, DirMode, SimOp, SimVfs, TailMode};
 use shardlog::io::VfsRef;
 use shardlog::kinesis::names;
 use shardlog::{Durability, Engine, EngineConfig, Error, LogConfig, ManualClock, Sealing};
@@ -575,10 +575,8 @@ impl CrashPoint {
         let last_is_write = n > 0 && matches!(ops.get(n - 1), Some(SimOp::Write { .. }));
         CrashPoint {
             n,
-            process_crash: spec.durability == SimDurability::AllWritten && spec.dir == DirMode::KeepAll,
-            torn_last_write: last_is_write
-                && spec.durability == SimDurability::AllWritten
-                && spec.tail != TailMode::Whole,
+            process_crash: spec.data == DataMode::AllWritten && spec.dir == DirMode::KeepAll,
+            torn_last_write: last_is_write && spec.data == DataMode::AllWritten && spec.tail != TailMode::Whole,
         }
     }
 

@@ -7,9 +7,9 @@
 //! - `sealed`: the older segments, never written again, read through their mapping.
 //! - `index_files`: reading and writing a segment's `.index` / `.timeindex` files.
 //!
-//! This module ties them together for the shard log: [`Segment`] (either kind, as the log's
+//! This module ties them together for the shard log: `Segment` (either kind, as the log's
 //! segment list holds them) and the walks over a segment's bytes that the log's reads and
-//! time lookups do ([`read_records`], [`first_arriving_at`]).
+//! time lookups do (`read_records`, `first_arriving_at`).
 
 pub(crate) mod active;
 pub mod cursor;
