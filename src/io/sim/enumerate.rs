@@ -12,14 +12,33 @@ use super::spec::{CrashSpec, CrashState, CrashSweep, DataMode, DirMode, TailMode
 #[derive(Debug)]
 pub struct CrashStates {
     /// The image after `applied` operations.
-    pub(super) running: World,
-    pub(super) applied: usize,
-    pub(super) log: Vec<Rec>,
-    pub(super) next_id: u64,
-    pub(super) sweep: CrashSweep,
+    running: World,
+    applied: usize,
+    log: Vec<Rec>,
+    next_id: u64,
+    sweep: CrashSweep,
     /// The crash point whose variants are pending.
-    pub(super) current: Option<usize>,
-    pub(super) pending: VecDeque<(TailMode, DirMode)>,
+    current: Option<usize>,
+    pending: VecDeque<(TailMode, DirMode)>,
+}
+
+impl SimVfs {
+    /// Every crash state `sweep` asks for, lazily, in op order: for each crash point `n`
+    /// from `sweep.from_op` to the current op count, each tail variant of the `n`-th
+    /// operation (only `Whole` unless it is a write), under each directory mode. Later
+    /// operations on this `SimVfs` do not affect the iterator.
+    pub fn crash_states(&self, sweep: &CrashSweep) -> CrashStates {
+        let (running, log, next_id) = self.history();
+        CrashStates {
+            running,
+            applied: 0,
+            log,
+            next_id,
+            sweep: sweep.clone(),
+            current: None,
+            pending: VecDeque::new(),
+        }
+    }
 }
 
 impl CrashStates {

@@ -1,7 +1,7 @@
 //! [`SimVfs`]: the simulated file system — the live model behind a lock, the operation log,
 //! and the `Vfs` and `VfsFile` implementations over them.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 use std::fmt;
 use std::io;
 use std::ops::Range;
@@ -11,9 +11,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use parking_lot::Mutex;
 
-use super::enumerate::CrashStates;
 use super::model::*;
-use super::spec::{CrashSpec, CrashSweep, DataMode, DirMode, SimOp, TailMode};
+use super::spec::{CrashSpec, DataMode, DirMode, SimOp, TailMode};
 use crate::io::{DirEntry, FileRef, LockGuard, Vfs, VfsFile, VfsRef};
 
 #[derive(Debug)]
@@ -232,21 +231,11 @@ impl SimVfs {
         self.crash(&CrashSpec { dir: DirMode::DropUnsynced, data: DataMode::SyncedOnly, ..CrashSpec::at(ops) })
     }
 
-    /// Every crash state `sweep` asks for, lazily, in op order: for each crash point `n`
-    /// from `sweep.from_op` to the current op count, each tail variant of the `n`-th
-    /// operation (only `Whole` unless it is a write), under each directory mode. Later
-    /// operations on this `SimVfs` do not affect the iterator.
-    pub fn crash_states(&self, sweep: &CrashSweep) -> CrashStates {
+    /// What a crash-state sweep replays: the durable state the log starts from, the
+    /// operation log, and the next free file id.
+    pub(super) fn history(&self) -> (World, Vec<Rec>, u64) {
         let inner = self.inner.lock();
-        CrashStates {
-            running: inner.base.clone(),
-            applied: 0,
-            log: inner.log.clone(),
-            next_id: inner.next_id,
-            sweep: sweep.clone(),
-            current: None,
-            pending: VecDeque::new(),
-        }
+        (inner.base.clone(), inner.log.clone(), inner.next_id)
     }
 
     /// The current content of the file at `path`, if it is a file.
