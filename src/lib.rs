@@ -20,7 +20,7 @@
 //! engine.create_stream(CreateStreamInput { stream_name: "orders".into(), shard_count: Some(2), ..Default::default() })?;
 //! let put = engine.put_record(PutRecordInput {
 //!     stream: StreamRef::name("orders"),
-//!     partition_key: "customer-42".into(),
+//!     partition_key: Some("customer-42".into()),
 //!     data: Bytes::from_static(b"{\"total\": 12}"),
 //!     ..Default::default()
 //! })?;
@@ -31,6 +31,7 @@
 //!     shard_iterator_type: ShardIteratorType::TrimHorizon,
 //!     starting_sequence_number: None,
 //!     timestamp: None,
+//!     dry_run: false,
 //! })?;
 //! let out = engine.get_records(GetRecordsInput { shard_iterator: it.shard_iterator, ..Default::default() })?;
 //! assert_eq!(out.records[0].sequence_number, put.sequence_number);
@@ -46,10 +47,12 @@
 
 // The modules. The public API is what this file names: the engine and its types
 // (`engine`), the Lambda-style event-source driver (`event_source`), the Kinesis primitives
-// (`kinesis`), the file-system trait engines run on (`io`), and — re-exported below — the
+// (`kinesis`), the file-system trait engines run on (`io`), encryption at rest (`at_rest`,
+// whose key the engine's configuration names), and — re-exported below — the
 // shard log and its types, durability, the clock and the errors. Internals that the
 // workspace's other crates, the fuzz targets and the tests drive directly are re-exported
 // `#[doc(hidden)]`: they are not a supported API.
+pub mod at_rest;
 #[doc(hidden)]
 pub mod catalog;
 mod clock;

@@ -3,7 +3,7 @@
 //! crash-atomic and disappears with its stream.
 
 use crate::catalog::Checkpoint;
-use crate::engine::control::parse_shard_id;
+use crate::engine::parse_shard_id;
 use crate::engine::types::*;
 use crate::engine::Engine;
 use crate::error::{Error, Result};

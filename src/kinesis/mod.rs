@@ -6,11 +6,13 @@
 //!   form, ARNs.
 //! - [`shard_id`]: shard-id naming and lenient parsing.
 //! - [`token`]: MAC-authenticated shard iterators and pagination tokens.
+//! - [`ids`]: generated `StreamId`s and channel ids.
 //! - [`messages`]: one constructor per Kinesis error message.
 //! - [`quotas`]: the service's fixed quotas and defaults.
 
 mod decimal;
 pub mod hashkey;
+pub mod ids;
 pub mod messages;
 pub mod names;
 pub mod quotas;

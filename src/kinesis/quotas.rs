@@ -27,11 +27,17 @@ pub const MAX_MAX_RECORD_KIB: u32 = 10240;
 
 /// Largest shard count of one stream.
 pub const MAX_SHARDS_PER_STREAM: u32 = 10_000;
+/// Shards of a new on-demand stream.
+pub const ON_DEMAND_SHARDS: u32 = 4;
 /// Most UpdateShardCount calls per stream in a rolling 24 hours.
 pub const MAX_SCALINGS_PER_DAY: usize = 10;
 
-/// Most enhanced fan-out consumers per stream.
+/// Most enhanced fan-out consumers per stream (provisioned streams and On-demand Standard
+/// accounts).
 pub const MAX_CONSUMERS_PER_STREAM: usize = 20;
+/// Most consumers per stream while the account has a billing commitment (On-demand
+/// Advantage).
+pub const MAX_CONSUMERS_PER_STREAM_ADVANTAGE: usize = 50;
 /// Most consumers `CREATING` at once per stream (with modelled delays).
 pub const MAX_CREATING_CONSUMERS: usize = 5;
 

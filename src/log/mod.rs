@@ -90,6 +90,9 @@ pub struct LogConfig {
     pub durability: Durability,
     /// When a segment sealed by a roll is made durable (never on the append path).
     pub sealing: Sealing,
+    /// The key that seals batches appended with `seal` (encryption at rest, see
+    /// [`crate::at_rest`]); its id goes into every new segment's header.
+    pub at_rest_key: Option<Arc<crate::at_rest::AtRestKey>>,
 }
 
 impl Default for LogConfig {
@@ -101,6 +104,7 @@ impl Default for LogConfig {
             max_batch_bytes: 64 * 1024 * 1024,
             durability: Durability::default(),
             sealing: Sealing::default(),
+            at_rest_key: None,
         }
     }
 }
@@ -233,6 +237,8 @@ pub(crate) struct Inner {
     dir_lock: Mutex<Option<Box<dyn LockGuard>>>,
     /// This log as its sync group sees it (for the background sealer).
     this: Weak<Inner>,
+    /// Nonces of batches sealed by this opening of the log.
+    nonces: crate::at_rest::NonceSource,
 }
 
 impl std::fmt::Debug for Inner {
@@ -310,6 +316,7 @@ impl ShardLog {
             closed: AtomicBool::new(false),
             dir_lock: Mutex::new(lock),
             this: this.clone(),
+            nonces: crate::at_rest::NonceSource::new(),
             dir,
             vfs,
             clock,
@@ -348,7 +355,14 @@ impl ShardLog {
     /// return where they landed once they are acknowledged per the log's durability — and
     /// visible to readers (the high-watermark covers them).
     pub fn append(&self, records: &[RecordRef<'_>]) -> Result<Appended> {
-        self.inner.append_acknowledged(records)
+        self.inner.append_acknowledged(records, false)
+    }
+
+    /// [`Self::append`]; with `seal` and an at-rest key configured the batch is stored
+    /// sealed (encrypted at rest, see [`crate::at_rest`]). Without a key `seal` changes
+    /// nothing.
+    pub fn append_with(&self, records: &[RecordRef<'_>], seal: bool) -> Result<Appended> {
+        self.inner.append_acknowledged(records, seal)
     }
 
     /// Read up to `max_records` records starting at offset `from` (clamped up to the trim
@@ -455,7 +469,11 @@ impl ShardLog {
 /// How a log loads sealed segments: data already written is read whatever the append limit
 /// is now.
 fn load_config(config: &LogConfig) -> LoadConfig {
-    LoadConfig { index_interval_bytes: config.index_interval_bytes, max_batch_bytes: batch::MAX_BATCH_LEN }
+    LoadConfig {
+        index_interval_bytes: config.index_interval_bytes,
+        max_batch_bytes: batch::MAX_BATCH_LEN,
+        key_id: config.at_rest_key.as_ref().map_or(0, |k| k.id()),
+    }
 }
 
 /// How long an active segment's mapping is made: its roll size (segments never hold more

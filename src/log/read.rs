@@ -67,8 +67,12 @@ impl Inner {
         if next >= hw || max_records == 0 {
             return Ok(ReadResult { records: out, next_offset: next });
         }
-        let mut limits =
-            ReadLimits { max_records, bytes_left: max_bytes.max(1), max_batch_bytes: batch::MAX_BATCH_LEN };
+        let mut limits = ReadLimits {
+            max_records,
+            bytes_left: max_bytes.max(1),
+            max_batch_bytes: batch::MAX_BATCH_LEN,
+            key: self.config.at_rest_key.clone(),
+        };
         'snapshot: loop {
             for seg in view.from(next) {
                 if seg.base() >= hw || limits.exhausted() {

@@ -86,10 +86,11 @@ fn sync_dir(vfs: &VfsRef, dir: &Path) -> Result<()> {
 }
 
 /// Create a fresh, empty segment at `base` following the roll protocol.
-fn create_segment(vfs: &VfsRef, dir: &Path, base: u64, now_ms: i64) -> Result<FileRef> {
+fn create_segment(vfs: &VfsRef, dir: &Path, base: u64, now_ms: i64, key_id: u32) -> Result<FileRef> {
     let path = SegmentPaths::new(dir, base).log;
     let file = vfs.create_new(&path).map_err(|e| Error::io("create", &path, e))?;
-    file.write_all_at(&segment::encode_header(base, now_ms), 0).map_err(|e| Error::io("write", &path, e))?;
+    file.write_all_at(&segment::encode_header_with_key(base, now_ms, key_id), 0)
+        .map_err(|e| Error::io("write", &path, e))?;
     file.sync_data().map_err(|e| Error::io("fdatasync", &path, e))?;
     sync_dir(vfs, dir)?;
     Ok(file)
@@ -225,7 +226,7 @@ fn open_newest(
                 d = parent;
             }
             let base = horizon.unwrap_or(0);
-            let file = create_segment(vfs, dir, base, o.now_ms)?;
+            let file = create_segment(vfs, dir, base, o.now_ms, o.load.key_id)?;
             bases.push(base);
             return Ok(Newest { base, file, created_ms: o.now_ms });
         };
@@ -259,7 +260,7 @@ fn open_newest(
                 sync_dir(vfs, dir)?;
                 *dirty_dir = false;
                 if bases.is_empty() {
-                    let file = create_segment(vfs, dir, base, o.now_ms)?;
+                    let file = create_segment(vfs, dir, base, o.now_ms, o.load.key_id)?;
                     bases.push(base);
                     return Ok(Newest { base, file, created_ms: o.now_ms });
                 }

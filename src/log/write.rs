@@ -28,8 +28,8 @@ use super::{mapping_reserve, Appended, Inner, Writer, MAX_OFFSET};
 
 impl Inner {
     /// `ShardLog::append`: append, then return once acknowledged (and visible).
-    pub(super) fn append_acknowledged(&self, records: &[RecordRef<'_>]) -> Result<Appended> {
-        let appended = self.append(records)?;
+    pub(super) fn append_acknowledged(&self, records: &[RecordRef<'_>], seal: bool) -> Result<Appended> {
+        let appended = self.append(records, seal)?;
         match self.config.durability {
             Durability::Sync => self.wait_synced(appended.next_offset)?,
             Durability::Buffered | Durability::Interval(_) => self.commit.publish(appended.next_offset),
@@ -38,10 +38,12 @@ impl Inner {
         Ok(appended)
     }
 
-    fn append(&self, records: &[RecordRef<'_>]) -> Result<Appended> {
+    fn append(&self, records: &[RecordRef<'_>], seal: bool) -> Result<Appended> {
         self.check_writable()?;
         let limit = self.config.max_batch_bytes.min(batch::MAX_BATCH_LEN);
-        let needed = batch::encoded_len(records) as u64;
+        let key = self.config.at_rest_key.as_deref().filter(|_| seal);
+        let overhead = if key.is_some() { crate::at_rest::SEAL_OVERHEAD as u64 } else { 0 };
+        let needed = batch::encoded_len(records) as u64 + overhead;
         if records.is_empty() || needed > u64::from(limit) {
             return Err(Error::invalid_argument(format!(
                 "an append needs 1 or more records and at most {} bytes encoded; got {} records, {needed} bytes",
@@ -78,6 +80,7 @@ impl Inner {
         if w.active.has_data() && (too_big || too_old) {
             self.roll(w, now)?;
         }
+        let seal = key.map(|k| (k, self.nonces.next()));
         let header = match w.active.append(
             &mut w.buf,
             w.next_offset,
@@ -85,6 +88,7 @@ impl Inner {
             records,
             limit,
             self.config.index_interval_bytes,
+            seal,
         ) {
             Ok(h) => h,
             Err(AppendError::Invalid(e)) => return Err(Error::invalid_argument(e.to_string())),
@@ -113,7 +117,8 @@ impl Inner {
     pub(super) fn roll(&self, w: &mut Writer, now: i64) -> Result<Arc<SealedSegment>> {
         let old = Arc::clone(&w.active);
         let base = w.next_offset;
-        let new = match ActiveSegment::create(&self.vfs, &self.dir, base, now, mapping_reserve(&self.config)) {
+        let key_id = self.config.at_rest_key.as_ref().map_or(0, |k| k.id());
+        let new = match ActiveSegment::create(&self.vfs, &self.dir, base, now, key_id, mapping_reserve(&self.config)) {
             Ok(a) => Arc::new(a),
             Err((e, stuck)) => {
                 if stuck {

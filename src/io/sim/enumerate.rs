@@ -29,15 +29,7 @@ impl SimVfs {
     /// operations on this `SimVfs` do not affect the iterator.
     pub fn crash_states(&self, sweep: &CrashSweep) -> CrashStates {
         let (running, log, next_id) = self.history();
-        CrashStates {
-            running,
-            applied: 0,
-            log,
-            next_id,
-            sweep: sweep.clone(),
-            current: None,
-            pending: VecDeque::new(),
-        }
+        CrashStates { running, applied: 0, log, next_id, sweep: sweep.clone(), current: None, pending: VecDeque::new() }
     }
 }
 

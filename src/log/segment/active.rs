@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use bytes::Bytes;
 use parking_lot::Mutex;
 
+use crate::at_rest::{AtRestKey, NONCE_LEN};
 use crate::error::{Error, Result};
 use crate::io::{FileRef, VfsRef};
 use crate::log::batch::{self, BatchHeader, FrameError};
@@ -63,11 +64,12 @@ impl ActiveSegment {
         dir: &Path,
         base: u64,
         now_ms: i64,
+        key_id: u32,
         reserve: u64,
     ) -> std::result::Result<ActiveSegment, (Error, bool)> {
         let paths = SegmentPaths::new(dir, base);
         let file = vfs.create_new(&paths.log).map_err(|e| (Error::io("create", &paths.log, e), false))?;
-        let header = format::encode_header(base, now_ms);
+        let header = format::encode_header_with_key(base, now_ms, key_id);
         if let Err(e) = file.write_all_at(&header, 0).and_then(|()| file.sync_data()) {
             let stuck = vfs.remove_file(&paths.log).is_err();
             return Err((Error::io("write", &paths.log, e), stuck));
@@ -126,8 +128,10 @@ impl ActiveSegment {
 
     /// Encode `records` as one batch into `encode_buf` (reused between appends, so the hot
     /// path allocates nothing once it is warm), write it at the end of the file with one
-    /// positional write, index it, and publish the new length. A failed write is cut off
-    /// again (`AppendError::Write::cut_off` says whether that worked).
+    /// positional write, index it, and publish the new length. With `seal` (a key and a fresh
+    /// nonce) the batch is stored sealed (encrypted at rest). A failed write is cut off again
+    /// (`AppendError::Write::cut_off` says whether that worked).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn append(
         &self,
         encode_buf: &mut Vec<u8>,
@@ -136,11 +140,15 @@ impl ActiveSegment {
         records: &[RecordRef<'_>],
         max_batch_bytes: u32,
         index_interval: u32,
+        seal: Option<(&AtRestKey, [u8; NONCE_LEN])>,
     ) -> std::result::Result<BatchHeader, AppendError> {
         debug_assert_eq!(first_offset, self.end_offset());
         encode_buf.clear();
-        let header = batch::encode_into(encode_buf, first_offset, arrival_ms, records, max_batch_bytes)
+        let mut header = batch::encode_into(encode_buf, first_offset, arrival_ms, records, max_batch_bytes)
             .map_err(AppendError::Invalid)?;
+        if let Some((key, nonce)) = seal {
+            header = batch::seal_batch(encode_buf, 0, key, nonce).map_err(AppendError::Invalid)?;
+        }
         let position = self.len.load(Ordering::Relaxed);
         if let Err(error) = self.file.write_all_at(encode_buf, position) {
             let cut_off = self.file.set_len(position).is_ok();

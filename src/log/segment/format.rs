@@ -8,7 +8,7 @@
 //! | 6..8 | reserved (0) |
 //! | 8..16 | base offset u64 (the first record's offset; the file is named after it) |
 //! | 16..24 | creation time, ms since the epoch |
-//! | 24..28 | reserved (0) |
+//! | 24..28 | id of the at-rest key sealed batches use (0: none; see [`crate::at_rest`]) |
 //! | 28..32 | CRC-32 of bytes 0..28 |
 //!
 //! Batches follow the header back to back, their offsets running densely from the base.
@@ -58,8 +58,14 @@ impl SegmentPaths {
     }
 }
 
-/// Encode a segment file header.
+/// Encode a segment file header (no at-rest key).
 pub fn encode_header(base: u64, created_ms: i64) -> [u8; SEGMENT_HEADER_LEN as usize] {
+    encode_header_with_key(base, created_ms, 0)
+}
+
+/// Encode a segment file header naming the id of the at-rest key its sealed batches use
+/// (0: none; see [`crate::at_rest`]).
+pub fn encode_header_with_key(base: u64, created_ms: i64, key_id: u32) -> [u8; SEGMENT_HEADER_LEN as usize] {
     let mut h = [0u8; SEGMENT_HEADER_LEN as usize];
     let mut v = Vec::with_capacity(32);
     v.extend_from_slice(&SEGMENT_MAGIC);
@@ -67,7 +73,7 @@ pub fn encode_header(base: u64, created_ms: i64) -> [u8; SEGMENT_HEADER_LEN as u
     v.extend_from_slice(&[0, 0]);
     v.extend_from_slice(&base.to_le_bytes());
     v.extend_from_slice(&created_ms.to_le_bytes());
-    v.extend_from_slice(&[0, 0, 0, 0]);
+    v.extend_from_slice(&key_id.to_le_bytes());
     let crc = crc32fast::hash(&v);
     v.extend_from_slice(&crc.to_le_bytes());
     h.copy_from_slice(&v);
@@ -101,7 +107,7 @@ pub fn decode_header(bytes: &[u8]) -> std::result::Result<(u64, i64), HeaderErro
     if version != SEGMENT_VERSION {
         return Err(HeaderError::UnsupportedVersion(version));
     }
-    if h.get(6..8) != Some(&[0, 0][..]) || h.get(24..28) != Some(&[0, 0, 0, 0][..]) {
+    if h.get(6..8) != Some(&[0, 0][..]) {
         return Err(HeaderError::Invalid("reserved segment header bytes are not zero".into()));
     }
     let mut a8 = [0u8; 8];
@@ -109,4 +115,13 @@ pub fn decode_header(bytes: &[u8]) -> std::result::Result<(u64, i64), HeaderErro
     let base = u64::from_le_bytes(a8);
     a8.copy_from_slice(h.get(16..24).unwrap_or(&[0; 8]));
     Ok((base, i64::from_le_bytes(a8)))
+}
+
+/// The at-rest key id in a segment header whose CRC was checked (0: none).
+pub fn header_key_id(bytes: &[u8]) -> u32 {
+    let mut a4 = [0u8; 4];
+    if let Some(k) = bytes.get(24..28) {
+        a4.copy_from_slice(k);
+    }
+    u32::from_le_bytes(a4)
 }

@@ -22,14 +22,15 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use crate::at_rest::AtRestKey;
 use crate::error::{Error, Result};
 use crate::log::batch;
 use crate::log::record::Record;
 
 pub use cursor::{scan, BatchCursor, CursorBatch, CursorError, CursorErrorKind, Scan, Verify};
 pub use format::{
-    decode_header, encode_header, log_file_name, parse_log_file_name, HeaderError, SegmentPaths, SEGMENT_HEADER_LEN,
-    SEGMENT_MAGIC, SEGMENT_VERSION,
+    decode_header, encode_header, encode_header_with_key, header_key_id, log_file_name, parse_log_file_name,
+    HeaderError, SegmentPaths, SEGMENT_HEADER_LEN, SEGMENT_MAGIC, SEGMENT_VERSION,
 };
 
 use active::ActiveSegment;
@@ -75,12 +76,14 @@ impl Segment {
     }
 }
 
-/// What a read may still return.
-#[derive(Debug, Clone, Copy)]
+/// What a read may still return, and the key that opens sealed batches.
+#[derive(Debug, Clone)]
 pub(crate) struct ReadLimits {
     pub(crate) max_records: usize,
     pub(crate) bytes_left: usize,
     pub(crate) max_batch_bytes: u32,
+    /// The at-rest key that opens sealed batches.
+    pub(crate) key: Option<Arc<AtRestKey>>,
 }
 
 impl ReadLimits {
@@ -101,7 +104,8 @@ pub(crate) struct Walked {
 /// Decode the records from offset `from` on out of `image`, which holds the bytes of `path`
 /// from byte `image_position` on, walking from the batch at byte `start` (where the sparse
 /// index put the reader). Every batch a record is taken from is CRC-checked first; keys and
-/// data are zero-copy slices of `image`. Stops before `hw`, after `limits.max_records`, or
+/// data are zero-copy slices of `image` (a sealed batch is opened with `limits.key` into one
+/// plaintext copy per batch, and records are slices of that). Stops before `hw`, after `limits.max_records`, or
 /// once the byte budget is spent (at least one record is taken if any is due).
 ///
 /// Records come out dense: a batch that holds wanted records but starts past the offset due
@@ -139,8 +143,12 @@ pub(crate) fn read_records(
             }
             // In range: the cursor checked that the batch lies inside the image.
             let rel = usize::try_from(b.position - image_position).unwrap_or(usize::MAX);
-            let bytes = image.slice(rel..rel.saturating_add(h.batch_len as usize).min(image.len()));
+            let mut bytes = image.slice(rel..rel.saturating_add(h.batch_len as usize).min(image.len()));
             batch::check_crc(&bytes).map_err(|e| Error::corrupt(path, b.position, e.to_string()))?;
+            let mut h = h;
+            if batch::is_sealed(&bytes) {
+                (bytes, h) = unseal(&bytes, path, b.position, limits.key.as_deref())?;
+            }
             let want = limits.max_records.min(usize::try_from(hw - h.first_offset.max(from)).unwrap_or(usize::MAX));
             let take_first = out.is_empty();
             let d = batch::decode_records(&bytes, &h, from, want, &mut limits.bytes_left, take_first, out)
@@ -153,6 +161,31 @@ pub(crate) fn read_records(
         end_seen = Some(h.next_offset());
     }
     Ok(Walked { done: false, end_seen })
+}
+
+/// Open a sealed batch with the read's at-rest key: the plaintext batch and its header.
+/// Without a key the records are out of reach (`KMSNotFoundException`); a key that does not
+/// open them is `KMSAccessDeniedException` (the CRC already passed, so the bytes are what
+/// was written).
+fn unseal(bytes: &[u8], path: &Path, at: u64, key: Option<&AtRestKey>) -> Result<(Bytes, batch::BatchHeader)> {
+    let Some(key) = key else {
+        return Err(Error::KmsNotFound {
+            message: format!(
+                "Records at byte {at} of {} are encrypted at rest and no encryption key is configured.",
+                path.display()
+            ),
+        });
+    };
+    let plain = batch::unseal_batch(bytes, key).map_err(|e| Error::KmsAccessDenied {
+        message: format!(
+            "Records at byte {at} of {} cannot be decrypted with key {:08x}: {e}",
+            path.display(),
+            key.id()
+        ),
+    })?;
+    let header =
+        batch::decode_header(&plain, batch::MAX_BATCH_LEN).map_err(|e| Error::corrupt(path, at, e.to_string()))?;
+    Ok((Bytes::from(plain), header))
 }
 
 /// The first offset of the first batch at or after byte `start` of `image` (the bytes of

@@ -30,6 +30,8 @@ use super::index_files::{read_index_files, write_index_files};
 pub(crate) struct LoadConfig {
     pub(crate) index_interval_bytes: u32,
     pub(crate) max_batch_bytes: u32,
+    /// Id of the at-rest key to name in new segment headers (0: none).
+    pub(crate) key_id: u32,
 }
 
 /// A loaded sealed segment: its verified index and its whole mapping.
