@@ -217,7 +217,9 @@ pub(crate) fn run(args: &ForwardArgs) -> Result<ExitCode, Failure> {
         let rate = last.as_ref().map_or(0.0, |l| s.records_per_sec_since(l));
         if json {
             let mut v = s.to_json();
-            v["interval_records_per_sec"] = serde_json::json!((rate * 10.0).round() / 10.0);
+            if let Some(o) = v.as_object_mut() {
+                o.insert("interval_records_per_sec".into(), serde_json::json!((rate * 10.0).round() / 10.0));
+            }
             println!("{v}");
         } else if let Some(p) = &progress {
             p.set(progress_line(s, rate));
@@ -263,10 +265,12 @@ pub(crate) fn run(args: &ForwardArgs) -> Result<ExitCode, Failure> {
     };
     if args.json {
         let mut v = stats.to_json();
-        v["final"] = serde_json::json!(true);
-        v["outcome"] = serde_json::json!(outcome_name);
-        if let Err(e) = &outcome {
-            v["error"] = serde_json::json!(e.0);
+        if let Some(o) = v.as_object_mut() {
+            o.insert("final".into(), serde_json::json!(true));
+            o.insert("outcome".into(), serde_json::json!(outcome_name));
+            if let Err(e) = &outcome {
+                o.insert("error".into(), serde_json::json!(e.0));
+            }
         }
         println!("{v}");
     } else {

@@ -7,6 +7,7 @@
 //! operation's input (botocore 1.44.18's model: the table below) gets 20,000 invalid
 //! entries, in JSON and in CBOR, and the response must be small and the same size as for
 //! 2,000 entries.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 mod support;
 

@@ -9,6 +9,7 @@
 //! generous bound instead of sleeping. Memory figures are measured by
 //! `shardlog bench --hostile`, not here; these tests check the mechanisms (what is counted,
 //! refused, ended).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 mod support;
 

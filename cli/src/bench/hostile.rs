@@ -157,7 +157,8 @@ fn read_response(s: &mut TcpStream) -> std::io::Result<(u16, usize)> {
     let mut left = len;
     let mut buf = vec![0u8; 64 * 1024];
     while left > 0 {
-        let n = s.read(&mut buf[..left.min(64 * 1024)])?;
+        let want = left.min(buf.len());
+        let n = s.read(buf.get_mut(..want).unwrap_or_default())?;
         if n == 0 {
             return Err(std::io::Error::new(ErrorKind::UnexpectedEof, "closed in the body"));
         }
