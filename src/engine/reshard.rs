@@ -59,6 +59,13 @@ impl EngineInner {
         meta.updated_ms = now;
         self.check_quota(&cat.catalog, &meta)?;
         self.commit_stream(&mut cat, &mut topo, &h.dir, meta)?;
+        // Closed shards take no more appends: their logs give their descriptors back at once
+        // (one a reader still holds is closed by the budget once the reader is done).
+        for (shard, slot) in topo.meta.shards.iter().zip(&topo.slots) {
+            if shard.closed.is_some() {
+                self.release_closed_shard(slot);
+            }
+        }
         Ok(out)
     }
 

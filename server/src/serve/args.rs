@@ -183,6 +183,11 @@ pub struct ServeArgs {
     /// record); with one event queued, this bounds what a subscriber that stops reading holds.
     #[arg(long, default_value_t = 64 * 1024, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub subscription_event_bytes: u64,
+    /// File descriptors the engine may hold: shard logs beyond the budget are closed when
+    /// idle and reopened on demand, and manifest commits keep a reserve. Default: half the
+    /// open-file limit (`ulimit -n`).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(20..))]
+    pub max_open_files: Option<u64>,
 }
 
 impl ServeArgs {

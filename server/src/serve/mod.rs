@@ -113,6 +113,10 @@ impl ServeArgs {
             channel_sink: self.channel_sink()?,
             encryption_key: self.encryption_key()?,
             channel_delivery_interval: Some(Duration::from_millis(self.channel_delivery_interval_ms)),
+            max_open_files: match self.max_open_files {
+                Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+                None => shardlog::engine::files::default_max_open_files(),
+            },
             ..EngineConfig::default()
         };
         let mut b = Server::builder()
