@@ -331,9 +331,18 @@ fn cbor_int(i: i64) -> ciborium_ll::Header {
 /// Decode a JSON blob (base64) with the checks and messages of Kinesis' deserializer; the
 /// error is the `SerializationException` message.
 pub fn decode_base64(s: &str) -> Result<Vec<u8>, String> {
-    if let Ok(v) = base64::engine::general_purpose::STANDARD.decode(s) {
-        return Ok(v);
-    }
+    let len = base64_decoded_len(s)?;
+    let out = base64::engine::general_purpose::STANDARD.decode(s).map_err(|_| {
+        format!("'{s}' can not be converted to a Blob: Invalid last non-pad Base64 character dectected")
+    })?;
+    debug_assert_eq!(out.len(), len, "base64_decoded_len agrees with the decoder");
+    Ok(out)
+}
+
+/// The length of the bytes a JSON blob (base64, padded, no stray bits) decodes to, checked
+/// without decoding or allocating; the error is the `SerializationException` message
+/// Kinesis' deserializer gives (`… can not be converted to a Blob: …`).
+pub fn base64_decoded_len(s: &str) -> Result<usize, String> {
     let prefix = || format!("'{s}' can not be converted to a Blob: ");
     if !s.len().is_multiple_of(4) {
         return Err(format!(
@@ -353,9 +362,31 @@ pub fn decode_base64(s: &str) -> Result<Vec<u8>, String> {
             return Err(format!("{}Invalid Base64 character: '{c}'", prefix()));
         }
     }
-    base64::engine::general_purpose::STANDARD
-        .decode(s)
-        .map_err(|_| format!("{}Invalid last non-pad Base64 character dectected", prefix()))
+    // Every '=' is followed by '=' or the end: the padding is one trailing run.
+    let pad = bytes.iter().rev().take_while(|&&b| b == b'=').count();
+    let data = bytes.len() - pad;
+    let last_bits_clear = |mask: u8| bytes.get(data.wrapping_sub(1)).is_some_and(|&c| sextet(c) & mask == 0);
+    let valid = match (pad, data % 4) {
+        (0, 0) => true,
+        (1, 3) => last_bits_clear(0b11),
+        (2, 2) => last_bits_clear(0b1111),
+        _ => false,
+    };
+    if !valid {
+        return Err(format!("{}Invalid last non-pad Base64 character dectected", prefix()));
+    }
+    Ok(data / 4 * 3 + (data % 4).saturating_sub(1))
+}
+
+/// The 6-bit value of a base64 alphabet character.
+fn sextet(c: u8) -> u8 {
+    match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        _ => 63,
+    }
 }
 
 #[cfg(test)]
@@ -395,6 +426,22 @@ mod tests {
         assert!(decode_base64("ab*=").unwrap_err().ends_with("Invalid Base64 character: '*'"));
         assert!(decode_base64("a=bc").unwrap_err().ends_with("Invalid Base64 character: '='"));
         assert!(decode_base64("aGl=").unwrap_err().ends_with("Invalid last non-pad Base64 character dectected"));
+    }
+
+    #[test]
+    fn base64_length_agrees_with_the_decoder() {
+        for s in ["", "aGk=", "aGVsbG8=", "aGVsbA==", "AAAA", "aGl=", "aG==", "a===", "====", "ab=c", "AB+/"] {
+            let expected = base64::engine::general_purpose::STANDARD.decode(s).map(|v| v.len()).ok();
+            assert_eq!(base64_decoded_len(s).ok(), expected, "{s:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn base64_length_never_disagrees(s in "[A-Za-z0-9+/=]{0,16}") {
+            let expected = base64::engine::general_purpose::STANDARD.decode(&s).map(|v| v.len()).ok();
+            proptest::prop_assert_eq!(base64_decoded_len(&s).ok(), expected);
+        }
     }
 
     #[test]
