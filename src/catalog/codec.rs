@@ -369,7 +369,9 @@ fn check_stream(s: &StreamMeta) -> DecodeResult<()> {
         return Err(format!("stream {id} has {} tags", s.tags.len()));
     }
     for (k, v) in &s.tags {
-        if names::validate_tag_key(k).is_err() || names::validate_tag_value(v).is_err() {
+        let chars =
+            names::validate_tag_characters(&s.name, "", names::TagChange::Add, [k.as_str(), v.as_str()].into_iter());
+        if names::validate_tag_key(k).is_err() || names::validate_tag_value(v).is_err() || chars.is_err() {
             return Err(format!("stream {id}: invalid tag {k:?}"));
         }
     }

@@ -162,6 +162,11 @@ pub(crate) struct CatalogState {
 struct Streams {
     by_name: HashMap<String, Arc<StreamHandle>>,
     by_uid: HashMap<u64, Arc<StreamHandle>>,
+    /// Streams deleted within the last iterator lifetime (uid → name, deletion time), so a
+    /// shard iterator of a deleted stream still names it in its error. Older entries are
+    /// dropped: their iterators have expired. Not persisted: after a restart the name of a
+    /// stream deleted just before it is unknown.
+    deleted: HashMap<u64, (String, i64)>,
 }
 
 /// A stream at run time.
@@ -491,11 +496,14 @@ impl EngineInner {
         self.commit_catalog(&mut cat, &next)?;
         cat.catalog = next;
         {
+            let now = self.now_ms();
             let mut streams = self.streams.write();
             streams.by_uid.remove(&uid);
             if streams.by_name.get(&topo.meta.name).is_some_and(|h| h.uid == uid) {
                 streams.by_name.remove(&topo.meta.name);
             }
+            streams.deleted.retain(|_, (_, at)| now.saturating_sub(*at) <= messages::TOKEN_LIFETIME_MS);
+            streams.deleted.insert(uid, (topo.meta.name.clone(), now));
         }
         for slot in &topo.slots {
             if let Some(log) = slot.log.lock().take() {
@@ -537,7 +545,15 @@ impl EngineInner {
 
     /// The stream a request names, with Kinesis' validation and errors.
     pub(crate) fn resolve(&self, r: &StreamRef) -> Result<Arc<StreamHandle>> {
-        let name = match (&r.stream_name, &r.stream_arn) {
+        let name = self.stream_name_of(r)?;
+        let h = self.streams.read().by_name.get(name).cloned();
+        h.ok_or_else(|| messages::stream_not_found(name, self.account()))
+    }
+
+    /// The name of a stream a request names, checked (name syntax, ARN, the two agreeing)
+    /// but not looked up: what messages quote before the stream is found.
+    pub(crate) fn stream_name_of<'a>(&self, r: &'a StreamRef) -> Result<&'a str> {
+        Ok(match (&r.stream_name, &r.stream_arn) {
             (None, None) => {
                 return Err(Error::Validation { message: "Either StreamName or StreamARN must be provided.".into() })
             }
@@ -552,9 +568,12 @@ impl EngineInner {
                 n.as_str()
             }
             (None, Some(arn)) => self.parse_arn(arn)?,
-        };
-        let h = self.streams.read().by_name.get(name).cloned();
-        h.ok_or_else(|| messages::stream_not_found(name, self.account()))
+        })
+    }
+
+    /// The name of a stream deleted within the last iterator lifetime.
+    pub(crate) fn deleted_stream_name(&self, uid: u64) -> Option<String> {
+        self.streams.read().deleted.get(&uid).map(|(name, _)| name.clone())
     }
 
     fn parse_arn<'a>(&self, arn: &'a str) -> Result<&'a str> {

@@ -171,10 +171,8 @@ impl ApiError {
             Form::XmlEmpty => (format!("<{}/>\n", self.code).into_bytes(), None),
             Form::NoBody => (Vec::new(), None),
             Form::CoralOutput => {
-                let body = format!(
-                    r#"{{"Output":{{"__type":"com.amazon.coral.service#{}"}},"Version":"1.0"}}"#,
-                    self.code
-                );
+                let body =
+                    format!(r#"{{"Output":{{"__type":"com.amazon.coral.service#{}"}},"Version":"1.0"}}"#, self.code);
                 (body.into_bytes(), Some(wire::PLAIN_JSON))
             }
         }
