@@ -22,8 +22,7 @@ struct Fx {
 fn engine() -> Fx {
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::new(T0);
-    let config =
-        EngineConfig { clock: Arc::new(clock), durability: Durability::Buffered, ..EngineConfig::default() };
+    let config = EngineConfig { clock: Arc::new(clock), durability: Durability::Buffered, ..EngineConfig::default() };
     let e = Engine::open(dir.path(), config).unwrap();
     Fx { _dir: dir, e }
 }
