@@ -376,13 +376,15 @@ fn hostile_stream_names_are_rejected_by_every_operation_that_names_a_stream() {
                 assert_eq!(err.to_string(), expected, "{op}({name:?})");
             }
         }
-        // The same names inside a stream ARN.
+        // The same names inside a stream ARN: an ARN of the model's form naming a stream no
+        // name can have is a stream that is not found.
         if !name.is_empty() && !name.chars().any(char::is_whitespace) {
             let arn = format!("arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/{name}");
             let err = fx.rejected("describe by ARN", |e| {
                 e.describe_stream(DescribeStreamInput { stream: StreamRef::arn(arn.clone()), ..Default::default() })
             });
-            assert_variant(&err, "ValidationException");
+            assert_variant(&err, "ResourceNotFoundException");
+            assert_eq!(err.to_string(), format!("Stream {name} under account {ACCOUNT} not found."));
         }
     }
 }

@@ -584,8 +584,12 @@ impl EngineInner {
                 names::Constraint::Pattern("arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+"),
             ));
         };
-        names::validate_stream_name(name)?;
-        if region != self.config.region || account != self.config.account_id {
+        // An ARN of the right form whose name no stream can have (the model checks the ARN
+        // with `stream/\S+`, not the name) names no stream.
+        if names::validate_stream_name(name).is_err()
+            || region != self.config.region
+            || account != self.config.account_id
+        {
             return Err(messages::stream_not_found(name, self.account()));
         }
         Ok(name)
