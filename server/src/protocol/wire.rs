@@ -331,12 +331,16 @@ fn cbor_int(i: i64) -> ciborium_ll::Header {
 /// Decode a JSON blob (base64) with the checks and messages of Kinesis' deserializer; the
 /// error is the `SerializationException` message.
 pub fn decode_base64(s: &str) -> Result<Vec<u8>, String> {
-    let len = base64_decoded_len(s)?;
-    let out = base64::engine::general_purpose::STANDARD.decode(s).map_err(|_| {
-        format!("'{s}' can not be converted to a Blob: Invalid last non-pad Base64 character dectected")
-    })?;
-    debug_assert_eq!(out.len(), len, "base64_decoded_len agrees with the decoder");
-    Ok(out)
+    match base64::engine::general_purpose::STANDARD.decode(s) {
+        Ok(out) => {
+            debug_assert_eq!(base64_decoded_len(s), Ok(out.len()), "base64_decoded_len agrees with the decoder");
+            Ok(out)
+        }
+        // The decoder refused it: say why in Kinesis' words.
+        Err(_) => Err(base64_decoded_len(s).err().unwrap_or_else(|| {
+            format!("'{s}' can not be converted to a Blob: Invalid last non-pad Base64 character dectected")
+        })),
+    }
 }
 
 /// The length of the bytes a JSON blob (base64, padded, no stray bits) decodes to, checked
@@ -352,19 +356,21 @@ pub fn base64_decoded_len(s: &str) -> Result<usize, String> {
         ));
     }
     let bytes = s.as_bytes();
-    for (i, &b) in bytes.iter().enumerate() {
-        let ok = b.is_ascii_alphanumeric()
-            || b == b'+'
-            || b == b'/'
-            || (b == b'=' && bytes.get(i + 1).is_none_or(|&n| n == b'='));
-        if !ok {
-            let c = s.get(i..).and_then(|r| r.chars().next()).unwrap_or('?');
-            return Err(format!("{}Invalid Base64 character: '{c}'", prefix()));
-        }
-    }
-    // Every '=' is followed by '=' or the end: the padding is one trailing run.
+    // Every '=' must be followed by '=' or the end: the padding is one trailing run.
     let pad = bytes.iter().rev().take_while(|&&b| b == b'=').count();
     let data = bytes.len() - pad;
+    // Fast path (one table lookup per byte); the exact message only when something is wrong.
+    // (No early exit: the branch-free fold runs several times faster on valid input.)
+    let valid_chars = bytes.get(..data).is_some_and(|d| d.iter().fold(true, |ok, &b| ok & is_base64_char(b)));
+    if !valid_chars {
+        for (i, &b) in bytes.iter().enumerate() {
+            let ok = is_base64_char(b) || (b == b'=' && bytes.get(i + 1).is_none_or(|&n| n == b'='));
+            if !ok {
+                let c = s.get(i..).and_then(|r| r.chars().next()).unwrap_or('?');
+                return Err(format!("{}Invalid Base64 character: '{c}'", prefix()));
+            }
+        }
+    }
     let last_bits_clear = |mask: u8| bytes.get(data.wrapping_sub(1)).is_some_and(|&c| sextet(c) & mask == 0);
     let valid = match (pad, data % 4) {
         (0, 0) => true,
@@ -376,6 +382,22 @@ pub fn base64_decoded_len(s: &str) -> Result<usize, String> {
         return Err(format!("{}Invalid last non-pad Base64 character dectected", prefix()));
     }
     Ok(data / 4 * 3 + (data % 4).saturating_sub(1))
+}
+
+/// Which bytes are base64 alphabet characters (`A–Z a–z 0–9 + /`).
+static BASE64_ALPHABET: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric() || c == b'+' || c == b'/';
+        b += 1;
+    }
+    t
+};
+
+fn is_base64_char(b: u8) -> bool {
+    BASE64_ALPHABET.get(usize::from(b)).copied().unwrap_or(false)
 }
 
 /// The 6-bit value of a base64 alphabet character.
