@@ -91,14 +91,19 @@ impl fmt::Display for Constraint<'_> {
 
 /// Collects constraint violations of one request and renders them as AWS does:
 /// `N validation error(s) detected: Value '<v>' at '<member>' failed to satisfy constraint:
-/// <constraint>; …`. Members are lower-camel paths with 1-based list indexes
-/// (`records.1.member.partitionKey`).
+/// <constraint>; …`, listing at most [`ValidationErrors::MAX_LISTED`] while `N` counts them
+/// all (only the listed ones are formatted). Members are lower-camel paths with 1-based list
+/// indexes (`records.1.member.partitionKey`).
 #[derive(Debug, Default, Clone)]
 pub struct ValidationErrors {
     violations: Vec<String>,
+    total: usize,
 }
 
 impl ValidationErrors {
+    /// Most violations a message lists (AWS's limit).
+    pub const MAX_LISTED: usize = 10;
+
     /// An empty collection.
     pub fn new() -> Self {
         Self::default()
@@ -113,12 +118,19 @@ impl ValidationErrors {
 
     /// Records that `member` with `value` violates `constraint`.
     pub fn push(&mut self, member: &str, value: impl fmt::Display, constraint: Constraint<'_>) {
-        self.violations.push(format!("Value '{value}' at '{member}' failed to satisfy constraint: {constraint}"));
+        self.total += 1;
+        if self.violations.len() < Self::MAX_LISTED {
+            self.violations.push(format!("Value '{value}' at '{member}' failed to satisfy constraint: {constraint}"));
+        }
     }
 
     /// Records a missing required member (`Value null at '<member>' … must not be null`).
     pub fn null(&mut self, member: &str) {
-        self.violations.push(format!("Value null at '{member}' failed to satisfy constraint: {}", Constraint::NotNull));
+        self.total += 1;
+        if self.violations.len() < Self::MAX_LISTED {
+            self.violations
+                .push(format!("Value null at '{member}' failed to satisfy constraint: {}", Constraint::NotNull));
+        }
     }
 
     /// Records a pattern violation.
@@ -167,12 +179,12 @@ impl ValidationErrors {
 
     /// Number of violations recorded.
     pub fn len(&self) -> usize {
-        self.violations.len()
+        self.total
     }
 
     /// True when nothing was recorded.
     pub fn is_empty(&self) -> bool {
-        self.violations.is_empty()
+        self.total == 0
     }
 
     /// `Ok(())` when nothing was recorded, else the `ValidationException`.
@@ -184,7 +196,7 @@ impl ValidationErrors {
     }
 
     fn to_error(&self) -> Error {
-        let n = self.violations.len();
+        let n = self.total;
         let plural = if n == 1 { "" } else { "s" };
         Error::Validation { message: format!("{n} validation error{plural} detected: {}", self.violations.join("; ")) }
     }
@@ -524,6 +536,21 @@ mod tests {
         v.range("limit", 10_001, 1, 10_000);
         v.range("limit", -1, 1, 10_000);
         assert!(validation_message(v.into_result()).contains("Value '-1' at 'limit'"));
+    }
+
+    #[test]
+    fn at_most_ten_are_listed_and_all_are_counted() {
+        let mut v = ValidationErrors::new();
+        for i in 0..25 {
+            v.null(&format!("records.{}.member.data", i + 1));
+        }
+        assert_eq!(v.len(), 25);
+        let m = validation_message(v.into_result());
+        assert!(m.starts_with("25 validation errors detected: Value null at 'records.1.member.data'"), "{m}");
+        assert_eq!(m.matches("failed to satisfy constraint").count(), ValidationErrors::MAX_LISTED);
+        assert!(
+            m.ends_with("Value null at 'records.10.member.data' failed to satisfy constraint: Member must not be null")
+        );
     }
 
     #[test]
