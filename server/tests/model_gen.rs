@@ -8,13 +8,13 @@
 //!   AWS uses (the recorded order of issue #13 for the classic operations, model order
 //!   otherwise).
 
-mod support;
+mod model_support;
 
 use std::process::Command;
 
+use model_support::{root, vendored_model, Value, RECORDED};
 use shardlog_server::protocol::model::{self, Shape};
 use shardlog_server::protocol::model_gen::{self, OPERATIONS};
-use support::{root, vendored_model, Value, RECORDED};
 
 #[test]
 fn the_generator_would_write_the_checked_in_tables() {

@@ -12,13 +12,13 @@
 //!
 //! Values the oracle cannot know (the hash AWS prints for a structure) are normalised.
 
-mod support;
+mod model_support;
 
 use base64::Engine as _;
+use model_support::{vendored_model, Value, RECORDED};
 use serde_json::{json, Map, Value as J};
 use shardlog_server::protocol::validate::{self, MAX_ITEMS, MAX_VALUE_CHARS};
 use shardlog_server::protocol::wire::{decode_json, Codec, In};
-use support::{vendored_model, Value, RECORDED};
 
 /// Enum value orders AWS prints that differ from the model's (kinesalite
 /// test/getShardIterator.js, recorded against AWS).

@@ -23,7 +23,8 @@
 //! 9. the model validator (member types, then every constraint), then the engine — see `ops`.
 //!    Operations the model gives no output answer 200 with an empty body.
 //!
-//! Steps 5–9 and the response encoding run on the blocking pool (parsing, hashing and engine
+//! Health and metrics (`routes`) are answered before any of this. Steps 5–9 and the
+//! response encoding run on the blocking pool (parsing, hashing and engine
 //! calls may take CPU or wait for an fdatasync). Every response carries `x-amzn-RequestId`
 //! and, but for CORS preflights, `x-amz-id-2`.
 
@@ -45,7 +46,7 @@ use super::body::Body;
 use super::errors::ApiError;
 use super::ops::{self, Op};
 use super::wire::{self, Codec, ContentType};
-use super::{auth, eventstream, State};
+use super::{auth, eventstream, routes, State};
 
 /// What the blocking part of a request produced.
 enum Outcome {
@@ -67,6 +68,9 @@ struct LogInfo {
 
 /// Serve one request.
 pub async fn handle(state: Arc<State>, req: Request<Incoming>, peer: SocketAddr) -> Result<Response<Body>, Infallible> {
+    if let Some(route) = routes::route(&req) {
+        return Ok(routes::serve(&state, route, &req));
+    }
     let started = Instant::now();
     let request_id = request_id();
     let origin = req.headers().contains_key(http::header::ORIGIN);
@@ -103,7 +107,9 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>, peer: SocketAddr)
         }
     }
     let status = status.as_u16();
-    let elapsed_us = started.elapsed().as_micros() as u64;
+    let elapsed = started.elapsed();
+    state.metrics.observe(info.op.unwrap_or("unknown"), status, elapsed);
+    let elapsed_us = elapsed.as_micros() as u64;
     let op = info.op.unwrap_or("-");
     match info.error {
         None => tracing::info!(%peer, ?version, request_id, op, status, elapsed_us, "request"),
@@ -249,7 +255,7 @@ async fn process(state: &Arc<State>, req: Request<Incoming>, info: &mut LogInfo)
             let (tx, rx) = tokio::sync::mpsc::channel(4);
             // The channel is empty: the first frame always fits.
             let _ = tx.try_send(eventstream::initial_response(ct.codec));
-            tokio::spawn(eventstream::pump(sub, ct.codec, tx, state.shutdown.clone()));
+            tokio::spawn(eventstream::pump(sub, ct.codec, tx, state.stopping()));
             let mut resp = Response::new(Body::Stream(rx));
             resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(eventstream::CONTENT_TYPE));
             resp

@@ -1,80 +1,73 @@
-//! Shared by the model tests: the vendored Kinesis model read with its objects in document
-//! order, and the member order issue #13 specifies.
+//! Shared by the in-process server tests: an SDK client, raw HTTP/1.1 GETs, and reading
+//! one sample out of a Prometheus exposition.
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
 
-use shardlog_server::protocol::wire::{decode_json, In};
+use aws_sdk_kinesis::config::{BehaviorVersion, Credentials, Region, SharedHttpClient};
+use aws_sdk_kinesis::Client;
 
-/// A JSON value with its objects in document order (the model's member order is meaningful).
-#[derive(Debug, Clone, Copy)]
-pub struct Value<'a>(pub Option<&'a In>);
-
-impl<'a> Value<'a> {
-    pub fn get(self, key: &str) -> Option<Value<'a>> {
-        match self.0 {
-            Some(In::Map(m)) => m.iter().find(|(k, _)| k == key).map(|(_, v)| Value(Some(v))),
-            _ => None,
-        }
-    }
-    pub fn at(self, key: &str) -> Value<'a> {
-        self.get(key).unwrap_or(Value(None))
-    }
-    pub fn as_str(self) -> Option<&'a str> {
-        match self.0 {
-            Some(In::Str(s)) => Some(s),
-            _ => None,
-        }
-    }
-    pub fn as_i128(self) -> Option<i128> {
-        match self.0 {
-            Some(In::Int(i)) => Some(*i),
-            _ => None,
-        }
-    }
-    pub fn entries(self) -> Vec<(&'a str, Value<'a>)> {
-        match self.0 {
-            Some(In::Map(m)) => m.iter().map(|(k, v)| (k.as_str(), Value(Some(v)))).collect(),
-            _ => Vec::new(),
-        }
-    }
-    pub fn strings(self) -> Vec<&'a str> {
-        match self.0 {
-            Some(In::List(items)) => items.iter().filter_map(|i| Value(Some(i)).as_str()).collect(),
-            _ => Vec::new(),
-        }
-    }
-    pub fn is_object(self) -> bool {
-        matches!(self.0, Some(In::Map(_)))
-    }
+/// The official SDK against `url`, any credentials.
+pub fn sdk(url: &str, http: SharedHttpClient) -> Client {
+    let conf = aws_sdk_kinesis::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
+        .endpoint_url(url)
+        .http_client(http)
+        // Every refusal reaches the test as it was sent (the SDK would retry throttling).
+        .retry_config(aws_sdk_kinesis::config::retry::RetryConfig::disabled())
+        .build();
+    Client::from_conf(conf)
 }
 
-pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("server/ has a parent").to_path_buf()
+/// The SDK's own plain-HTTP client (HTTP/1.1).
+pub fn http1() -> SharedHttpClient {
+    aws_smithy_http_client::Builder::new().build_http()
 }
 
-pub fn vendored_model() -> In {
-    let path = root().join("server/model/kinesis-2013-12-02.service-2.json");
-    let text = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    decode_json(&text).expect("the vendored model is JSON")
+/// A response to a raw request.
+#[derive(Debug)]
+pub struct Got {
+    pub status: u16,
+    pub headers: String,
+    pub body: String,
 }
 
-/// The member order issue #13 gives for the operations recorded against AWS; the members
-/// the recording predates follow in model order.
-pub const RECORDED: &[(&str, &[&str])] = &[
-    ("CreateStream", &["ShardCount", "StreamName"]),
-    ("AddTagsToStream", &["Tags", "StreamName"]),
-    ("RemoveTagsFromStream", &["TagKeys", "StreamName"]),
-    ("IncreaseStreamRetentionPeriod", &["RetentionPeriodHours", "StreamName"]),
-    ("DecreaseStreamRetentionPeriod", &["RetentionPeriodHours", "StreamName"]),
-    ("DescribeStream", &["Limit", "ExclusiveStartShardId", "StreamName"]),
-    ("GetRecords", &["Limit", "ShardIterator"]),
-    ("GetShardIterator", &["ShardId", "ShardIteratorType", "StartingSequenceNumber", "StreamName", "Timestamp"]),
-    ("ListShards", &["ExclusiveStartShardId", "MaxResults", "NextToken", "StreamCreationTimestamp", "StreamName"]),
-    ("ListStreams", &["Limit", "ExclusiveStartStreamName"]),
-    ("ListTagsForStream", &["Limit", "ExclusiveStartTagKey", "StreamName"]),
-    ("MergeShards", &["ShardToMerge", "AdjacentShardToMerge", "StreamName"]),
-    ("PutRecord", &["SequenceNumberForOrdering", "PartitionKey", "ExplicitHashKey", "Data", "StreamName"]),
-    ("PutRecords", &["Records", "StreamName"]),
-    ("SplitShard", &["NewStartingHashKey", "StreamName", "ShardToSplit"]),
-];
+/// `GET path` on a fresh connection (HTTP/1.1, `Connection: close`).
+pub fn get(addr: SocketAddr, path: &str) -> Got {
+    get_with(addr, path, &[])
+}
+
+/// `GET path` with extra headers.
+pub fn get_with(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Got {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8(raw).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    Got { status, headers: head.to_ascii_lowercase(), body: body.to_string() }
+}
+
+/// The value of the sample `series` (name and labels exactly as rendered, e.g.
+/// `kinesis_incoming_records_total{stream="orders"}`); panics if absent.
+pub fn sample(text: &str, series: &str) -> f64 {
+    try_sample(text, series).unwrap_or_else(|| panic!("no sample {series} in:\n{text}"))
+}
+
+/// The value of the sample `series`, if present.
+pub fn try_sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')))
+        .map(|v| v.trim().parse().unwrap())
+}
