@@ -46,6 +46,7 @@ fn iterator_input(stream: &str, shard_id: &str) -> GetShardIteratorInput {
         shard_iterator_type: ShardIteratorType::TrimHorizon,
         starting_sequence_number: None,
         timestamp: None,
+        dry_run: false,
     }
 }
 
@@ -256,7 +257,7 @@ fn get_records_on_an_iterator_of_a_deleted_stream_names_the_stream_even_after_re
         fx.e.put_record(PutRecordInput {
             stream: StreamRef::name("s"),
             data: Bytes::from_static(data),
-            partition_key: "k".into(),
+            partition_key: Some("k".into()),
             ..Default::default()
         })
         .unwrap()
@@ -285,7 +286,7 @@ fn stream_names_of_only_dots_are_valid_kinesis_names() {
         fx.e.put_record(PutRecordInput {
             stream: StreamRef::name(name),
             data: Bytes::from_static(b"x"),
-            partition_key: "k".into(),
+            partition_key: Some("k".into()),
             ..Default::default()
         })
         .unwrap();
@@ -328,7 +329,7 @@ fn legacy_starting_sequence_numbers_get_aws_texts() {
     fx.e.put_record(PutRecordInput {
         stream: StreamRef::name("s"),
         data: Bytes::from_static(b"x"),
-        partition_key: "k".into(),
+        partition_key: Some("k".into()),
         sequence_number_for_ordering: Some("49039857307708443467467104868809893875799651909875269633".into()),
         ..Default::default()
     })

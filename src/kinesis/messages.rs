@@ -282,6 +282,11 @@ pub fn retention_too_long(requested_hours: i64, max_hours: i64) -> Error {
 
 // ---------------------------------------------------------------- tags
 
+/// A `TagResource` key starting with `aws:` in any case (InvalidArgument).
+pub fn tag_key_reserved(key: &str) -> Error {
+    invalid(format!("Tag key {key} is invalid: tag keys starting with 'aws:' are reserved for AWS use."))
+}
+
 /// A tag key or value with a character other than Unicode letters, digits, white space and
 /// `_ . / = + - % @` (InvalidArgument).
 pub fn tags_invalid_characters() -> Error {
