@@ -1,5 +1,6 @@
 //! `shardlog serve` against the AWS behaviours of issue #13, one test per rule, over raw
-//! HTTP: every validation error at once, empty 200 bodies, `EncryptionType` omission, the
+//! HTTP: every validation error at once, empty 200 bodies, `EncryptionType` omission (and
+//! `KMS` on encrypted streams), the
 //! content-type rules for empty, plain-JSON and unparseable bodies, CORS preflights, SigV4
 //! over HTTP/2 with `:authority` signed, stream names `.` and `..`, shard-id precedence, the
 //! status-delay and shard-limit flags, and a bounded answer to a huge invalid batch.
@@ -132,6 +133,41 @@ fn puts_omit_encryption_type_on_unencrypted_streams_and_descriptions_keep_none()
     assert_eq!(d["StreamDescription"]["EncryptionType"], "NONE");
     let d = ok_json(a, "DescribeStreamSummary", json!({"StreamName": "s"}));
     assert_eq!(d["StreamDescriptionSummary"]["EncryptionType"], "NONE");
+    assert!(server.terminate().success());
+}
+
+#[test]
+fn puts_and_records_of_kms_encrypted_streams_say_kms() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let a = server.addr;
+    ok_json(a, "CreateStream", json!({"StreamName": "s", "ShardCount": 1}));
+    // StartStreamEncryption has no output: 200 with an empty body.
+    let key = "alias/aws/kinesis";
+    let r = call_json(a, "StartStreamEncryption", &json!({"StreamName": "s", "EncryptionType": "KMS", "KeyId": key}));
+    assert_eq!((r.status, r.body.len()), (200, 0), "{}", r.text());
+    let put = ok_json(a, "PutRecord", json!({"StreamName": "s", "PartitionKey": "k", "Data": b64(b"x")}));
+    assert_eq!(put["EncryptionType"], "KMS", "{put}");
+    let puts = ok_json(a, "PutRecords", json!({"StreamName": "s", "Records": [{"PartitionKey": "k", "Data": ""}]}));
+    assert_eq!(puts["EncryptionType"], "KMS", "{puts}");
+    let d = ok_json(a, "DescribeStream", json!({"StreamName": "s"}));
+    assert_eq!(
+        (&d["StreamDescription"]["EncryptionType"], &d["StreamDescription"]["KeyId"]),
+        (&json!("KMS"), &json!(key))
+    );
+    let it = ok_json(
+        a,
+        "GetShardIterator",
+        json!({"StreamName": "s", "ShardId": put["ShardId"], "ShardIteratorType": "TRIM_HORIZON"}),
+    );
+    let got = ok_json(a, "GetRecords", json!({"ShardIterator": it["ShardIterator"]}));
+    let kinds: Vec<&Value> = got["Records"].as_array().unwrap().iter().map(|r| &r["EncryptionType"]).collect();
+    assert_eq!(kinds, [&json!("KMS"), &json!("KMS")], "{got}");
+    // After StopStreamEncryption, puts leave it out again.
+    let r = call_json(a, "StopStreamEncryption", &json!({"StreamName": "s", "EncryptionType": "KMS", "KeyId": key}));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let put = ok_json(a, "PutRecord", json!({"StreamName": "s", "PartitionKey": "k", "Data": b64(b"y")}));
+    assert!(put.get("EncryptionType").is_none(), "{put}");
     assert!(server.terminate().success());
 }
 

@@ -17,6 +17,7 @@ mod model_support;
 use base64::Engine as _;
 use model_support::{vendored_model, Value, RECORDED};
 use serde_json::{json, Map, Value as J};
+use shardlog_server::protocol::ops;
 use shardlog_server::protocol::validate::{self, MAX_ITEMS, MAX_VALUE_CHARS};
 use shardlog_server::protocol::wire::{decode_json, Codec, In};
 
@@ -595,27 +596,61 @@ fn each_bound_of_each_member_gives_its_exact_message() {
     assert!(checked > 300, "only {checked} cases");
 }
 
+/// A request of `op` with every member violated (lists of structures with twelve bad
+/// elements), and the items AWS lists for it in order; `None` when no member can be.
+fn every_member_violated(o: &Oracle<'_>, op: &str, input: &str) -> Option<(J, Vec<Item>)> {
+    let J::Object(mut body) = o.valid(input) else { panic!("{op}") };
+    let mut items = Vec::new();
+    for (m, target, _) in o.members(input, Some(op)) {
+        let path = lower_first(m);
+        if let Some(case) = o.many_bad_elements(target, &path).or_else(|| o.cases(target, &path).into_iter().next()) {
+            body.insert(m.to_string(), case.value);
+            items.extend(case.items);
+        }
+    }
+    (!items.is_empty()).then_some((J::Object(body), items))
+}
+
 #[test]
 fn every_member_violated_at_once_lists_ten_and_counts_all() {
     let mut capped = 0;
     with_model(|o, op, input| {
-        let J::Object(mut body) = o.valid(input) else { panic!("{op}") };
-        let mut items = Vec::new();
-        for (m, target, _) in o.members(input, Some(op)) {
-            let path = lower_first(m);
-            if let Some(case) = o.many_bad_elements(target, &path).or_else(|| o.cases(target, &path).into_iter().next())
-            {
-                body.insert(m.to_string(), case.value);
-                items.extend(case.items);
-            }
-        }
-        if items.is_empty() {
-            return;
-        }
+        let Some((body, items)) = every_member_violated(o, op, input) else { return };
         capped += usize::from(items.len() > MAX_ITEMS);
-        assert_eq!(run(op, &J::Object(body)), Err(expected_message(&items)), "{op}");
+        assert_eq!(run(op, &body), Err(expected_message(&items)), "{op}");
     });
     assert!(capped >= 5, "only {capped} operations had more than ten violations at once");
+}
+
+/// The served operations (all 45, the 2026 ones included) answer an invalid request with
+/// the validator's one `ValidationException`, before any hand-written or engine check: on
+/// an engine without streams, anything else would answer about a missing resource or a
+/// single member.
+#[test]
+fn every_served_operation_answers_the_validators_exception_before_the_engine() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = shardlog::Engine::open(dir.path(), shardlog::EngineConfig::default()).expect("open");
+    let mut served = 0;
+    with_model(|o, op, input| {
+        let Some(served_op) = ops::Op::from_target(&format!("{}.{op}", ops::SERVICE)) else {
+            assert!(op.contains("Queue"), "{op} is not served");
+            return;
+        };
+        served += 1;
+        let Some((body, items)) = every_member_violated(o, op, input) else {
+            assert!(matches!(op, "DescribeLimits" | "DescribeAccountSettings"), "{op} has no member to violate");
+            return;
+        };
+        let e = match served_op {
+            ops::Op::SubscribeToShard => ops::subscribe_input(Codec::Json, to_in(&body)).map(|_| ()),
+            _ => ops::call(&engine, served_op, Codec::Json, to_in(&body)).map(|_| ()),
+        }
+        .expect_err(op);
+        assert_eq!(e.code, "ValidationException", "{op}: {e:?}");
+        assert_eq!(normalise(e.message.as_deref().unwrap_or_default()), expected_message(&items), "{op}");
+    });
+    assert_eq!(served, 45);
+    assert!(engine.list_streams(Default::default()).expect("list").stream_names.is_empty(), "nothing was created");
 }
 
 impl Oracle<'_> {
