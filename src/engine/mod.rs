@@ -259,19 +259,47 @@ impl ShardSlot {
     }
 
     /// Close the log if only this slot holds it (no reader, subscription or append has a
-    /// handle) and nobody is using the slot right now; true if it was closed.
+    /// handle) and nobody is using the slot right now; true if it was let go. A close whose
+    /// fdatasync failed leaves the now poisoned log in the slot, so the shard's next caller
+    /// gets the error (an fsync is never retried and assumed good).
     pub(crate) fn release_if_idle(&self) -> bool {
         let Some(mut guard) = self.log.try_lock() else { return false };
-        match guard.as_ref() {
-            Some(log) if !log.is_shared() => {}
-            _ => return false,
+        match guard.take() {
+            Some(log) if !log.is_shared() => match log.close() {
+                Ok(()) => true,
+                // A failed fdatasync poisoned the log: it stays, so the shard's next caller
+                // gets the error. Anything else (a clean marker or index file that could not
+                // be written, descriptors short) only costs the next open a scan of the tail.
+                Err(_) if log.poisoned().is_some() => {
+                    *guard = Some(log);
+                    false
+                }
+                Err(_) => true,
+            },
+            other => {
+                *guard = other;
+                false
+            }
         }
-        if let Some(log) = guard.take() {
-            // A failed close (its fsync failed) leaves the log poisoned on disk terms; it is
-            // recovered from disk when next opened (an fsync is never retried).
-            let _ = log.close();
+    }
+
+    /// Close the log of a shard a reshard is closing, before the transition commits, unless
+    /// a reader holds it (the budget closes it once idle). Errors reach the reshard's caller
+    /// before anything is committed; a poisoned log stays in the slot, any other is let go
+    /// (reopened, with a scan of its tail, on next use).
+    pub(crate) fn close_for_reshard(&self) -> Result<()> {
+        let mut guard = self.log.lock();
+        match guard.take() {
+            Some(log) if !log.is_shared() => log.close().inspect_err(|_| {
+                if log.poisoned().is_some() {
+                    *guard = Some(log.clone());
+                }
+            }),
+            other => {
+                *guard = other;
+                Ok(())
+            }
         }
-        true
     }
 }
 
@@ -504,12 +532,6 @@ impl EngineInner {
         *guard = Some(log.clone());
         self.files.opened(slot);
         Ok(log)
-    }
-
-    /// Close the log of a shard that was just closed by a split or merge, unless a reader
-    /// still holds it (then the budget closes it once idle).
-    pub(crate) fn release_closed_shard(&self, slot: &ShardSlot) {
-        slot.release_if_idle();
     }
 
     /// The shard log of `slot` if the shard has ever been written (its directory exists),

@@ -59,13 +59,6 @@ impl EngineInner {
         meta.updated_ms = now;
         self.check_quota(&cat.catalog, &meta)?;
         self.commit_stream(&mut cat, &mut topo, &h.dir, meta)?;
-        // Closed shards take no more appends: their logs give their descriptors back at once
-        // (one a reader still holds is closed by the budget once the reader is done).
-        for (shard, slot) in topo.meta.shards.iter().zip(&topo.slots) {
-            if shard.closed.is_some() {
-                self.release_closed_shard(slot);
-            }
-        }
         Ok(out)
     }
 
@@ -126,7 +119,14 @@ impl Reshard<'_> {
             Some(slot) => {
                 let log = self.inner.log(slot)?;
                 log.flush()?;
-                log.high_watermark()
+                let end = log.high_watermark();
+                drop(log);
+                // The shard takes no appends once the transition commits (puts are held off
+                // by the topology lock meanwhile): its log is closed cleanly now, so its
+                // descriptors come back at once. If the commit then fails, the shard stays
+                // open and its log is reopened on its next use (without recovery).
+                slot.close_for_reshard()?;
+                end
             }
             // A shard created and closed within this same transition holds no records.
             None => 0,
