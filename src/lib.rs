@@ -55,6 +55,8 @@ pub mod index;
 pub mod io;
 pub mod kinesis;
 pub mod limits;
+#[doc(hidden)]
+pub mod log;
 pub mod marker;
 pub mod notify;
 pub mod record;
