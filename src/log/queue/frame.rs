@@ -129,7 +129,7 @@ pub fn encode_frame(buf: &mut Vec<u8>, epoch: u64, position: u64, event: &Event)
         slot.copy_from_slice(&crc.to_le_bytes());
     }
     debug_assert_eq!(
-        decode_frame(buf.get(start..).unwrap_or_default(), epoch, position).map(|(e, n)| (e, n)),
+        decode_frame(buf.get(start..).unwrap_or_default(), epoch, position),
         Ok((event.clone(), buf.len() - start))
     );
     buf.len() - start

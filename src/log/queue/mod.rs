@@ -128,7 +128,7 @@ pub mod store;
 pub use config::{DeadLetter, QueueConfig, QueueOptions};
 pub use event::Event;
 pub use handle::{ReceiptHandle, RecordId};
-pub use state::{DeliveryState, Entry, FreshSpan, Phase, QueueCounts, RecordKey, ShardProgress};
+pub use state::{DeliveryState, Entry, FreshSpan, Phase, QueueCounts, RecordKey, ShardProgress, MAX_RECORDS_PER_EVENT};
 pub use store::{
     Delivery, EntryResults, HandleInput, QueueSpec, QueueStore, ReceiveOutcome, ReceiveRequest, StoreStats,
 };

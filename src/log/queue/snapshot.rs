@@ -21,7 +21,7 @@
 
 use super::codec::{put_u32, put_u64, DecodeError, Decoded, LeReader};
 use super::event::{put_config, read_config};
-use super::state::{DeliveryState, Entry, Phase, StateParts};
+use super::state::{DeliveryState, Entry, Phase, ShardParts, StateParts};
 
 /// Magic of a snapshot file.
 pub const SNAPSHOT_MAGIC: [u8; 4] = *b"SLQS";
@@ -144,7 +144,7 @@ fn decode_inner(bytes: &[u8]) -> Decoded<Snapshot> {
             };
             entries.push((offset, entry));
         }
-        shards.push((index, floor, cursor, entries));
+        shards.push(ShardParts { index, floor, cursor, entries });
     }
     r.finish("the snapshot body")?;
     let parts = StateParts { config, clock_ms, next_generation, reserved_generation, shards };
@@ -199,7 +199,7 @@ mod tests {
     fn states_breaking_an_invariant_are_rejected_even_with_a_valid_crc() {
         let s = sample();
         let mut parts = s.to_parts();
-        parts.shards[0].1 = 7; // floor above the first entry
+        parts.shards[0].floor = 7; // floor above the first entry
         let bad = DeliveryState::from_parts(parts.clone());
         assert!(bad.is_err());
         parts = s.to_parts();

@@ -269,8 +269,21 @@ pub struct StateParts {
     pub next_generation: u64,
     /// Generations below this may have been handed out.
     pub reserved_generation: u64,
-    /// Per shard: index, floor, cursor and entries (ascending offsets).
-    pub shards: Vec<(u32, u64, u64, Vec<(u64, Entry)>)>,
+    /// Per shard, by index.
+    pub shards: Vec<ShardParts>,
+}
+
+/// The persistent fields of one shard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardParts {
+    /// The shard index.
+    pub index: u32,
+    /// Every offset below it is settled.
+    pub floor: u64,
+    /// The next offset never received.
+    pub cursor: u64,
+    /// The unsettled records, by ascending offset.
+    pub entries: Vec<(u64, Entry)>,
 }
 
 impl DeliveryState {
@@ -375,7 +388,12 @@ impl DeliveryState {
             shards: self
                 .shards
                 .iter()
-                .map(|(&i, s)| (i, s.floor, s.cursor, s.entries.iter().map(|(&o, &e)| (o, e)).collect()))
+                .map(|(&index, s)| ShardParts {
+                    index,
+                    floor: s.floor,
+                    cursor: s.cursor,
+                    entries: s.entries.iter().map(|(&o, &e)| (o, e)).collect(),
+                })
                 .collect(),
         }
     }
@@ -392,7 +410,7 @@ impl DeliveryState {
         let mut dead_letter_in_flight = 0;
         let mut shards = BTreeMap::new();
         let mut previous: Option<u32> = None;
-        for (index, floor, cursor, entries) in shard_parts {
+        for ShardParts { index, floor, cursor, entries } in shard_parts {
             if previous.is_some_and(|p| p >= index) {
                 return fail(format!("shard {index} is out of order"));
             }
