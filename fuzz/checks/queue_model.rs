@@ -281,13 +281,13 @@ impl Model {
                 out.push(Err(RNF));
                 continue;
             }
-            let ok = match (op, r.phase) {
-                (Batch::Ack, MPhase::InFlight(_) | MPhase::Visible | MPhase::DlVisible) => true,
-                (Batch::Visibility, MPhase::InFlight(_)) => true,
-                (Batch::AckDl | Batch::Restore, MPhase::DlInFlight(_) | MPhase::DlVisible) => true,
-                (Batch::DlVisibility, MPhase::DlInFlight(_)) => true,
-                _ => false,
-            };
+            let ok = matches!(
+                (op, r.phase),
+                (Batch::Ack, MPhase::InFlight(_) | MPhase::Visible | MPhase::DlVisible)
+                    | (Batch::Visibility, MPhase::InFlight(_))
+                    | (Batch::AckDl | Batch::Restore, MPhase::DlInFlight(_) | MPhase::DlVisible)
+                    | (Batch::DlVisibility, MPhase::DlInFlight(_))
+            );
             if !ok {
                 out.push(Err(RNF));
                 continue;
