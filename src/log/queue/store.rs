@@ -805,7 +805,9 @@ impl Inner {
             let end = self.written.load(Ordering::Acquire);
             (result, (end > before).then_some(end))
         };
-        if let (Some(end), Durability::Sync) = (end, self.durability) {
+        // A failed call reports its own error; what it wrote before failing need not be
+        // waited for (the call is not acknowledged).
+        if let (Ok(_), Some(end), Durability::Sync) = (&result, end, self.durability) {
             self.wait_durable(end)?;
         }
         result
