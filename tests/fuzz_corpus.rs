@@ -38,6 +38,8 @@ const TARGETS: &[(&str, Check)] = &[
     ("sequence_number", checks::sequence_number),
     ("iterator_token", checks::iterator_token),
     ("engine_ops", checks::engine_ops),
+    ("queue_ops", checks::queue_ops),
+    ("queue_log", checks::queue_log),
 ];
 
 fn fuzz_dir() -> PathBuf {

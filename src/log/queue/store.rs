@@ -832,7 +832,10 @@ impl Inner {
             return Ok(Vec::new());
         }
         let first_generation = core.state.next_generation();
-        let end = first_generation.saturating_add(records.len() as u64);
+        let Some(end) = first_generation.checked_add(records.len() as u64) else {
+            // 2^64 deliveries: only a forged state file gets here.
+            return Err(Error::LimitExceeded { message: "The queue has used up its delivery generations.".into() });
+        };
         if end > core.state.reserved_generation() {
             let upto = end.saturating_add(GENERATION_BLOCK);
             self.commit(core, &Event::Reserve(Reserve { upto }))?;
