@@ -963,7 +963,10 @@ impl Inner {
 
     /// Snapshot the state into epoch + 1 and start its empty log (module docs).
     fn compact_locked(&self, core: &mut Core) -> Result<()> {
-        let epoch = core.epoch + 1;
+        let Some(epoch) = core.epoch.checked_add(1) else {
+            // 2^64 compactions: only a forged snapshot gets here.
+            return Err(Error::corrupt(self.dir.join(SNAPSHOT_FILE), 16, "the snapshot's epoch is at its maximum"));
+        };
         match write_epoch(&self.vfs, &self.dir, self.uid, epoch, &core.state) {
             Ok((log, snapshot_bytes)) => {
                 core.log = log;
