@@ -152,7 +152,8 @@ fn bench_receive_ack(c: &mut Criterion) {
             let first = state.next_generation();
             state.apply(&Event::Reserve(Reserve { upto: first + BATCH as u64 })).expect("reserve");
             let records = plan.records;
-            let receive = Receive { now_ms: T0, deadline_ms: T0 + 30_000, first_generation: first, dead_letter: false, records };
+            let receive =
+                Receive { now_ms: T0, deadline_ms: T0 + 30_000, first_generation: first, dead_letter: false, records };
             let ack = shardlog::log::queue::event::Acknowledge {
                 now_ms: T0,
                 dead_letter: false,

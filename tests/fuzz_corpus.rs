@@ -322,7 +322,9 @@ fn a_forged_sealed_index_entry_past_its_offset_is_corruption_not_a_hole() {
 fn a_queue_snapshot_at_the_last_epoch_refuses_compaction_with_a_typed_error() {
     use shardlog::log::queue::{frame::LogHeader, snapshot, QueueConfig, QueueOptions, QueueSpec, QueueStore};
     let sim = SimVfs::new();
-    let opts = || QueueOptions::new(Durability::Buffered, shardlog::kinesis::TokenKey::from_bytes([1; 32])).with_vfs(sim.shared());
+    let opts = || {
+        QueueOptions::new(Durability::Buffered, shardlog::kinesis::TokenKey::from_bytes([1; 32])).with_vfs(sim.shared())
+    };
     let spec = QueueSpec { uid: 1, config: QueueConfig::default(), now_ms: 0, start_positions: vec![(0, 0)] };
     let store = QueueStore::create("/q", opts(), spec).unwrap();
     let state = store.state_copy();

@@ -96,9 +96,10 @@ fn check_run(plan: FaultPlan) -> Result<bool, String> {
     }
     let n = w.sim.op_count();
     let facts = &w.facts;
-    drop(w.store);
-    // Independent copies: the check drains (changes) the file system it reopens.
+    // Independent copies, taken before the handle is dropped (a drop syncs): the check
+    // drains (changes) the file system it reopens.
     let (now, cut) = (w.sim.crash_at(n, TailMode::Whole), w.sim.power_cut());
+    drop(w.store);
     check_state(&now, n, facts).map_err(|e| format!("reopen after {error}: {e}"))?;
     check_state(&cut, n, facts).map_err(|e| format!("reopen of a power cut after {error}: {e}"))?;
     Ok(true)

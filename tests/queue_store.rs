@@ -511,3 +511,22 @@ fn record_ids_are_the_records_sequence_numbers() {
     assert!(id.as_str().bytes().all(|b| b.is_ascii_digit()));
     assert_eq!(id, RecordId::from_sequence_number(&SequenceNumber::parse(&seq.to_string()).unwrap()));
 }
+
+#[test]
+fn interval_mode_makes_operations_durable_in_the_background() {
+    let sim = sim();
+    let cfg = config(100, None);
+    let store = create(cfg, options(&sim, Durability::Interval(std::time::Duration::from_millis(1))));
+    let d = receive(&store, T0, 3, 3);
+    store.acknowledge(T0, &[d[0].handle]).unwrap();
+    let acked = sim.op_count();
+    // The flusher thread syncs on its own: wait for it (bounded), never calling flush.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !sim.ops()[acked..].iter().any(|op| matches!(op, shardlog::io::sim::SimOp::SyncData { .. })) {
+        assert!(std::time::Instant::now() < deadline, "the interval flusher never synced the log");
+        std::thread::yield_now();
+    }
+    let cut = sim.power_cut();
+    let reopened = QueueStore::open(DIR, options(&cut, Durability::Sync), 1, cfg, T0).unwrap();
+    assert!(reopened.is_settled(d[0].handle.record), "the acknowledgement survived a power cut");
+}

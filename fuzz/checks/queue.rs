@@ -162,7 +162,9 @@ fn sample_queue() -> &'static SimVfs {
             store.restore_dead_letter(NOW + 151, &[d.handle]).expect("restore");
         }
         store.trim(NOW + 152, 1, 3).expect("trim");
-        store.update_config(NOW + 153, QueueConfig { visibility_timeout_ms: 20, dead_letter: DeadLetter::Off }).expect("update");
+        store
+            .update_config(NOW + 153, QueueConfig { visibility_timeout_ms: 20, dead_letter: DeadLetter::Off })
+            .expect("update");
         store.close().expect("close");
         sim
     })

@@ -541,6 +541,7 @@ impl DeliveryState {
     /// [`MAX_RECORDS_PER_EVENT`] delivered at once. Every span's shard must be known with
     /// `floor ≥ start` (apply [`DeliveryState::trims_for`] first).
     pub fn plan_receive(&self, max: usize, fresh: &[FreshSpan], max_in_flight: usize) -> ReceivePlan {
+        debug_assert!(self.trims_for(fresh).is_empty(), "plan_receive before its trims were applied");
         let room = max_in_flight.saturating_sub(self.deadlines.len());
         let budget = max.min(room).min(MAX_RECORDS_PER_EVENT);
         let mut records: Vec<RecordKey> = self.visible.iter().take(budget).copied().collect();
@@ -549,24 +550,25 @@ impl DeliveryState {
             if left == 0 {
                 break;
             }
-            let Some(shard) = self.shards.get(&span.shard) else {
-                debug_assert!(false, "receive offered unknown shard {} (trims_for not applied)", span.shard);
-                continue;
-            };
-            let end = span.end.min(shard.cursor.saturating_add(left as u64));
-            records.extend((shard.cursor..end).map(|offset| RecordKey::new(span.shard, offset)));
+            let cursor = self.cursor_for(span);
+            let end = span.end.min(cursor.saturating_add(left as u64));
+            records.extend((cursor..end).map(|offset| RecordKey::new(span.shard, offset)));
         }
         records.sort_unstable();
         let limited = room < max && records.len() < max && records.len() < self.available(fresh);
         ReceivePlan { limited, records }
     }
 
+    /// Where fresh records of `span` start: its shard's cursor (the span's start for a shard
+    /// whose trim is still to be applied: where that trim will put the cursor).
+    fn cursor_for(&self, span: &FreshSpan) -> u64 {
+        self.shards.get(&span.shard).map_or(span.start, |s| s.cursor.max(span.start))
+    }
+
     /// Records a normal receive over `fresh` could take without limits (saturating).
     fn available(&self, fresh: &[FreshSpan]) -> usize {
-        let backlog = fresh.iter().fold(0u64, |n, span| {
-            let cursor = self.shards.get(&span.shard).map_or(span.start, |s| s.cursor);
-            n.saturating_add(span.end.saturating_sub(cursor))
-        });
+        let backlog =
+            fresh.iter().fold(0u64, |n, span| n.saturating_add(span.end.saturating_sub(self.cursor_for(span))));
         self.visible.len().saturating_add(usize::try_from(backlog).unwrap_or(usize::MAX))
     }
 
@@ -804,14 +806,15 @@ impl DeliveryState {
         }
         self.config = c.config;
         let Some(max) = c.config.dead_letter.max_receive_count() else { return Ok(()) };
-        let over: Vec<RecordKey> =
-            self.visible.iter().copied().filter(|k| self.entry(*k).is_some_and(|e| e.receive_count >= max)).collect();
-        for key in over {
-            self.visible.remove(&key);
-            if let Some(e) = self.shards.get_mut(&key.shard).and_then(|s| s.entries.get_mut(&key.offset)) {
-                e.phase = Phase::DeadLetterVisible;
+        for (&index, shard) in &mut self.shards {
+            for (&offset, e) in &mut shard.entries {
+                if e.phase == Phase::Visible && e.receive_count >= max {
+                    e.phase = Phase::DeadLetterVisible;
+                    let key = RecordKey::new(index, offset);
+                    self.visible.remove(&key);
+                    self.dead_letter_visible.insert(key);
+                }
             }
-            self.dead_letter_visible.insert(key);
         }
         Ok(())
     }

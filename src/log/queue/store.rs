@@ -988,6 +988,17 @@ impl Inner {
     }
 }
 
+impl Drop for Inner {
+    /// A store dropped without `close` still makes what it wrote durable (best effort), as a
+    /// shard log does.
+    fn drop(&mut self) {
+        let core = self.core.get_mut();
+        if core.status == Status::Open && !self.poisoned.load(Ordering::Acquire) {
+            let _ = core.log.sync_data();
+        }
+    }
+}
+
 impl SyncTarget for Inner {
     fn sync_written(&self) {
         if self.is_poisoned() {
