@@ -199,7 +199,7 @@ fn bench_reopen(c: &mut Criterion) {
     fill_in_flight(&store, IN_FLIGHT);
     store.compact().expect("compact");
     let snapshot_bytes = store.stats().snapshot_bytes;
-    let limit = snapshot_bytes.max(shardlog::log::queue::config::DEFAULT_COMPACT_MIN_BYTES) - 4_096;
+    let limit = (snapshot_bytes / 2).max(shardlog::log::queue::config::DEFAULT_COMPACT_MIN_BYTES) - 4_096;
     let mut offset = 0u64;
     while store.stats().log_bytes < limit {
         let handles: Vec<(ReceiptHandle, u64)> = (0..BATCH as u64)

@@ -13,8 +13,8 @@ pub const DEFAULT_MAX_RECEIVE_COUNT: u32 = 6;
 /// AWS' limit on records in flight per queue: 120,000.
 pub const DEFAULT_MAX_IN_FLIGHT: u32 = 120_000;
 /// The log is compacted (snapshot + fresh log) once it holds at least this many bytes and
-/// at least as many as the last snapshot.
-pub const DEFAULT_COMPACT_MIN_BYTES: u64 = 4 * 1024 * 1024;
+/// at least half as many as the last snapshot.
+pub const DEFAULT_COMPACT_MIN_BYTES: u64 = 1024 * 1024;
 
 /// Dead-lettering of a queue (`DeadLetterConfiguration`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -98,8 +98,8 @@ pub struct QueueOptions {
     /// Records in flight (normal and dead-letter) per queue; a receive returns at most what
     /// fits under it (default 120,000, AWS' limit).
     pub max_in_flight: u32,
-    /// Compact once the log holds at least this many bytes (and at least as many as the last
-    /// snapshot); default 4 MiB.
+    /// Compact once the log holds at least this many bytes (and at least half as many as the
+    /// last snapshot); default 1 MiB.
     pub compact_min_bytes: u64,
 }
 

@@ -82,9 +82,9 @@
 //!
 //! Generation reservations are fdatasync'd before use in every mode. Creation, compaction
 //! and recovery sync files and directories whatever the mode. The log is compacted into a new
-//! snapshot once it holds `compact_min_bytes` (4 MiB) and at least the last snapshot's size,
-//! so both files stay bounded by the state (what is in flight or dead-lettered), and a reopen
-//! replays at most about one snapshot's worth of events.
+//! snapshot once it holds `compact_min_bytes` (1 MiB) and at least half the last snapshot's
+//! size, so both files stay bounded by the state (what is in flight or dead-lettered), and a
+//! reopen replays at most about half a snapshot's worth of events (the reopen time target).
 //!
 //! # Crash semantics (proved by `tests/queue_crash.rs` over crash states of the files)
 //!
