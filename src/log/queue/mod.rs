@@ -12,7 +12,9 @@
 //! | [`snapshot`] | the snapshot file |
 //! | [`handle`] | [`ReceiptHandle`] (MAC-authenticated, via `kinesis::token`) and [`RecordId`] |
 //! | [`config`] | [`QueueConfig`] (attributes), [`QueueOptions`] (tunables) |
-//! | [`store`] | [`QueueStore`]: files, durability, group commit, compaction, recovery, handle checks |
+//! | [`store`] | [`QueueStore`]: the operations, durability, group commit, poisoning |
+//! | `files` | the directory's file protocol: new epochs (creation, compaction) and log replay |
+//! | `entries` | the per-entry checks of batch operations and their error codes |
 //!
 //! # How the engine uses it (part B of issue #16)
 //!
@@ -118,7 +120,9 @@
 
 pub(crate) mod codec;
 pub mod config;
+mod entries;
 pub mod event;
+mod files;
 pub mod frame;
 pub mod handle;
 pub mod snapshot;
@@ -127,6 +131,7 @@ pub mod store;
 
 pub use config::{DeadLetter, QueueConfig, QueueOptions};
 pub use event::Event;
+pub use files::{LOG_FILE, SNAPSHOT_FILE};
 pub use handle::{ReceiptHandle, RecordId};
 pub use state::{DeliveryState, Entry, FreshSpan, Phase, QueueCounts, RecordKey, ShardProgress, MAX_RECORDS_PER_EVENT};
 pub use store::{

@@ -25,11 +25,12 @@
 //!
 //! # Compaction (reliability.md §1.4 order)
 //!
-//! Once the log holds at least `compact_min_bytes` and at least half as many bytes as the last
-//! snapshot (replaying a byte of log costs about twice as much as loading a byte of snapshot,
-//! so this bounds a reopen after a crash by about twice a clean reopen), the next operation first compacts: write `log.tmp` (a header with epoch + 1) and
-//! fdatasync it; write `snapshot.tmp` (the whole state, epoch + 1) and fdatasync it; rename it
-//! over `snapshot`; fsync the directory; rename `log.tmp` over `log`; fsync the directory. A
+//! Once the log holds at least `compact_min_bytes` and at least half as many bytes as the
+//! last snapshot (replaying a byte of log costs about twice as much as loading a byte of
+//! snapshot, so this keeps a reopen after a crash within about twice a clean one), the next
+//! operation first compacts (`files::write_epoch`): write `log.tmp` (a header with epoch + 1)
+//! and fdatasync it; write `snapshot.tmp` (the whole state, epoch + 1) and fdatasync it; rename
+//! it over `snapshot`; fsync the directory; rename `log.tmp` over `log`; fsync the directory. A
 //! failure before the first rename changes nothing (the temporaries are removed); a failure
 //! after it poisons the store. A crash anywhere leaves either the old snapshot with its log, or
 //! the new snapshot with the old log (whose older epoch marks it stale: it is ignored and
@@ -51,28 +52,20 @@ use std::sync::{Arc, Weak};
 use parking_lot::{Mutex, MutexGuard};
 
 use super::config::{QueueConfig, QueueOptions};
+use super::entries::{self, not_found, HandleOp};
 use super::event::{Acknowledge, ConfigChange, Event, Forget, Receive, Reserve, Restore, Trim, Visibility};
-use super::frame::{self, FrameError, LogHeader, FRAME_HEADER_LEN, LOG_HEADER_LEN, MAX_PAYLOAD_LEN};
+use super::files::{self, EpochError, LOG_FILE, LOG_TMP, SNAPSHOT_FILE, SNAPSHOT_TMP};
+use super::frame::{self, LogHeader, LOG_HEADER_LEN};
 use super::handle::ReceiptHandle;
 use super::snapshot;
-use super::state::{
-    DeliveryState, Entry, FreshSpan, Phase, QueueCounts, RecordKey, ShardProgress, MAX_RECORDS_PER_EVENT,
-};
+use super::state::{DeliveryState, Entry, FreshSpan, QueueCounts, RecordKey, ShardProgress, MAX_RECORDS_PER_EVENT};
 use crate::commit::{Durability, SyncGroup, SyncTarget};
 use crate::error::{is_enospc, Error, Result};
 use crate::io::{FileRef, VfsRef};
 use crate::kinesis::TokenKey;
 
-/// Name of the snapshot file in a queue's directory.
-pub const SNAPSHOT_FILE: &str = "snapshot";
-/// Name of the state log file in a queue's directory.
-pub const LOG_FILE: &str = "log";
-const SNAPSHOT_TMP: &str = "snapshot.tmp";
-const LOG_TMP: &str = "log.tmp";
 /// Delivery generations reserved (and fdatasync'd) at a time.
 pub const GENERATION_BLOCK: u64 = 1 << 16;
-/// Bytes read per positional read while replaying the log.
-const READ_CHUNK: usize = 1 << 20;
 
 /// What a new queue starts from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -228,64 +221,6 @@ struct Core {
     stats: StoreStats,
 }
 
-/// Which handle operation a batch runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum HandleOp {
-    Acknowledge,
-    Visibility,
-    AcknowledgeDeadLetter,
-    DeadLetterVisibility,
-    Restore,
-}
-
-impl HandleOp {
-    fn dead_letter(self) -> bool {
-        matches!(self, HandleOp::AcknowledgeDeadLetter | HandleOp::DeadLetterVisibility | HandleOp::Restore)
-    }
-
-    /// `Ok` if a current delivery in `phase` can take this operation, else the entry's
-    /// `ResourceNotFound`.
-    fn check_phase(self, phase: Phase) -> Result<()> {
-        use Phase::*;
-        let restored =
-            || not_found("The record of this ReceiptHandle is no longer a dead-letter record: it was restored.");
-        let expired =
-            || not_found("The record of this ReceiptHandle is not in flight: its visibility timeout expired.");
-        match (self, phase) {
-            (HandleOp::Acknowledge, InFlight | Visible | DeadLetterVisible) => Ok(()),
-            (HandleOp::Visibility, InFlight) => Ok(()),
-            (HandleOp::Visibility, Visible) => Err(expired()),
-            (HandleOp::Visibility, DeadLetterVisible) => {
-                Err(not_found("The record of this ReceiptHandle is not in flight: it became a dead-letter record."))
-            }
-            (HandleOp::AcknowledgeDeadLetter | HandleOp::Restore, DeadLetterInFlight | DeadLetterVisible) => Ok(()),
-            (HandleOp::DeadLetterVisibility, DeadLetterInFlight) => Ok(()),
-            (HandleOp::DeadLetterVisibility, DeadLetterVisible) => Err(expired()),
-            (HandleOp::AcknowledgeDeadLetter | HandleOp::DeadLetterVisibility | HandleOp::Restore, Visible) => {
-                Err(restored())
-            }
-            // A normal handle is superseded by the dead-letter receive that put the record in
-            // this phase (a new generation), and a dead-letter handle by a restore and a new
-            // receive: a current handle never meets these.
-            (_, InFlight | DeadLetterInFlight) => Err(superseded()),
-        }
-    }
-}
-
-fn not_found(message: &str) -> Error {
-    Error::ResourceNotFound { message: message.into() }
-}
-
-fn superseded() -> Error {
-    not_found("This ReceiptHandle is stale: the record was received again after it was issued.")
-}
-
-/// A compaction (or creation) step failed: `before` when nothing durable changed yet.
-struct EpochError {
-    error: Error,
-    before: bool,
-}
-
 impl QueueStore {
     // -----------------------------------------------------------------------------------
     // Lifecycle
@@ -309,7 +244,7 @@ impl QueueStore {
             state.apply(&trim).map_err(|e| Error::invalid_argument(e.0))?;
         }
         let (log, snapshot_bytes) =
-            write_epoch(&options.vfs, &dir, spec.uid, 1, &state).map_err(|EpochError { error, .. }| error)?;
+            files::write_epoch(&options.vfs, &dir, spec.uid, 1, &state).map_err(|EpochError { error, .. }| error)?;
         let stats = StoreStats { epoch: 1, log_bytes: LOG_HEADER_LEN as u64, snapshot_bytes, ..StoreStats::default() };
         Ok(QueueStore::assemble(dir, options, spec.uid, state, log, stats))
     }
@@ -339,7 +274,7 @@ impl QueueStore {
         if !vfs.exists(&snapshot_path) {
             return Err(Error::corrupt(&snapshot_path, 0, "the queue's snapshot file is missing"));
         }
-        let bytes = read_whole(vfs, &snapshot_path)?;
+        let bytes = files::read_whole(vfs, &snapshot_path)?;
         let snap = snapshot::decode(&bytes).map_err(|reason| Error::corrupt(&snapshot_path, 0, reason))?;
         if snap.queue_uid != uid {
             return Err(Error::corrupt(
@@ -369,7 +304,7 @@ impl QueueStore {
             return Err(Error::corrupt(&log_path, 8, format!("log of queue {} (expected {uid})", header.queue_uid)));
         }
         let log = if header.epoch == snap.epoch {
-            let replay = replay(&log, &log_path, snap.epoch, len, &mut state)?;
+            let replay = files::replay(&log, &log_path, snap.epoch, len, &mut state)?;
             stats.events_replayed = replay.events;
             stats.torn_bytes = len - replay.end;
             if replay.end < len {
@@ -381,7 +316,7 @@ impl QueueStore {
         } else if header.epoch < snap.epoch {
             // A compaction renamed the new snapshot but not the new log: the old log is
             // stale (the snapshot holds all of it). Give the snapshot its empty log.
-            let fresh = install_log(vfs, &dir, uid, snap.epoch).map_err(|EpochError { error, .. }| error)?;
+            let fresh = files::install_log(vfs, &dir, uid, snap.epoch).map_err(|EpochError { error, .. }| error)?;
             stats.log_bytes = LOG_HEADER_LEN as u64;
             fresh
         } else {
@@ -584,7 +519,7 @@ impl QueueStore {
                 .into_iter()
                 .map(|(handle, timeout_ms)| {
                     let handle = handle?;
-                    inner.check_handle(&core.state, &mut seen, &handle, op)?;
+                    entries::check(inner.uid, &core.state, &mut seen, &handle, op)?;
                     accepted.push((handle.record, now.saturating_add(timeout_ms)));
                     Ok(())
                 })
@@ -871,39 +806,6 @@ impl Inner {
         Ok(deliveries)
     }
 
-    /// The checks of one batch entry (see [`QueueStore::acknowledge`]).
-    fn check_handle(
-        &self,
-        state: &DeliveryState,
-        seen: &mut HashSet<ReceiptHandle>,
-        handle: &ReceiptHandle,
-        op: HandleOp,
-    ) -> Result<()> {
-        if handle.queue_uid != self.uid {
-            return Err(Error::invalid_argument("The ReceiptHandle belongs to another queue."));
-        }
-        if handle.dead_letter != op.dead_letter() {
-            return Err(Error::invalid_argument(if handle.dead_letter {
-                "The ReceiptHandle was issued by ReceiveDeadLetterQueueRecords; use the dead-letter operations."
-            } else {
-                "The ReceiptHandle was issued by ReceiveQueueRecords; it cannot be used with dead-letter operations."
-            }));
-        }
-        if !seen.insert(*handle) {
-            return Err(Error::invalid_argument("The ReceiptHandle appears more than once in this request."));
-        }
-        let Some(entry) = state.entry(handle.record) else {
-            return Err(not_found(
-                "The record of this ReceiptHandle is no longer in the queue: it was acknowledged, discarded, or \
-                 trimmed by the stream's retention.",
-            ));
-        };
-        if entry.generation != handle.generation {
-            return Err(superseded());
-        }
-        op.check_phase(entry.phase)
-    }
-
     /// Write one event's frame at the end of the log, then apply it (see the module docs).
     fn commit(&self, core: &mut Core, event: &Event) -> Result<()> {
         let position = core.pos;
@@ -968,7 +870,7 @@ impl Inner {
             // 2^64 compactions: only a forged snapshot gets here.
             return Err(Error::corrupt(self.dir.join(SNAPSHOT_FILE), 16, "the snapshot's epoch is at its maximum"));
         };
-        match write_epoch(&self.vfs, &self.dir, self.uid, epoch, &core.state) {
+        match files::write_epoch(&self.vfs, &self.dir, self.uid, epoch, &core.state) {
             Ok((log, snapshot_bytes)) => {
                 core.log = log;
                 core.epoch = epoch;
@@ -1027,135 +929,5 @@ impl SyncTarget for Inner {
 
     fn needs_sync(&self) -> bool {
         !self.is_poisoned() && self.written.load(Ordering::Acquire) > self.synced.load(Ordering::Acquire)
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// Files
-// ---------------------------------------------------------------------------------------
-
-fn read_whole(vfs: &VfsRef, path: &Path) -> Result<Vec<u8>> {
-    let f = vfs.open_read(path).map_err(|e| Error::io("open", path, e))?;
-    let len = f.len().map_err(|e| Error::io("stat", path, e))?;
-    let len = usize::try_from(len).map_err(|_| Error::corrupt(path, 0, format!("file of {len} bytes")))?;
-    let mut buf = vec![0u8; len];
-    f.read_exact_at(&mut buf, 0).map_err(|e| Error::io("read", path, e))?;
-    Ok(buf)
-}
-
-/// Write `bytes` to a fresh `dir/name` and fdatasync it. On failure the file is removed
-/// (best effort).
-fn write_synced(vfs: &VfsRef, path: &Path, bytes: &[u8]) -> Result<FileRef> {
-    let f = vfs.create(path).map_err(|e| Error::io("create", path, e))?;
-    let r = f.write_all_at(bytes, 0).map_err(|e| Error::io("write", path, e));
-    let r = r.and_then(|()| f.sync_data().map_err(|e| Error::io("fdatasync", path, e)));
-    match r {
-        Ok(()) => Ok(f),
-        Err(e) => {
-            let _ = vfs.remove_file(path);
-            Err(e)
-        }
-    }
-}
-
-/// Make `state` the durable snapshot of `epoch` with an empty log (the compaction protocol
-/// of the module docs; also creates a queue's first epoch). Returns the new log's handle
-/// and the snapshot's length.
-fn write_epoch(
-    vfs: &VfsRef,
-    dir: &Path,
-    uid: u64,
-    epoch: u64,
-    state: &DeliveryState,
-) -> Result<(FileRef, u64), EpochError> {
-    let before = |error| EpochError { error, before: true };
-    let after = |error| EpochError { error, before: false };
-    let log_tmp = dir.join(LOG_TMP);
-    let snapshot_tmp = dir.join(SNAPSHOT_TMP);
-    let log = write_synced(vfs, &log_tmp, &LogHeader { queue_uid: uid, epoch }.encode()).map_err(before)?;
-    let bytes = snapshot::encode(uid, epoch, state);
-    if let Err(e) = write_synced(vfs, &snapshot_tmp, &bytes) {
-        let _ = vfs.remove_file(&log_tmp);
-        return Err(before(e));
-    }
-    let snapshot_path = dir.join(SNAPSHOT_FILE);
-    vfs.rename(&snapshot_tmp, &snapshot_path).map_err(|e| after(Error::io("rename", &snapshot_path, e)))?;
-    vfs.sync_dir(dir).map_err(|e| after(Error::io("directory fsync", dir, e)))?;
-    let log_path = dir.join(LOG_FILE);
-    vfs.rename(&log_tmp, &log_path).map_err(|e| after(Error::io("rename", &log_path, e)))?;
-    vfs.sync_dir(dir).map_err(|e| after(Error::io("directory fsync", dir, e)))?;
-    Ok((log, bytes.len() as u64))
-}
-
-/// Replace `log` with an empty log of `epoch` (recovery of a compaction interrupted between
-/// its two renames): temp file, fdatasync, rename, directory fsync.
-fn install_log(vfs: &VfsRef, dir: &Path, uid: u64, epoch: u64) -> Result<FileRef, EpochError> {
-    let after = |error| EpochError { error, before: false };
-    let log_tmp = dir.join(LOG_TMP);
-    let log = write_synced(vfs, &log_tmp, &LogHeader { queue_uid: uid, epoch }.encode()).map_err(after)?;
-    let log_path = dir.join(LOG_FILE);
-    vfs.rename(&log_tmp, &log_path).map_err(|e| after(Error::io("rename", &log_path, e)))?;
-    vfs.sync_dir(dir).map_err(|e| after(Error::io("directory fsync", dir, e)))?;
-    Ok(log)
-}
-
-struct Replayed {
-    /// End of the last valid frame.
-    end: u64,
-    events: u64,
-}
-
-/// Replay the frames of `log` (of `epoch`, `len` bytes) onto `state`, stopping at the first
-/// torn or invalid frame. Reads in chunks of [`READ_CHUNK`], never more than a frame's
-/// bounded length beyond.
-fn replay(log: &FileRef, path: &Path, epoch: u64, len: u64, state: &mut DeliveryState) -> Result<Replayed> {
-    let mut reader = ChunkReader { log, path, len, buf: Vec::new(), start: 0 };
-    let mut pos = LOG_HEADER_LEN as u64;
-    let mut events = 0u64;
-    while pos < len {
-        let header = reader.at(pos, FRAME_HEADER_LEN)?;
-        let Ok(payload_len) = frame::frame_payload_len(header) else { break };
-        debug_assert!(payload_len <= MAX_PAYLOAD_LEN as usize);
-        let bytes = reader.at(pos, FRAME_HEADER_LEN + payload_len)?;
-        match frame::decode_frame(bytes, epoch, pos) {
-            Ok((event, n)) => {
-                state
-                    .apply(&event)
-                    .map_err(|e| Error::corrupt(path, pos, format!("event does not fit the queue state: {e}")))?;
-                pos += n as u64;
-                events += 1;
-            }
-            Err(FrameError::BadPayload(reason)) => return Err(Error::corrupt(path, pos, reason)),
-            Err(FrameError::Truncated | FrameError::Invalid(_)) => break,
-        }
-    }
-    Ok(Replayed { end: pos, events })
-}
-
-/// Reads a file forward in chunks.
-struct ChunkReader<'a> {
-    log: &'a FileRef,
-    path: &'a Path,
-    len: u64,
-    buf: Vec<u8>,
-    /// File position of `buf[0]`.
-    start: u64,
-}
-
-impl ChunkReader<'_> {
-    /// Up to `want` bytes from `pos` (fewer only at the end of the file), reading a chunk of
-    /// at least [`READ_CHUNK`] bytes when they are not buffered.
-    fn at(&mut self, pos: u64, want: usize) -> Result<&[u8]> {
-        let buffered_end = self.start + self.buf.len() as u64;
-        let wanted_end = pos.saturating_add(want as u64).min(self.len);
-        if pos < self.start || wanted_end > buffered_end {
-            let n = (want.max(READ_CHUNK) as u64).min(self.len.saturating_sub(pos)) as usize;
-            self.buf.resize(n, 0);
-            self.log.read_exact_at(&mut self.buf, pos).map_err(|e| Error::io("read", self.path, e))?;
-            self.start = pos;
-        }
-        let from = (pos - self.start) as usize;
-        let to = (wanted_end - self.start) as usize;
-        Ok(self.buf.get(from..to).unwrap_or_default())
     }
 }
