@@ -3,7 +3,8 @@
 //! timeouts, acknowledgements, visibility changes, dead-letter acknowledgements and
 //! restores with a mix of current, stale, repeated, foreign, mangled and garbage handles,
 //! clock advances, ticks, retention trims (explicit and through a receive's spans), attribute
-//! updates, forgotten shards, compactions, clean reopens and crashes — run on a `QueueStore`
+//! updates, forgotten shards, shard logs losing their tail (rewinds), compactions, clean
+//! reopens and crashes — run on a `QueueStore`
 //! over the simulated file system and on a plain reference model (a map of per-record
 //! states, `fuzz/checks/queue_model.rs`). After every step: every returned delivery and
 //! per-entry result equals the model's, every handle is new, the store's whole state equals
@@ -59,6 +60,7 @@ fn op() -> impl Strategy<Value = QOp> {
         1 => (any::<u8>(), 0u8..6, any::<bool>()).prop_map(|(shard, by, quiet)| QOp::Trim { shard, by, quiet }),
         1 => (0u16..100, 0u8..5).prop_map(|(visibility_ms, max_receive_count)| QOp::Config { visibility_ms, max_receive_count }),
         1 => (0u8..40).prop_filter_map("rare", |s| (s < 3).then_some(QOp::Forget { shard: s })),
+        1 => (any::<u8>(), 1u8..4).prop_map(|(shard, n)| QOp::LoseTail { shard, n }),
         1 => Just(QOp::Compact),
         1 => Just(QOp::Reopen),
         1 => Just(QOp::Crash),

@@ -105,6 +105,7 @@ fn op(inp: &mut Input<'_>) -> QOp {
         12 => QOp::Config { visibility_ms: u16::from(inp.u8()), max_receive_count: inp.u8() },
         13 => match inp.u8() % 8 {
             0 => QOp::Forget { shard: inp.u8() },
+            1 => QOp::LoseTail { shard: inp.u8(), n: inp.u8() },
             _ => QOp::Compact,
         },
         14 => QOp::Reopen,

@@ -59,6 +59,9 @@ pub enum QOp {
     Config { visibility_ms: u16, max_receive_count: u8 },
     /// A shard leaves the catalog.
     Forget { shard: u8 },
+    /// The shard log lost its last `n` records in a crash (never below its start); the queue
+    /// is rewound to its new high-watermark.
+    LoseTail { shard: u8, n: u8 },
     /// `compact`.
     Compact,
     /// Clean close and reopen.
@@ -601,6 +604,21 @@ impl Harness {
                 self.model.gone[s as usize] = true;
                 self.model.cursor.remove(&s);
                 self.model.recs.retain(|k, _| k.shard != s);
+            }
+            QOp::LoseTail { shard, n } => {
+                let s = u32::from(*shard) % SHARDS;
+                let i = s as usize;
+                if self.model.gone[i] {
+                    return Ok(());
+                }
+                let end = self.model.hwm[i].saturating_sub(u64::from(*n % 4)).max(self.model.start[i]);
+                self.model.hwm[i] = end;
+                self.store().rewind_shard(now, s, end).map_err(|e| format!("rewind: {e}"))?;
+                self.model.expire(now);
+                if let Some(c) = self.model.cursor.get_mut(&s) {
+                    *c = (*c).min(end);
+                }
+                self.model.recs.retain(|k, _| k.shard != s || k.offset < end);
             }
             QOp::Compact => self.store().compact().map_err(|e| format!("compact: {e}"))?,
             QOp::Reopen => {

@@ -79,6 +79,18 @@ pub struct Forget {
     pub shard: u32,
 }
 
+/// The shard log lost its tail in a crash (a mode weaker than `Sync`): offsets from `end`
+/// on will be reused by new records, so the queue forgets what it knew of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rewind {
+    /// Clock of the operation (ms).
+    pub now_ms: u64,
+    /// The shard index.
+    pub shard: u32,
+    /// The shard's recovered high-watermark.
+    pub end: u64,
+}
+
 /// The queue's delivery attributes changed (UpdateQueue).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConfigChange {
@@ -114,6 +126,8 @@ pub enum Event {
     Config(ConfigChange),
     /// See [`Reserve`].
     Reserve(Reserve),
+    /// See [`Rewind`].
+    Rewind(Rewind),
 }
 
 /// Event kind bytes (in the frame header).
@@ -134,6 +148,8 @@ pub mod kind {
     pub const CONFIG: u8 = 7;
     /// [`super::Reserve`].
     pub const RESERVE: u8 = 8;
+    /// [`super::Rewind`].
+    pub const REWIND: u8 = 9;
 }
 
 const FLAG_DEAD_LETTER: u8 = 1;
@@ -154,6 +170,7 @@ impl Event {
             Event::Forget(e) => Some(e.now_ms),
             Event::Config(e) => Some(e.now_ms),
             Event::Reserve(_) => None,
+            Event::Rewind(e) => Some(e.now_ms),
         }
     }
 
@@ -168,6 +185,7 @@ impl Event {
             Event::Forget(_) => kind::FORGET,
             Event::Config(_) => kind::CONFIG,
             Event::Reserve(_) => kind::RESERVE,
+            Event::Rewind(_) => kind::REWIND,
         }
     }
 
@@ -216,6 +234,11 @@ impl Event {
                 put_config(buf, &e.config);
             }
             Event::Reserve(e) => put_u64(buf, e.upto),
+            Event::Rewind(e) => {
+                put_u64(buf, e.now_ms);
+                put_u32(buf, e.shard);
+                put_u64(buf, e.end);
+            }
         }
     }
 
@@ -265,6 +288,7 @@ fn decode_fields(kind: u8, r: &mut LeReader<'_>) -> Decoded<Event> {
         kind::FORGET => Event::Forget(Forget { now_ms: r.u64("now")?, shard: r.u32("shard")? }),
         kind::CONFIG => Event::Config(ConfigChange { now_ms: r.u64("now")?, config: read_config(r)? }),
         kind::RESERVE => Event::Reserve(Reserve { upto: r.u64("reservation")? }),
+        kind::REWIND => Event::Rewind(Rewind { now_ms: r.u64("now")?, shard: r.u32("shard")?, end: r.u64("end")? }),
         other => return Err(DecodeError::new(format!("unknown event kind {other}"))),
     })
 }
@@ -398,6 +422,7 @@ mod tests {
                 config: QueueConfig { visibility_timeout_ms: 0, dead_letter: DeadLetter::Off },
             }),
             Event::Reserve(Reserve { upto: u64::MAX }),
+            Event::Rewind(Rewind { now_ms: 3, shard: 1, end: 4 }),
         ];
         for e in &events {
             round_trip(e);

@@ -32,7 +32,10 @@
 //!   starts (offset 0).
 //! - **Engine open**: [`QueueStore::open`] per catalog queue with its current attributes;
 //!   remove queue directories the catalog does not know (a crash between create and the
-//!   catalog commit, or between a delete's catalog commit and the removal).
+//!   catalog commit, or between a delete's catalog commit and the removal). Then, for every
+//!   shard whose recovered high-watermark is below the queue's [`ShardProgress::cursor`] (a
+//!   shard log that lost its unsynced tail under `Buffered`/`Interval`: its offsets will be
+//!   reused by new records), call [`QueueStore::rewind_shard`] before serving receives.
 //! - **ReceiveQueueRecords**: [`QueueStore::receive`] with a [`ReceiveRequest`]: `max_records`
 //!   (the wire's `Limit`; in process any number), the visibility timeout (`None` = the queue's)
 //!   and one [`FreshSpan`] per shard the queue may read fresh records from, in the order to
@@ -73,7 +76,7 @@
 //! Every state change is an event frame in `log`, written before the change is applied to
 //! memory (a failed write changes nothing) and before the call returns: receives (records,
 //! generations, deadline), acknowledgements, visibility changes, restores, trims, forgotten
-//! shards, attribute changes and generation reservations. Expiry is not logged: it follows
+//! shards, rewinds, attribute changes and generation reservations. Expiry is not logged: it follows
 //! from the logged deadlines and clock values. Durability follows the engine's mode:
 //!
 //! | mode | an operation returns once its frames are … | survives |

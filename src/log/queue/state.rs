@@ -48,12 +48,14 @@
 //!    reserved_generation`: generations are unique per delivery and never reissued, even after
 //!    a crash (the store makes each reservation durable before handing out generations in it).
 //! 4. An in-flight entry (normal) has a receive count ≥ 1.
-//! 5. Floors and cursors only move up; `clock_ms` only moves up.
+//! 5. `clock_ms` only moves up; floors and cursors only move up, except at a [`Rewind`]: the
+//!    shard log lost records in a crash (a durability mode weaker than `Sync`), and the queue
+//!    forgets what it knew of offsets it will see again as new records.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::config::QueueConfig;
-use super::event::{Acknowledge, ConfigChange, Event, Forget, Receive, Restore, Trim, Visibility};
+use super::event::{Acknowledge, ConfigChange, Event, Forget, Receive, Restore, Rewind, Trim, Visibility};
 
 /// At most this many records change in one event: a receive returns at most this many
 /// records, and larger acknowledgement or visibility batches are split into several events.
@@ -607,6 +609,10 @@ impl DeliveryState {
                 Ok(())
             }
             Event::Config(c) => self.apply_config(c),
+            Event::Rewind(r) => {
+                self.apply_rewind(r);
+                Ok(())
+            }
             Event::Reserve(r) => {
                 if r.upto < self.next_generation {
                     return fail(format!(
@@ -770,6 +776,17 @@ impl DeliveryState {
         shard.settle_floor();
         for (offset, e) in dropped {
             self.unindex(RecordKey::new(t.shard, offset), &e);
+        }
+    }
+
+    fn apply_rewind(&mut self, r: &Rewind) {
+        let Some(shard) = self.shards.get_mut(&r.shard) else { return };
+        let dropped = shard.entries.split_off(&r.end);
+        shard.cursor = shard.cursor.min(r.end);
+        // The one place a floor may move down: offsets from `end` on are records to come.
+        shard.floor = shard.entries.first_key_value().map_or(shard.cursor, |(&o, _)| o);
+        for (offset, e) in dropped {
+            self.unindex(RecordKey::new(r.shard, offset), &e);
         }
     }
 
@@ -945,6 +962,27 @@ mod tests {
         assert_eq!((s.shard(0).unwrap().floor(), s.shard(0).unwrap().cursor()), (9, 9));
         assert_eq!(s.total_in_flight(), 0);
         s.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn a_rewind_forgets_offsets_the_shard_log_lost() {
+        let mut s = DeliveryState::new(cfg(None), 0);
+        let got = receive(&mut s, 0, 6, 6, 100);
+        s.apply(&Event::Acknowledge(Acknowledge { now_ms: 0, dead_letter: false, records: got[..2].to_vec() }))
+            .unwrap();
+        s.apply(&Event::Rewind(Rewind { now_ms: 1, shard: 0, end: 4 })).unwrap();
+        let shard = s.shard(0).unwrap();
+        assert_eq!((shard.floor(), shard.cursor(), shard.entries().len()), (2, 4, 2));
+        assert_eq!(s.counts().in_flight, 2);
+        s.apply(&Event::Rewind(Rewind { now_ms: 1, shard: 0, end: 1 })).unwrap();
+        let shard = s.shard(0).unwrap();
+        assert_eq!(
+            (shard.floor(), shard.cursor(), shard.entries().len()),
+            (1, 1, 0),
+            "settled offsets above come again"
+        );
+        s.check_invariants().unwrap();
+        assert_eq!(receive(&mut s, 2, 10, 3, 100), vec![RecordKey::new(0, 1), RecordKey::new(0, 2)]);
     }
 
     #[test]

@@ -53,7 +53,7 @@ use parking_lot::{Mutex, MutexGuard};
 
 use super::config::{QueueConfig, QueueOptions};
 use super::entries::{self, not_found, HandleOp};
-use super::event::{Acknowledge, ConfigChange, Event, Forget, Receive, Reserve, Restore, Trim, Visibility};
+use super::event::{Acknowledge, ConfigChange, Event, Forget, Receive, Reserve, Restore, Rewind, Trim, Visibility};
 use super::files::{self, EpochError, LOG_FILE, LOG_TMP, SNAPSHOT_FILE, SNAPSHOT_TMP};
 use super::frame::{self, LogHeader, LOG_HEADER_LEN};
 use super::handle::ReceiptHandle;
@@ -563,6 +563,23 @@ impl QueueStore {
             let now = core.state.advance_clock(now_ms);
             if core.state.shard(shard).is_none_or(|s| start > s.floor()) {
                 inner.commit(core, &Event::Trim(Trim { now_ms: now, shard, start }))?;
+            }
+            Ok(())
+        })
+    }
+
+    /// The shard log of `shard` came back from a crash with its high-watermark at `end`, below
+    /// what this queue already received (a durability mode weaker than `Sync` lost its tail):
+    /// offsets from `end` on will be reused by new records, so the queue forgets its state of
+    /// them (in-flight deliveries, dead-letter records, acknowledgements) and will deliver the
+    /// new records there. No effect if the queue's cursor is not above `end`. The engine calls
+    /// this at open, before serving receives, for every shard whose recovered high-watermark
+    /// is below [`ShardProgress::cursor`].
+    pub fn rewind_shard(&self, now_ms: u64, shard: u32, end: u64) -> Result<()> {
+        self.inner.run(|inner, core| {
+            let now = core.state.advance_clock(now_ms);
+            if core.state.shard(shard).is_some_and(|s| s.cursor() > end) {
+                inner.commit(core, &Event::Rewind(Rewind { now_ms: now, shard, end }))?;
             }
             Ok(())
         })
