@@ -35,7 +35,7 @@ enum Command {
     /// Check every segment, index and marker under DIR; exit 1 if anything is damaged.
     Verify(ExamineArgs),
     /// Serve the Kinesis API (JSON 1.1, CBOR, SubscribeToShard event streams) over HTTP.
-    Serve(shardlog_server::serve::ServeArgs),
+    Serve(shardlog_server::serve::ServeCommand),
 }
 
 /// Arguments of `inspect` and `verify`.
@@ -96,7 +96,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(&args),
         Command::Inspect(args) => inspect::run(&args.dir, args.index_interval),
         Command::Verify(args) => verify::run(&args.dir, args.index_interval),
-        Command::Serve(args) => shardlog_server::serve::run(&args).map_err(Failure::from),
+        Command::Serve(cmd) => shardlog_server::serve::run(&cmd.args).map_err(Failure::from),
     };
     match result {
         Ok(code) => code,
