@@ -308,6 +308,8 @@ impl Engine {
             let cat = inner.catalog.lock();
             cat.catalog.channels.values().filter(|c| c.stream_uid == h.uid && c.deleting_since_ms.is_none()).count()
         };
+        inner.reap_queues()?;
+        let queues = inner.queue_count_of(h.uid);
         let on_demand_now = {
             let cat = inner.catalog.lock();
             cat.catalog
@@ -356,6 +358,15 @@ impl Engine {
                              PROVISIONED mode does not support; set USER_PARTITION_KEY first.",
                             meta.name
                         )));
+                    }
+                    if queues > 0 {
+                        return Err(Error::ResourceInUse {
+                            message: format!(
+                                "Stream {} under account {account} has {queues} queue(s); delete them before \
+                                 switching to PROVISIONED mode.",
+                                meta.name
+                            ),
+                        });
                     }
                     if channels > 0 {
                         return Err(Error::ResourceInUse {
