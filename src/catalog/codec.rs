@@ -961,10 +961,7 @@ mod tests {
             ("id", Box::new(|c| c.queues.get_mut(&1).unwrap().id = "Not_A_Label".into())),
             ("uid", Box::new(|c| c.next_queue_uid = 3)),
             ("name", Box::new(|c| c.queues.get_mut(&3).unwrap().name = "workers".into())),
-            (
-                "visibility",
-                Box::new(|c| c.queues.get_mut(&1).unwrap().config.visibility_timeout_ms = 43_201_000),
-            ),
+            ("visibility", Box::new(|c| c.queues.get_mut(&1).unwrap().config.visibility_timeout_ms = 43_201_000)),
             (
                 "max receive count",
                 Box::new(|c| {

@@ -163,7 +163,9 @@ impl EngineInner {
                     .values()
                     .find(|q| parsed.id == q.id && q.deleting_since_ms.is_none())
                     .map(|q| q.uid);
-                found.map(Resource::Queue).ok_or_else(|| Error::ResourceNotFound { message: format!("Queue {arn} not found.") })
+                found
+                    .map(Resource::Queue)
+                    .ok_or_else(|| Error::ResourceNotFound { message: format!("Queue {arn} not found.") })
             }
         }
     }

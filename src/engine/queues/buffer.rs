@@ -126,7 +126,13 @@ impl QueueHandle {
             .collect()
     }
 
-    fn receive_kind(&self, kind: Kind, max: usize, wait: Duration, visibility: Option<Duration>) -> Result<Vec<QueueDelivery>> {
+    fn receive_kind(
+        &self,
+        kind: Kind,
+        max: usize,
+        wait: Duration,
+        visibility: Option<Duration>,
+    ) -> Result<Vec<QueueDelivery>> {
         self.check_live()?;
         let inner = &self.engine.inner;
         let meta = inner.find_queue(&self.arn)?;
@@ -135,7 +141,9 @@ impl QueueHandle {
         }
         let visibility_ms = visibility.map(|v| v.as_millis() as u64);
         let received = if wait.is_zero() {
-            inner.receive_once(&self.rt, &self.stream, kind, max, visibility_ms)?
+            let r = inner.receive_once(&self.rt, &self.stream, kind, max, visibility_ms)?;
+            self.rt.count_received(r.len());
+            r
         } else {
             inner.receive_polling(&self.rt, &self.stream, kind, max, visibility_ms, wait)?
         };
@@ -150,7 +158,12 @@ impl QueueHandle {
     }
 
     /// As [`QueueHandle::receive`] with this receive's own visibility timeout.
-    pub fn receive_with_visibility(&self, max: usize, wait: Duration, visibility: Duration) -> Result<Vec<QueueDelivery>> {
+    pub fn receive_with_visibility(
+        &self,
+        max: usize,
+        wait: Duration,
+        visibility: Duration,
+    ) -> Result<Vec<QueueDelivery>> {
         self.receive_kind(Kind::Normal, max, wait, Some(visibility))
     }
 
@@ -307,6 +320,7 @@ impl futures_core::Stream for Deliveries {
                     return Poll::Ready(Some(Err(e)));
                 }
                 Ok(received) if !received.is_empty() => {
+                    q.rt.count_received(received.len());
                     let wrapped = q.wrap(received);
                     this.buffer.extend(wrapped);
                 }

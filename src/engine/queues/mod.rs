@@ -120,7 +120,9 @@ fn attributes_of(config: QueueConfig) -> QueueAttributes {
     QueueAttributes {
         visibility_timeout_seconds: Some((config.visibility_timeout_ms / 1000) as u32),
         dead_letter_configuration: Some(match config.dead_letter {
-            DeadLetter::Off => DeadLetterConfiguration { target_type: DeadLetterTargetType::None, max_receive_count: None },
+            DeadLetter::Off => {
+                DeadLetterConfiguration { target_type: DeadLetterTargetType::None, max_receive_count: None }
+            }
             DeadLetter::BuiltIn { max_receive_count } => DeadLetterConfiguration {
                 target_type: DeadLetterTargetType::BuiltIn,
                 max_receive_count: Some(max_receive_count),
@@ -140,8 +142,10 @@ impl EngineInner {
             return QueueStatus::Deleting;
         }
         let now = self.now_ms();
-        let (creating, updating) =
-            self.config.status_delays.map_or((0, 0), |d| (d.creating.as_millis() as i64, d.updating.as_millis() as i64));
+        let (creating, updating) = self
+            .config
+            .status_delays
+            .map_or((0, 0), |d| (d.creating.as_millis() as i64, d.updating.as_millis() as i64));
         if now < q.created_ms.saturating_add(creating) {
             QueueStatus::Creating
         } else if now < q.updated_ms.saturating_add(updating) {
@@ -189,7 +193,10 @@ impl EngineInner {
 
     /// The run-time queue a `QueueARN` names, recovered, with its stream; DELETING queues
     /// are not found.
-    pub(crate) fn live_queue(&self, arn: &str) -> Result<(QueueMeta, Arc<QueueRuntime>, Arc<crate::engine::StreamHandle>)> {
+    pub(crate) fn live_queue(
+        &self,
+        arn: &str,
+    ) -> Result<(QueueMeta, Arc<QueueRuntime>, Arc<crate::engine::StreamHandle>)> {
         let q = self.find_queue(arn)?;
         if q.deleting_since_ms.is_some() {
             return Err(queue_not_found(arn));
@@ -245,7 +252,10 @@ impl EngineInner {
     }
 
     fn queues_in_transition(&self, cat: &crate::catalog::Catalog) -> usize {
-        cat.queues.values().filter(|q| matches!(self.queue_status(q), QueueStatus::Creating | QueueStatus::Deleting)).count()
+        cat.queues
+            .values()
+            .filter(|q| matches!(self.queue_status(q), QueueStatus::Creating | QueueStatus::Deleting))
+            .count()
     }
 }
 
@@ -447,7 +457,9 @@ impl Engine {
                 tok.check_age(now)?;
                 match tok.resume {
                     ResumeAt::Key(k) if tok.stream_uid == 0 => Some(
-                        k.strip_prefix("queue:").and_then(|n| n.parse().ok()).ok_or_else(messages::invalid_next_token)?,
+                        k.strip_prefix("queue:")
+                            .and_then(|n| n.parse().ok())
+                            .ok_or_else(messages::invalid_next_token)?,
                     ),
                     _ => return Err(messages::invalid_next_token()),
                 }
@@ -591,6 +603,15 @@ impl Engine {
             });
         }
         Ok(out)
+    }
+}
+
+impl Engine {
+    /// Blocking long polls waiting on any queue now (for tests that must know a poll is
+    /// waiting before they act).
+    #[doc(hidden)]
+    pub fn queue_pollers_waiting(&self) -> usize {
+        self.inner.queues.read().values().map(|q| q.gate.waiting()).sum()
     }
 }
 

@@ -101,7 +101,6 @@ impl PollGate {
     }
 
     /// Pollers waiting now (blocking ones).
-    #[cfg(test)]
     pub(crate) fn waiting(&self) -> usize {
         self.state.lock().waiting.len()
     }

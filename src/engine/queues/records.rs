@@ -132,7 +132,8 @@ impl EngineInner {
         Ok(backlog)
     }
 
-    /// One receive attempt (no waiting): deliveries with their records.
+    /// One receive attempt (no waiting): deliveries with their records (not counted in the
+    /// queue's activity: the caller counts the receive once).
     pub(crate) fn receive_once(
         &self,
         rt: &QueueRuntime,
@@ -146,13 +147,14 @@ impl EngineInner {
         let outcome = match kind {
             Kind::Normal => {
                 let spans = self.fresh_spans(rt, &topo)?;
-                rt.store.receive(now, &ReceiveRequest { max_records: max, visibility_timeout_ms: visibility_ms, fresh: &spans })?
+                rt.store.receive(
+                    now,
+                    &ReceiveRequest { max_records: max, visibility_timeout_ms: visibility_ms, fresh: &spans },
+                )?
             }
             Kind::DeadLetter => rt.store.receive_dead_letter(now, max, visibility_ms)?,
         };
-        let received = self.read_deliveries(rt, &topo, outcome.deliveries)?;
-        rt.count_received(received.len());
-        Ok(received)
+        self.read_deliveries(rt, &topo, outcome.deliveries)
     }
 
     /// Read the records of `deliveries` (sorted by record) from their shard logs, in runs
@@ -230,7 +232,9 @@ impl EngineInner {
                 Ok(Attempt::Retry(nap))
             },
         )?;
-        Ok(got.unwrap_or_default())
+        let received = got.unwrap_or_default();
+        rt.count_received(received.len());
+        Ok(received)
     }
 
     /// Run a batch operation on handles and count what it settled; wakes pollers when it
@@ -309,7 +313,12 @@ impl EngineInner {
     }
 
     /// A wire batch call.
-    fn wire_batch(&self, op: BatchOp, queue_arn: &str, entries: Vec<(String, Option<u32>)>) -> Result<QueueEntriesOutput> {
+    fn wire_batch(
+        &self,
+        op: BatchOp,
+        queue_arn: &str,
+        entries: Vec<(String, Option<u32>)>,
+    ) -> Result<QueueEntriesOutput> {
         check_queue_arn(queue_arn)?;
         let mut e = ValidationErrors::new();
         let n = entries.len();
