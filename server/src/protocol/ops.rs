@@ -19,22 +19,29 @@ use shardlog::Engine;
 
 use super::errors::ApiError;
 use super::wire::{decode_base64, Codec, In, Out};
-use super::{channels, resources, settings};
+use super::{channels, queues, resources, settings};
 
-/// Every operation served: the 45 operations of the Kinesis model except the queue
-/// operations (a later issue).
+/// Every operation served: the 57 operations of the Kinesis model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Op {
+    /// `AcknowledgeDeadLetterQueueRecords`.
+    AcknowledgeDeadLetterQueueRecords,
+    /// `AcknowledgeQueueRecords`.
+    AcknowledgeQueueRecords,
     /// `AddTagsToStream`.
     AddTagsToStream,
     /// `CreateChannel`.
     CreateChannel,
+    /// `CreateQueue`.
+    CreateQueue,
     /// `CreateStream`.
     CreateStream,
     /// `DecreaseStreamRetentionPeriod`.
     DecreaseStreamRetentionPeriod,
     /// `DeleteChannel`.
     DeleteChannel,
+    /// `DeleteQueue`.
+    DeleteQueue,
     /// `DeleteResourcePolicy`.
     DeleteResourcePolicy,
     /// `DeleteStream`.
@@ -47,6 +54,8 @@ pub enum Op {
     DescribeChannel,
     /// `DescribeLimits`.
     DescribeLimits,
+    /// `DescribeQueue`.
+    DescribeQueue,
     /// `DescribeStream`.
     DescribeStream,
     /// `DescribeStreamConsumer`.
@@ -67,6 +76,8 @@ pub enum Op {
     IncreaseStreamRetentionPeriod,
     /// `ListChannels`.
     ListChannels,
+    /// `ListQueues`.
+    ListQueues,
     /// `ListShards`.
     ListShards,
     /// `ListStreamConsumers`.
@@ -85,10 +96,16 @@ pub enum Op {
     PutRecords,
     /// `PutResourcePolicy`.
     PutResourcePolicy,
+    /// `ReceiveDeadLetterQueueRecords`.
+    ReceiveDeadLetterQueueRecords,
+    /// `ReceiveQueueRecords`.
+    ReceiveQueueRecords,
     /// `RegisterStreamConsumer`.
     RegisterStreamConsumer,
     /// `RemoveTagsFromStream`.
     RemoveTagsFromStream,
+    /// `RestoreDeadLetterQueueRecords`.
+    RestoreDeadLetterQueueRecords,
     /// `SplitShard`.
     SplitShard,
     /// `StartStreamEncryption`.
@@ -105,8 +122,14 @@ pub enum Op {
     UpdateAccountSettings,
     /// `UpdateChannel`.
     UpdateChannel,
+    /// `UpdateDeadLetterQueueRecordsVisibility`.
+    UpdateDeadLetterQueueRecordsVisibility,
     /// `UpdateMaxRecordSize`.
     UpdateMaxRecordSize,
+    /// `UpdateQueue`.
+    UpdateQueue,
+    /// `UpdateQueueRecordsVisibility`.
+    UpdateQueueRecordsVisibility,
     /// `UpdateShardCount`.
     UpdateShardCount,
     /// `UpdateStreamMode`.
@@ -122,17 +145,22 @@ pub const SERVICE: &str = "Kinesis_20131202";
 
 /// Every operation with its wire name.
 pub const ALL: &[(Op, &str)] = &[
+    (Op::AcknowledgeDeadLetterQueueRecords, "AcknowledgeDeadLetterQueueRecords"),
+    (Op::AcknowledgeQueueRecords, "AcknowledgeQueueRecords"),
     (Op::AddTagsToStream, "AddTagsToStream"),
     (Op::CreateChannel, "CreateChannel"),
+    (Op::CreateQueue, "CreateQueue"),
     (Op::CreateStream, "CreateStream"),
     (Op::DecreaseStreamRetentionPeriod, "DecreaseStreamRetentionPeriod"),
     (Op::DeleteChannel, "DeleteChannel"),
+    (Op::DeleteQueue, "DeleteQueue"),
     (Op::DeleteResourcePolicy, "DeleteResourcePolicy"),
     (Op::DeleteStream, "DeleteStream"),
     (Op::DeregisterStreamConsumer, "DeregisterStreamConsumer"),
     (Op::DescribeAccountSettings, "DescribeAccountSettings"),
     (Op::DescribeChannel, "DescribeChannel"),
     (Op::DescribeLimits, "DescribeLimits"),
+    (Op::DescribeQueue, "DescribeQueue"),
     (Op::DescribeStream, "DescribeStream"),
     (Op::DescribeStreamConsumer, "DescribeStreamConsumer"),
     (Op::DescribeStreamSummary, "DescribeStreamSummary"),
@@ -143,6 +171,7 @@ pub const ALL: &[(Op, &str)] = &[
     (Op::GetShardIterator, "GetShardIterator"),
     (Op::IncreaseStreamRetentionPeriod, "IncreaseStreamRetentionPeriod"),
     (Op::ListChannels, "ListChannels"),
+    (Op::ListQueues, "ListQueues"),
     (Op::ListShards, "ListShards"),
     (Op::ListStreamConsumers, "ListStreamConsumers"),
     (Op::ListStreams, "ListStreams"),
@@ -152,8 +181,11 @@ pub const ALL: &[(Op, &str)] = &[
     (Op::PutRecord, "PutRecord"),
     (Op::PutRecords, "PutRecords"),
     (Op::PutResourcePolicy, "PutResourcePolicy"),
+    (Op::ReceiveDeadLetterQueueRecords, "ReceiveDeadLetterQueueRecords"),
+    (Op::ReceiveQueueRecords, "ReceiveQueueRecords"),
     (Op::RegisterStreamConsumer, "RegisterStreamConsumer"),
     (Op::RemoveTagsFromStream, "RemoveTagsFromStream"),
+    (Op::RestoreDeadLetterQueueRecords, "RestoreDeadLetterQueueRecords"),
     (Op::SplitShard, "SplitShard"),
     (Op::StartStreamEncryption, "StartStreamEncryption"),
     (Op::StopStreamEncryption, "StopStreamEncryption"),
@@ -162,7 +194,10 @@ pub const ALL: &[(Op, &str)] = &[
     (Op::UntagResource, "UntagResource"),
     (Op::UpdateAccountSettings, "UpdateAccountSettings"),
     (Op::UpdateChannel, "UpdateChannel"),
+    (Op::UpdateDeadLetterQueueRecordsVisibility, "UpdateDeadLetterQueueRecordsVisibility"),
     (Op::UpdateMaxRecordSize, "UpdateMaxRecordSize"),
+    (Op::UpdateQueue, "UpdateQueue"),
+    (Op::UpdateQueueRecordsVisibility, "UpdateQueueRecordsVisibility"),
     (Op::UpdateShardCount, "UpdateShardCount"),
     (Op::UpdateStreamMode, "UpdateStreamMode"),
     (Op::UpdateStreamRecordDistributionStrategy, "UpdateStreamRecordDistributionStrategy"),
@@ -834,6 +869,20 @@ pub fn call(engine: &Engine, op: Op, codec: Codec, body: In) -> Result<Out, ApiE
         Op::ListChannels => channels::list_channels(engine, &mut m),
         Op::UpdateChannel => channels::update_channel(engine, &mut m),
         Op::DeleteChannel => channels::delete_channel(engine, &mut m),
+        Op::CreateQueue => queues::create_queue(engine, &mut m),
+        Op::DescribeQueue => queues::describe_queue(engine, &mut m),
+        Op::ListQueues => queues::list_queues(engine, &mut m),
+        Op::UpdateQueue => queues::update_queue(engine, &mut m),
+        Op::DeleteQueue => queues::delete_queue(engine, &mut m),
+        Op::ReceiveQueueRecords => queues::receive(engine, &mut m, false),
+        Op::ReceiveDeadLetterQueueRecords => queues::receive(engine, &mut m, true),
+        Op::AcknowledgeQueueRecords => queues::batch(engine, &mut m, queues::Batch::Acknowledge),
+        Op::UpdateQueueRecordsVisibility => queues::batch(engine, &mut m, queues::Batch::Visibility),
+        Op::AcknowledgeDeadLetterQueueRecords => queues::batch(engine, &mut m, queues::Batch::AcknowledgeDeadLetter),
+        Op::UpdateDeadLetterQueueRecordsVisibility => {
+            queues::batch(engine, &mut m, queues::Batch::DeadLetterVisibility)
+        }
+        Op::RestoreDeadLetterQueueRecords => queues::batch(engine, &mut m, queues::Batch::Restore),
     }
 }
 
