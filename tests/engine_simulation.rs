@@ -1068,7 +1068,8 @@ impl Run {
                 Ok(())
             }
             _ => {
-                let got = h.receive_dead_letters(self.rng.range(1, 10) as usize, Duration::ZERO)
+                let got = h
+                    .receive_dead_letters(self.rng.range(1, 10) as usize, Duration::ZERO)
                     .map_err(|e| format!("dead-letter receive: {e}"))?;
                 for d in got {
                     let id = d.record_id().to_owned();
@@ -1299,8 +1300,11 @@ fn queue_state_ok(e: &Engine, q: &QueueModel, cp: &CrashPoint, drain: bool) -> R
     let mut got = h.receive(usize::MAX, Duration::ZERO).map_err(|e| format!("receive: {e}"))?;
     got.extend(h.receive_dead_letters(usize::MAX, Duration::ZERO).map_err(|e| format!("dead letters: {e}"))?);
     for d in got {
-        if q.acked.get(d.record_id()).is_some_and(|ack| QueueModel::ack_guaranteed(cp, ack)) {
-            return Err(format!("{} delivered again after an acknowledgement the crash point guarantees", d.record_id()));
+        if q.acked.get(&d.record_id()).is_some_and(|ack| QueueModel::ack_guaranteed(cp, ack)) {
+            return Err(format!(
+                "{} delivered again after an acknowledgement the crash point guarantees",
+                d.record_id()
+            ));
         }
     }
     Ok(())

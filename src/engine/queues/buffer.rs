@@ -77,7 +77,7 @@ pub struct QueueDelivery {
 impl std::fmt::Debug for QueueDelivery {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("QueueDelivery")
-            .field("record_id", &self.received.record_id.as_str())
+            .field("record_id", &self.received.record_id().as_str().to_owned())
             .field("receive_count", &self.received.delivery.receive_count)
             .finish()
     }
@@ -135,8 +135,13 @@ impl QueueHandle {
     ) -> Result<Vec<QueueDelivery>> {
         self.check_live()?;
         let inner = &self.engine.inner;
-        let meta = inner.find_queue(&self.arn)?;
-        if inner.queue_status(&meta) == QueueStatus::Creating || max == 0 {
+        if max == 0 {
+            return Ok(Vec::new());
+        }
+        // Only modelled delays make a queue CREATING.
+        if inner.config.status_delays.is_some()
+            && inner.queue_status(&inner.find_queue(&self.arn)?) == QueueStatus::Creating
+        {
             return Ok(Vec::new());
         }
         let visibility_ms = visibility.map(|v| v.as_millis() as u64);
@@ -175,21 +180,20 @@ impl QueueHandle {
     /// Acknowledge many deliveries in one state-log event (one fdatasync under `Sync`);
     /// one result per delivery, in order.
     pub fn ack_all(&self, deliveries: &[QueueDelivery]) -> Result<Vec<Result<()>>> {
-        let (normal, dead): (Vec<&QueueDelivery>, Vec<&QueueDelivery>) =
-            deliveries.iter().partition(|d| !d.received.delivery.handle.dead_letter);
+        let (normal, dead): (Vec<usize>, Vec<usize>) =
+            (0..deliveries.len()).partition(|&i| deliveries.get(i).is_some_and(|d| !d.is_dead_letter()));
         let inner = &self.engine.inner;
         let mut results: Vec<Option<Result<()>>> = (0..deliveries.len()).map(|_| None).collect();
         for (group, op) in [(normal, BatchOp::Acknowledge), (dead, BatchOp::AcknowledgeDeadLetter)] {
             if group.is_empty() {
                 continue;
             }
-            let handles: Vec<ReceiptHandle> = group.iter().map(|d| d.received.delivery.handle).collect();
+            let handles: Vec<ReceiptHandle> =
+                group.iter().filter_map(|&i| deliveries.get(i)).map(|d| d.received.delivery.handle).collect();
             let out = inner.queue_batch(&self.rt, op, &handles, &[])?;
-            for (d, r) in group.into_iter().zip(out) {
-                if let Some(i) = deliveries.iter().position(|x| std::ptr::eq(x, d)) {
-                    if let Some(slot) = results.get_mut(i) {
-                        *slot = Some(r);
-                    }
+            for (i, r) in group.into_iter().zip(out) {
+                if let Some(slot) = results.get_mut(i) {
+                    *slot = Some(r);
                 }
             }
         }
@@ -216,9 +220,10 @@ impl QueueDelivery {
         &self.received.record.partition_key
     }
 
-    /// The record's id: the same across redeliveries and in every queue of the stream.
-    pub fn record_id(&self) -> &str {
-        self.received.record_id.as_str()
+    /// The record's id: the same across redeliveries and in every queue of the stream
+    /// (rendered on each call).
+    pub fn record_id(&self) -> String {
+        self.received.record_id().as_str().to_owned()
     }
 
     /// Deliveries without an acknowledgement, this one included.

@@ -48,7 +48,14 @@ pub const MAX_BATCH_ENTRIES: usize = 10;
 pub(crate) struct Received {
     pub(crate) delivery: Delivery,
     pub(crate) record: Record,
-    pub(crate) record_id: RecordId,
+    /// The record's sequence number (its `RecordId` is rendered from it on demand).
+    pub(crate) seq: crate::kinesis::SequenceNumber,
+}
+
+impl Received {
+    pub(crate) fn record_id(&self) -> RecordId {
+        RecordId::from_sequence_number(&self.seq)
+    }
 }
 
 /// Which receive.
@@ -192,7 +199,7 @@ impl EngineInner {
                 match records.next_if(|r| r.offset == d.handle.record.offset) {
                     Some(record) => {
                         let seq = EngineInner::sequence_number(meta, record.offset, record.arrival_ms);
-                        out.push(Received { delivery: *d, record, record_id: RecordId::from_sequence_number(&seq) });
+                        out.push(Received { delivery: *d, record, seq });
                     }
                     None => trimmed = true,
                 }
@@ -300,7 +307,7 @@ impl EngineInner {
                 .into_iter()
                 .map(|r| QueueRecord {
                     receipt_handle: rt.store.encode_handle(&r.delivery.handle),
-                    record_id: r.record_id.as_str().to_owned(),
+                    record_id: r.record_id().as_str().to_owned(),
                     partition_key: (!r.record.partition_key.is_empty())
                         .then(|| String::from_utf8_lossy(&r.record.partition_key).into_owned()),
                     data: r.record.data,
