@@ -86,8 +86,8 @@ pub const MAX_MAX_RECEIVE_COUNT: u32 = 1000;
 /// True if `config` is within AWS' ranges (visibility 0–43,200 s, whole seconds;
 /// `MaxReceiveCount` 1–1,000).
 pub fn config_in_range(config: &QueueConfig) -> bool {
-    let visibility_ok =
-        config.visibility_timeout_ms <= MAX_VISIBILITY_TIMEOUT_SECS * 1000 && config.visibility_timeout_ms.is_multiple_of(1000);
+    let visibility_ok = config.visibility_timeout_ms <= MAX_VISIBILITY_TIMEOUT_SECS * 1000
+        && config.visibility_timeout_ms.is_multiple_of(1000);
     let dead_letter_ok = match config.dead_letter {
         DeadLetter::Off => true,
         DeadLetter::BuiltIn { max_receive_count } => (1..=MAX_MAX_RECEIVE_COUNT).contains(&max_receive_count),
