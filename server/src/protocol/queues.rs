@@ -2,15 +2,21 @@
 //! `UpdateQueue`, `DeleteQueue`, `ReceiveQueueRecords`, `AcknowledgeQueueRecords`,
 //! `UpdateQueueRecordsVisibility`, `ReceiveDeadLetterQueueRecords`,
 //! `AcknowledgeDeadLetterQueueRecords`, `UpdateDeadLetterQueueRecordsVisibility`,
-//! `RestoreDeadLetterQueueRecords`. Members are read with their model types; required
-//! members, enums and negative integers are checked here, ranges and patterns by the engine.
+//! `RestoreDeadLetterQueueRecords`.
+//!
+//! As in `ops`: the model validator has checked every member before these run (required
+//! members at every depth, the queue ARN and name patterns, enum values, list sizes, the
+//! ranges of `Limit`, `WaitTimeSeconds`, `VisibilityTimeoutSeconds` and `MaxReceiveCount`);
+//! these read the members with the deserializer's conversions, and the engine checks what
+//! the model does not (the dead-letter configuration's consistency, the streams named, the
+//! queue's state, the handles).
 
 use shardlog::engine::types::*;
 use shardlog::Engine;
 
 use super::errors::ApiError;
-use super::ops::{api, opt_push, s, Checks, Members};
-use super::wire::Out;
+use super::ops::{api, enumeration, opt_push, required, s, unsigned, Members};
+use super::wire::{In, Out};
 
 const START_TYPES: &[(&str, QueueStartingPositionType)] = &[
     ("TRIM_HORIZON", QueueStartingPositionType::TrimHorizon),
@@ -20,24 +26,30 @@ const START_TYPES: &[(&str, QueueStartingPositionType)] = &[
 const TARGET_TYPES: &[(&str, DeadLetterTargetType)] =
     &[("BUILT_IN", DeadLetterTargetType::BuiltIn), ("NONE", DeadLetterTargetType::None)];
 
-fn attributes(c: &mut Checks, path: &str, m: Option<Members>) -> Result<Option<QueueAttributes>, ApiError> {
-    let Some(mut a) = m else { return Ok(None) };
-    let vis = a.int("VisibilityTimeoutSeconds")?;
-    let dl = a.sub("DeadLetterConfiguration")?;
-    let visibility_timeout_seconds = c.int(&format!("{path}.visibilityTimeoutSeconds"), vis, 0);
-    let dead_letter_configuration = match dl {
+/// The elements of a list of structures (nulls skipped), each with its 1-based position.
+fn structures(m: &Members, items: Vec<In>) -> Result<Vec<(usize, Members)>, ApiError> {
+    items
+        .into_iter()
+        .enumerate()
+        .filter(|(_, v)| *v != In::Null)
+        .map(|(i, v)| Ok((i + 1, Members::structure(m.codec, v)?)))
+        .collect()
+}
+
+fn attributes(path: &str, mut a: Members) -> Result<QueueAttributes, ApiError> {
+    let visibility_timeout_seconds =
+        unsigned(&format!("{path}.visibilityTimeoutSeconds"), a.int("VisibilityTimeoutSeconds")?)?;
+    let dead_letter_configuration = match a.sub("DeadLetterConfiguration")? {
         Some(mut d) => {
-            let target = d.string("TargetType")?;
-            let max = d.int("MaxReceiveCount")?;
             let p = format!("{path}.deadLetterConfiguration");
-            let target = c.required(&format!("{p}.targetType"), target);
-            let target = c.enumeration(&format!("{p}.targetType"), target, TARGET_TYPES);
-            let max = c.int(&format!("{p}.maxReceiveCount"), max, 1);
-            target.map(|target_type| DeadLetterConfiguration { target_type, max_receive_count: max })
+            let tp = format!("{p}.targetType");
+            let target_type = required(&tp, enumeration(&tp, d.string("TargetType")?, TARGET_TYPES)?)?;
+            let max_receive_count = unsigned(&format!("{p}.maxReceiveCount"), d.int("MaxReceiveCount")?)?;
+            Some(DeadLetterConfiguration { target_type, max_receive_count })
         }
         None => None,
     };
-    Ok(Some(QueueAttributes { visibility_timeout_seconds, dead_letter_configuration }))
+    Ok(QueueAttributes { visibility_timeout_seconds, dead_letter_configuration })
 }
 
 fn attributes_out(a: &QueueAttributes) -> Out {
@@ -78,83 +90,59 @@ fn description(d: QueueDescription) -> Out {
     )])
 }
 
-fn queue_arn(c: &mut Checks, m: &mut Members) -> Result<String, ApiError> {
-    let arn = m.string("QueueARN")?;
-    Ok(c.required("queueARN", arn).unwrap_or_default())
+fn queue_arn(m: &mut Members) -> Result<String, ApiError> {
+    required("queueARN", m.string("QueueARN")?)
 }
 
 pub(crate) fn create_queue(engine: &Engine, m: &mut Members) -> Result<Out, ApiError> {
-    let name = m.string("QueueName")?;
-    let streams = m.list("StreamConfigurationList")?;
-    let attrs = m.sub("QueueAttributes")?;
-    let tags = m.string_map("Tags")?;
-    let codec = m.codec;
-    let mut c = Checks::default();
-    let name = c.required("queueName", name);
-    let mut stream_configuration_list = Vec::new();
-    if let Some(items) = c.required("streamConfigurationList", streams) {
-        for (i, item) in items.into_iter().enumerate() {
-            let path = format!("streamConfigurationList.{}.member", i + 1);
-            let mut e = Members::structure(codec, item)?;
-            let arn = e.string("StreamARN")?;
-            let start = e.sub("StartingPosition")?;
-            let arn = c.required(&format!("{path}.streamARN"), arn);
-            let starting_position = match start {
-                Some(mut p) => {
-                    let kind = p.string("Type")?;
-                    let ts = p.timestamp("Timestamp")?;
-                    let kind = c.required(&format!("{path}.startingPosition.type"), kind);
-                    let kind = c.enumeration(&format!("{path}.startingPosition.type"), kind, START_TYPES);
-                    kind.map(|kind| QueueStartingPosition { kind, timestamp: ts })
-                }
-                None => None,
-            };
-            if let Some(stream_arn) = arn {
-                stream_configuration_list.push(QueueStreamConfiguration { stream_arn, starting_position });
+    let queue_name = required("queueName", m.string("QueueName")?)?;
+    let items = required("streamConfigurationList", m.list("StreamConfigurationList")?)?;
+    let mut stream_configuration_list = Vec::with_capacity(items.len());
+    for (i, mut e) in structures(m, items)? {
+        let path = format!("streamConfigurationList.{i}.member");
+        let stream_arn = required(&format!("{path}.streamARN"), e.string("StreamARN")?)?;
+        let starting_position = match e.sub("StartingPosition")? {
+            Some(mut p) => {
+                let tp = format!("{path}.startingPosition.type");
+                let kind = required(&tp, enumeration(&tp, p.string("Type")?, START_TYPES)?)?;
+                Some(QueueStartingPosition { kind, timestamp: p.timestamp("Timestamp")? })
             }
-        }
+            None => None,
+        };
+        stream_configuration_list.push(QueueStreamConfiguration { stream_arn, starting_position });
     }
-    let queue_attributes = attributes(&mut c, "queueAttributes", attrs)?;
-    c.finish()?;
-    let d = api(engine.create_queue(CreateQueueInput {
-        queue_name: name.unwrap_or_default(),
-        stream_configuration_list,
-        queue_attributes,
-        tags: tags.unwrap_or_default(),
-    }))?;
+    let queue_attributes = match m.sub("QueueAttributes")? {
+        Some(a) => Some(attributes("queueAttributes", a)?),
+        None => None,
+    };
+    let tags = m.string_map("Tags")?.unwrap_or_default();
+    let d =
+        api(engine.create_queue(CreateQueueInput { queue_name, stream_configuration_list, queue_attributes, tags }))?;
     Ok(description(d))
 }
 
 pub(crate) fn describe_queue(engine: &Engine, m: &mut Members) -> Result<Out, ApiError> {
-    let mut c = Checks::default();
-    let arn = queue_arn(&mut c, m)?;
-    c.finish()?;
+    let arn = queue_arn(m)?;
     Ok(description(api(engine.describe_queue(&arn))?))
 }
 
 pub(crate) fn list_queues(engine: &Engine, m: &mut Members) -> Result<Out, ApiError> {
-    let max = m.int("MaxResults")?;
+    let max_results = unsigned("maxResults", m.int("MaxResults")?)?;
     let next_token = m.string("NextToken")?;
-    let filter = m.list("StreamFilter")?;
-    let codec = m.codec;
-    let mut c = Checks::default();
-    let max_results = c.int("maxResults", max, 1);
-    let stream_filter = match filter {
+    let stream_filter = match m.list("StreamFilter")? {
         Some(items) => {
-            let mut out = Vec::new();
-            for (i, item) in items.into_iter().enumerate() {
-                let mut e = Members::structure(codec, item)?;
-                let arn = e.string("StreamARN")?;
-                let created = e.timestamp("StreamCreationTimestamp")?;
-                if let Some(stream_arn) = c.required(&format!("streamFilter.{}.member.streamARN", i + 1), arn) {
-                    out.push(QueueStreamFilter { stream_arn, stream_creation_timestamp: created });
-                }
+            let mut out = Vec::with_capacity(items.len());
+            for (i, mut e) in structures(m, items)? {
+                let stream_arn = required(&format!("streamFilter.{i}.member.streamARN"), e.string("StreamARN")?)?;
+                out.push(QueueStreamFilter {
+                    stream_arn,
+                    stream_creation_timestamp: e.timestamp("StreamCreationTimestamp")?,
+                });
             }
             Some(out)
         }
         None => None,
     };
-    c.finish()?;
     let out = api(engine.list_queues(ListQueuesInput { max_results, next_token, stream_filter }))?;
     let summaries = out
         .queue_summaries
@@ -188,34 +176,23 @@ pub(crate) fn list_queues(engine: &Engine, m: &mut Members) -> Result<Out, ApiEr
 }
 
 pub(crate) fn update_queue(engine: &Engine, m: &mut Members) -> Result<Out, ApiError> {
-    let attrs = m.sub("QueueAttributes")?;
-    let mut c = Checks::default();
-    let arn = queue_arn(&mut c, m)?;
-    let attrs = c.required("queueAttributes", attrs);
-    let attrs = attributes(&mut c, "queueAttributes", attrs)?;
-    c.finish()?;
-    let d = api(engine.update_queue(UpdateQueueInput { queue_arn: arn, queue_attributes: attrs.unwrap_or_default() }))?;
+    let arn = queue_arn(m)?;
+    let attrs = attributes("queueAttributes", required("queueAttributes", m.sub("QueueAttributes")?)?)?;
+    let d = api(engine.update_queue(UpdateQueueInput { queue_arn: arn, queue_attributes: attrs }))?;
     Ok(description(d))
 }
 
 pub(crate) fn delete_queue(engine: &Engine, m: &mut Members) -> Result<Out, ApiError> {
-    let mut c = Checks::default();
-    let arn = queue_arn(&mut c, m)?;
-    c.finish()?;
+    let arn = queue_arn(m)?;
     api(engine.delete_queue(&arn))?;
     Ok(Out::empty())
 }
 
 pub(crate) fn receive(engine: &Engine, m: &mut Members, dead_letter: bool) -> Result<Out, ApiError> {
-    let limit = m.int("Limit")?;
-    let wait = m.int("WaitTimeSeconds")?;
-    let vis = m.int("VisibilityTimeoutSeconds")?;
-    let mut c = Checks::default();
-    let arn = queue_arn(&mut c, m)?;
-    let limit = c.int("limit", limit, 1);
-    let wait = c.int("waitTimeSeconds", wait, 1);
-    let vis = c.int("visibilityTimeoutSeconds", vis, 0);
-    c.finish()?;
+    let arn = queue_arn(m)?;
+    let limit = unsigned("limit", m.int("Limit")?)?;
+    let wait = unsigned("waitTimeSeconds", m.int("WaitTimeSeconds")?)?;
+    let vis = unsigned("visibilityTimeoutSeconds", m.int("VisibilityTimeoutSeconds")?)?;
     let input =
         ReceiveQueueRecordsInput { queue_arn: arn, limit, wait_time_seconds: wait, visibility_timeout_seconds: vis };
     let out = if dead_letter {
@@ -250,31 +227,21 @@ pub(crate) enum Batch {
 }
 
 pub(crate) fn batch(engine: &Engine, m: &mut Members, op: Batch) -> Result<Out, ApiError> {
-    let entries = m.list("Entries")?;
-    let codec = m.codec;
-    let mut c = Checks::default();
-    let arn = queue_arn(&mut c, m)?;
+    let arn = queue_arn(m)?;
+    let items = required("entries", m.list("Entries")?)?;
     let with_timeout = matches!(op, Batch::Visibility | Batch::DeadLetterVisibility);
-    let mut read: Vec<(String, u32)> = Vec::new();
-    if let Some(items) = c.required("entries", entries) {
-        for (i, item) in items.into_iter().enumerate() {
-            let path = format!("entries.{}.member", i + 1);
-            let mut e = Members::structure(codec, item)?;
-            let handle = e.string("ReceiptHandle")?;
-            let timeout = if with_timeout { e.int("VisibilityTimeoutSeconds")? } else { None };
-            let handle = c.required(&format!("{path}.receiptHandle"), handle);
-            let timeout = if with_timeout {
-                let t = c.required(&format!("{path}.visibilityTimeoutSeconds"), timeout);
-                c.int(&format!("{path}.visibilityTimeoutSeconds"), t, 0)
-            } else {
-                Some(0)
-            };
-            if let (Some(h), Some(t)) = (handle, timeout) {
-                read.push((h, t));
-            }
-        }
+    let mut read: Vec<(String, u32)> = Vec::with_capacity(items.len());
+    for (i, mut e) in structures(m, items)? {
+        let path = format!("entries.{i}.member");
+        let handle = required(&format!("{path}.receiptHandle"), e.string("ReceiptHandle")?)?;
+        let timeout = if with_timeout {
+            let tp = format!("{path}.visibilityTimeoutSeconds");
+            required(&tp, unsigned(&tp, e.int("VisibilityTimeoutSeconds")?)?)?
+        } else {
+            0
+        };
+        read.push((handle, timeout));
     }
-    c.finish()?;
     let handles =
         || QueueHandlesInput { queue_arn: arn.clone(), receipt_handles: read.iter().map(|(h, _)| h.clone()).collect() };
     let visibility = || QueueVisibilityInput { queue_arn: arn.clone(), entries: read.clone() };
