@@ -17,7 +17,11 @@
 //! an acknowledgement returned, and receive counts never go back; in every crash state the
 //! queue opens and no record whose acknowledgement the crash point guarantees (returned
 //! under `Sync`, or flushed since, or any returned one after a process crash) is delivered
-//! again, normally or as a dead letter. Every live read is checked against the model (tests/sim/mod.rs).
+//! again, normally or as a dead letter. Each probed crash state then runs on its own
+//! `ManualClock`, moved past every visibility deadline, and is drained (receive, dead-letter
+//! receive, acknowledge, until nothing comes): every record its stream holds that was never
+//! acknowledged is delivered again (never lost), and no receive count is below the one the
+//! crash point guarantees. Every live read is checked against the model (tests/sim/mod.rs).
 //!
 //! A crash step takes several crash states from the `SimVfs` op log since the last reopen —
 //! the crash point biased toward the ops of recent metadata calls; the interrupted write
@@ -92,6 +96,16 @@ struct QueueModel {
     held: Vec<shardlog::engine::queues::QueueDelivery>,
     /// The highest receive count seen per record since its last restore.
     counts: BTreeMap<String, u32>,
+    /// Every record id whose acknowledgement (or discard) ever returned, never forgotten: a
+    /// crash state may keep an acknowledgement its crash point does not guarantee, so only
+    /// records outside this set must come back after a crash.
+    ever_acked: BTreeSet<String>,
+    /// Normal receives per record: (receive count, sim op count when the receive returned,
+    /// op by which it was fdatasync'd). Pruned to the guaranteed ones when the run continues
+    /// on a crash state.
+    receives: BTreeMap<String, Vec<(u32, usize, Option<usize>)>>,
+    /// Records ever restored from the dead letters (their counts restart: not compared).
+    restored: BTreeSet<String>,
 }
 
 impl QueueModel {
@@ -99,6 +113,16 @@ impl QueueModel {
     fn ack_guaranteed(cp: &CrashPoint, ack: &(usize, Option<usize>)) -> bool {
         let at = if cp.process_crash { Some(ack.0) } else { ack.1 };
         at.is_some_and(|a| a < cp.n || (a == cp.n && !cp.torn_last_write))
+    }
+
+    /// The receive count a crash at `cp` must keep for `id` (its highest guaranteed receive),
+    /// or `None` if the record was restored (counts restart) or has no guaranteed receive.
+    fn count_guaranteed(&self, cp: &CrashPoint, id: &str) -> Option<u32> {
+        if self.restored.contains(id) {
+            return None;
+        }
+        let receives = self.receives.get(id)?;
+        receives.iter().filter(|(_, a, d)| Self::ack_guaranteed(cp, &(*a, *d))).map(|(c, ..)| *c).max()
     }
 }
 
@@ -942,7 +966,7 @@ impl Run {
         self.floor = self.ops();
         self.protocol.clear();
         self.stats.reopens += 1;
-        self.check_queue_state(&cp, false)?;
+        self.check_queue_state(&cp)?;
         Ok(())
     }
 
@@ -953,6 +977,9 @@ impl Run {
     fn queue_all_durable(&mut self, op: usize) {
         for ack in self.queue.acked.values_mut() {
             ack.1.get_or_insert(op);
+        }
+        for r in self.queue.receives.values_mut().flatten() {
+            r.2.get_or_insert(op);
         }
     }
 
@@ -1001,6 +1028,8 @@ impl Run {
     /// acknowledgement returned, receive counts never back (but after a restore).
     fn check_delivered(&mut self, got: &[shardlog::engine::queues::QueueDelivery]) -> Res {
         let now = u64::try_from(self.clock.now_ms()).unwrap_or(0);
+        let at = self.ops();
+        let durable = (self.model.durability == Durability::Sync).then_some(at);
         for d in got {
             let id = d.record_id().to_owned();
             if self.queue.acked.contains_key(&id) {
@@ -1017,6 +1046,7 @@ impl Run {
                 if d.receive_count() <= prev {
                     return Err(format!("receive count of {id} went from {prev} to {}", d.receive_count()));
                 }
+                self.queue.receives.entry(id.clone()).or_default().push((d.receive_count(), at, durable));
             }
         }
         self.queue.held.retain(|h| !got.iter().any(|d| d.record_id() == h.record_id()));
@@ -1048,6 +1078,7 @@ impl Run {
                     match r {
                         Ok(()) => {
                             self.queue.acked.insert(d.record_id().to_owned(), (a, durable));
+                            self.queue.ever_acked.insert(d.record_id().to_owned());
                         }
                         // Timed out and received again, or trimmed by retention.
                         Err(Error::ResourceNotFound { .. }) => {}
@@ -1079,6 +1110,7 @@ impl Run {
                         match d.restore() {
                             Ok(()) => {
                                 self.queue.counts.remove(&id);
+                                self.queue.restored.insert(id);
                             }
                             Err(e) => return Err(format!("restore {id}: {e}")),
                         }
@@ -1087,6 +1119,7 @@ impl Run {
                             Ok(()) => {
                                 let a = self.ops();
                                 let durable = (self.model.durability == Durability::Sync).then_some(a);
+                                self.queue.ever_acked.insert(id.clone());
                                 self.queue.acked.insert(id, (a, durable));
                             }
                             Err(e) => return Err(format!("discard {id}: {e}")),
@@ -1099,8 +1132,8 @@ impl Run {
     }
 
     /// After a reopen or an adopted crash state: the queue opens (if the state has it).
-    fn check_queue_state(&mut self, cp: &CrashPoint, drain: bool) -> Res {
-        queue_state_ok(self.engine(), &self.queue, cp, drain).map_err(|e| format!("queue after reopen: {e}"))
+    fn check_queue_state(&mut self, cp: &CrashPoint) -> Res {
+        queue_state_ok(self.engine(), &self.queue, cp, None).map_err(|e| format!("queue after reopen: {e}"))
     }
 
     // -----------------------------------------------------------------------------------
@@ -1145,13 +1178,15 @@ impl Run {
             let cp = CrashPoint::of(&spec, &ops);
             let state = self.sim.crash(&spec);
             let lineage = self.rng.chance(1, 4);
-            let checked = check_state(&self.model, &state, cp, &self.clock, CheckOptions { lineage, probe: true });
+            // Its own clock (from the run's time), so the drain can time out its deliveries.
+            let own_clock = ManualClock::new(self.clock.now_ms());
+            let checked = check_state(&self.model, &state, cp, &own_clock, CheckOptions { lineage, probe: true });
             self.stats.states += 1;
             let (e, obs) = checked.map_err(|e| {
                 format!("crash state {i} of this step: {} ({spec:?}): {e}", describe_op(&ops, spec.ops))
             })?;
             self.stats.tally.add(&obs.tally);
-            queue_state_ok(&e, &self.queue, &cp, true).map_err(|e| {
+            queue_state_ok(&e, &self.queue, &cp, Some(&own_clock)).map_err(|e| {
                 format!("crash state {i} of this step: {} ({spec:?}): queue: {e}", describe_op(&ops, spec.ops))
             })?;
         }
@@ -1184,9 +1219,13 @@ impl Run {
         self.model.adopt(&obs);
         self.floor = 0;
         self.protocol.clear();
-        self.check_queue_state(&cp, false)?;
-        // Acknowledgements the crash did not guarantee may be undone: forget them.
+        self.check_queue_state(&cp)?;
+        // Acknowledgements and receives the crash did not guarantee may be undone: forget them.
         self.queue.acked.retain(|_, ack| QueueModel::ack_guaranteed(&cp, ack));
+        for r in self.queue.receives.values_mut() {
+            r.retain(|&(_, a, d)| QueueModel::ack_guaranteed(&cp, &(a, d)));
+        }
+        self.queue.receives.retain(|_, r| !r.is_empty());
         self.queue.counts.clear();
         Ok(())
     }
@@ -1286,24 +1325,67 @@ fn describe_op(ops: &[SimOp], n: usize) -> String {
 /// A reopened engine's queue: it opens if the catalog has it, and no record whose
 /// acknowledgement `cp` guarantees is visible again (with `drain`: everything visible now is
 /// received, normally and as dead letters, on this throw-away engine).
-fn queue_state_ok(e: &Engine, q: &QueueModel, cp: &CrashPoint, drain: bool) -> Res {
+/// Longest a delivery of the simulation's queue stays in flight: its visibility timeout
+/// (20 s) or an extension (40 s).
+const LONGEST_VISIBILITY: Duration = Duration::from_secs(40);
+
+/// A crash state's queue: it opens (if the state has it). With `drain` (a probed state and
+/// its own clock): no record whose acknowledgement `cp` guarantees is delivered again; after
+/// the clock passes every visibility deadline, receiving and acknowledging until nothing
+/// comes delivers every record of the stream never acknowledged (none is lost), and no
+/// receive count is below the one `cp` guarantees (so dead-lettering still happens).
+fn queue_state_ok(e: &Engine, q: &QueueModel, cp: &CrashPoint, drain: Option<&ManualClock>) -> Res {
     let h = match e.queue(QUEUE_STREAM, QUEUE) {
         Ok(h) => h,
         // Not in this state's catalog (a crash before its creation committed).
         Err(Error::ResourceNotFound { .. }) => return Ok(()),
         Err(err) => return Err(format!("open: {err}")),
     };
-    if !drain {
-        return Ok(());
+    let Some(clock) = drain else { return Ok(()) };
+    let mut delivered = BTreeSet::new();
+    for round in 0..1_000 {
+        if round == 1 {
+            // Everything in flight times out (and dead-letters at MaxReceiveCount).
+            clock.advance(LONGEST_VISIBILITY + Duration::from_secs(1));
+        }
+        let mut got = h.receive(usize::MAX, Duration::ZERO).map_err(|e| format!("receive: {e}"))?;
+        got.extend(h.receive_dead_letters(usize::MAX, Duration::ZERO).map_err(|e| format!("dead letters: {e}"))?);
+        if got.is_empty() && round > 0 {
+            break;
+        }
+        for d in &got {
+            let id = d.record_id();
+            if q.acked.get(&id).is_some_and(|ack| QueueModel::ack_guaranteed(cp, ack)) {
+                return Err(format!("{id} delivered again after an acknowledgement the crash point guarantees"));
+            }
+            if let Some(kept) = q.count_guaranteed(cp, &id) {
+                // A normal redelivery counts one more; a dead-letter receive does not count.
+                let least = if d.is_dead_letter() { kept } else { kept + 1 };
+                if d.receive_count() < least {
+                    return Err(format!(
+                        "{id} delivered with receive count {} after a crash that guarantees {kept}",
+                        d.receive_count()
+                    ));
+                }
+            }
+            delivered.insert(id);
+        }
+        for (d, r) in got.iter().zip(h.ack_all(&got).map_err(|e| format!("drain ack: {e}"))?) {
+            r.map_err(|e| format!("drain ack of {}: {e}", d.record_id()))?;
+        }
     }
-    let mut got = h.receive(usize::MAX, Duration::ZERO).map_err(|e| format!("receive: {e}"))?;
-    got.extend(h.receive_dead_letters(usize::MAX, Duration::ZERO).map_err(|e| format!("dead letters: {e}"))?);
-    for d in got {
-        if q.acked.get(&d.record_id()).is_some_and(|ack| QueueModel::ack_guaranteed(cp, ack)) {
-            return Err(format!(
-                "{} delivered again after an acknowledgement the crash point guarantees",
-                d.record_id()
-            ));
+    // Every record the stream holds came back unless it was ever acknowledged.
+    for shard in list_all_shards(e, QUEUE_STREAM).map_err(|e| format!("list shards: {e}"))? {
+        let (records, _) = read_shard(e, QUEUE_STREAM, &shard.shard_id, 10_000)?;
+        for r in records {
+            let id = r.sequence_number.to_string();
+            if !delivered.contains(&id) && !q.ever_acked.contains(&id) {
+                return Err(format!(
+                    "record {id} of {} was lost: never acknowledged, not delivered after every visibility \
+                     deadline passed",
+                    shard.shard_id
+                ));
+            }
         }
     }
     Ok(())
