@@ -99,7 +99,13 @@ proptest! {
 /// would pass the property vacuously).
 #[test]
 fn the_workloads_reach_every_outcome() {
-    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig { cases: 300, ..ProptestConfig::default() });
+    // A fixed seed: the thresholds below hold for these 300 workloads (a random seed would
+    // make the test fail now and then on an unlucky draw).
+    let rng = proptest::test_runner::TestRng::deterministic_rng(proptest::test_runner::RngAlgorithm::ChaCha);
+    let mut runner = proptest::test_runner::TestRunner::new_with_rng(
+        ProptestConfig { cases: 300, ..ProptestConfig::default() },
+        rng,
+    );
     let total = std::cell::RefCell::new(Coverage::default());
     runner
         .run(&(setup(), proptest::collection::vec(op(), 1..60)), |(setup, ops)| {

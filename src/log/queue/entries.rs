@@ -12,7 +12,7 @@
 //! | a visibility change of a delivery no longer in flight | `ResourceNotFoundException` |
 //! | a dead-letter operation on a record restored since | `ResourceNotFoundException` |
 
-use std::collections::HashSet;
+use rustc_hash::FxHashSet;
 
 use super::handle::ReceiptHandle;
 use super::state::{DeliveryState, Phase};
@@ -75,7 +75,7 @@ fn superseded() -> Error {
 pub(crate) fn check(
     uid: u64,
     state: &DeliveryState,
-    seen: &mut HashSet<ReceiptHandle>,
+    seen: &mut FxHashSet<ReceiptHandle>,
     handle: &ReceiptHandle,
     op: HandleOp,
 ) -> Result<()> {
