@@ -14,10 +14,13 @@
 //! - [`protocol`]: the Kinesis wire protocol without HTTP: the JSON 1.1 and CBOR codecs, the
 //!   operation table that validates a decoded request and calls the engine, the error
 //!   envelope. The `request` fuzz target drives it directly.
+//! - [`forward`]: the forwarder (a local stream to any Kinesis endpoint, or back), at least
+//!   once, in order per key, resumable; `shardlog forward` and `serve --forward` run it.
 //! - [`serve`]: arguments (flags, `SHARDLOG_*` variables, a TOML file), the server (hyper on
 //!   tokio, HTTP/1.1 and HTTP/2, optional TLS), start-up streams, health and Prometheus
 //!   metrics, request handling, SigV4, SubscribeToShard event streams, clean shutdown.
 
+pub mod forward;
 pub mod protocol;
 pub mod serve;
 

@@ -31,9 +31,40 @@ pub fn parse_shard_id(s: &str) -> Option<u32> {
     digits_to_u128(digits.as_bytes()).filter(|v| *v <= u128::from(MAX_SHARD_INDEX)).and_then(|v| u32::try_from(v).ok())
 }
 
+/// Resolves a shard id given in a request the way AWS does: the part after the first `-`
+/// (the whole id when it has none) must be ASCII decimal digits — leading zeros allowed —
+/// with a value of at most 2147483647; anything before the `-` is ignored. `shardId-5`,
+/// `a-00002147483647`, `-7` and `2147483647` resolve; `ABKLFD8`, `2.14E4`,
+/// `shardId-002147483648`, `shardId-` and `shardId-5-6` do not. Unlike
+/// [`parse_shard_id`], the id's characters are not checked (the model's pattern is).
+pub fn resolve_shard_id(s: &str) -> Option<u32> {
+    let digits = s.split_once('-').map_or(s, |(_, rest)| rest);
+    digits_to_u128(digits.as_bytes()).filter(|v| *v <= u128::from(MAX_SHARD_INDEX)).and_then(|v| u32::try_from(v).ok())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_shard_ids_resolve_as_aws_does() {
+        // kinesalite test/getShardIterator.js, recorded against AWS.
+        for (s, v) in [
+            ("2147483647", MAX_SHARD_INDEX),
+            ("shardId-5", 5),
+            ("a-00002147483647", MAX_SHARD_INDEX),
+            ("-00002147483647", MAX_SHARD_INDEX),
+            ("shard-0", 0),
+            ("shardId-000000000005", 5),
+        ] {
+            assert_eq!(resolve_shard_id(s), Some(v), "{s}");
+        }
+        for s in
+            ["2147483648", "shardId-002147483648", "ABKLFD8", "2.14E4", "shardId-", "", "shardId-5-6", "shardId-+5"]
+        {
+            assert_eq!(resolve_shard_id(s), None, "{s}");
+        }
+    }
 
     #[test]
     fn shard_ids() {
@@ -76,6 +107,7 @@ mod tests {
         #[test]
         fn never_panics(s in "\\PC{0,300}") {
             let _ = parse_shard_id(&s);
+            let _ = resolve_shard_id(&s);
         }
 
         #[test]

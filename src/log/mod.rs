@@ -415,6 +415,14 @@ impl ShardLog {
         self.inner.trim_before(cutoff_ms)
     }
 
+    /// Delete whole sealed segments whose every record has an offset below `offset` (the
+    /// active segment is never deleted). The trim horizon is made durable before any file is
+    /// unlinked, as for [`ShardLog::trim_before`]. For readers that are done with a prefix of
+    /// the log (a forwarder whose destination acknowledged it).
+    pub fn trim_below(&self, offset: u64) -> Result<TrimOutcome> {
+        self.inner.trim_below(offset)
+    }
+
     /// Delete the oldest sealed segments until the log's segment files total at most
     /// `max_bytes` (the active segment is never deleted).
     pub fn trim_to_size(&self, max_bytes: u64) -> Result<TrimOutcome> {

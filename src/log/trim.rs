@@ -23,6 +23,11 @@ impl Inner {
         self.trim(|_, seg| max_arrival_ms(seg) < cutoff_ms, Some(cutoff_ms))
     }
 
+    /// `ShardLog::trim_below`.
+    pub(super) fn trim_below(&self, offset: u64) -> Result<TrimOutcome> {
+        self.trim(move |_, seg| seg.end_offset() <= offset, None)
+    }
+
     /// `ShardLog::trim_to_size`.
     pub(super) fn trim_to_size(&self, max_bytes: u64) -> Result<TrimOutcome> {
         let total: u64 = self.view().segments.iter().map(|s| self.segment_bytes(s)).sum();

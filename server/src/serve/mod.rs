@@ -96,6 +96,8 @@ impl ServeArgs {
             account_id: self.account.clone(),
             durability: self.durability(),
             limits: self.limits(),
+            status_delays: self.status_delays(),
+            shard_limit: self.shard_limit,
             channel_sink: self.channel_sink()?,
             encryption_key: self.encryption_key()?,
             channel_delivery_interval: Some(Duration::from_millis(self.channel_delivery_interval_ms)),
@@ -111,6 +113,9 @@ impl ServeArgs {
         }
         for s in &self.create_stream {
             b = b.create_stream(s.clone());
+        }
+        for f in &self.forward {
+            b = b.forward(f.clone());
         }
         match (self.verify_sigv4, &self.access_key, &self.secret_key) {
             (true, Some(a), Some(s)) => b = b.verify_sigv4(a, s),
