@@ -508,7 +508,7 @@ fn match_leaf(rule: &Rule, v: &Value) -> bool {
             AnythingBut::Suffix(p) => text.is_some_and(|s| !s.ends_with(p.as_str())),
             AnythingBut::EqualsIgnoreCase(list) => text.is_some_and(|s| {
                 let low = s.to_lowercase();
-                !list.iter().any(|x| *x == low)
+                !list.contains(&low)
             }),
             AnythingBut::Wildcard(globs) => text.is_some_and(|s| !globs.iter().any(|g| g.matches(s))),
         },
