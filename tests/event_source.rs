@@ -1600,7 +1600,7 @@ fn a_long_filtered_stretch_is_read_in_bounded_steps_and_checkpointed() {
         })
         .collect();
     for chunk in recs.chunks(500) {
-        e.engine.put_records(PutRecordsInput { stream: s(), records: chunk.to_vec(), ..Default::default() }).unwrap();
+        e.engine.put_records(PutRecordsInput { stream: s(), records: chunk.to_vec() }).unwrap();
     }
     let last = put(&e.engine, "k", "{\"i\": \"last\"}").sequence_number;
     let h = Recorder::ok();
