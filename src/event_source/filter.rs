@@ -588,7 +588,7 @@ mod tests {
         assert!(!matches(json!({"Nested": {"a": {"b": [3]}}}), ev.clone()));
         assert!(matches(json!({"$or": [{"Name": ["Bob"]}, {"Price": [{"numeric": ["<", 20]}]}]}), ev.clone()));
         assert!(!matches(json!({"$or": [{"Name": ["Bob"]}, {"Price": [{"numeric": [">", 20]}]}]}), ev.clone()));
-        assert!(matches(json!({"Name": []}), ev.clone()) == false, "an empty rule list matches nothing");
+        assert!(!matches(json!({"Name": []}), ev.clone()), "an empty rule list matches nothing");
     }
 
     #[test]
