@@ -1637,3 +1637,29 @@ fn filtering_applies_before_tumbling_windows_and_lanes() {
     assert!(h.calls().iter().all(|c| c.window.is_some()));
     assert!(m.checkpoints().unwrap()[0].last_processed.is_some());
 }
+
+#[test]
+fn a_batch_that_was_not_invoked_is_retried_without_counting_a_retry() {
+    let e = env(1);
+    put_n(&e.engine, "k", "r", 4);
+    // Not invoked twice (e.g. the caller shutting down), then success; zero retries allowed.
+    let h = Recorder::new(|_, i| {
+        if i < 2 {
+            Err(FunctionError::not_invoked("shutting down"))
+        } else {
+            Ok(HandlerResponse::success())
+        }
+    });
+    let mut c = config();
+    c.maximum_retry_attempts = 0;
+    c.bisect_batch_on_function_error = true;
+    let docs = collect_docs(&mut c);
+    let mut m = mapping(&e.engine, c, &h);
+    let r = m.poll_once().unwrap();
+    assert_eq!((r.invocations, r.failed_invocations, r.records_discarded), (0, 0, 0));
+    assert!(checkpoint(&m, SHARD0).unwrap().last.is_none(), "nothing is checkpointed");
+    m.poll_once().unwrap();
+    drain(&mut m);
+    assert!(docs.lock().unwrap().is_empty(), "nothing was discarded");
+    assert_eq!(h.batches(), vec![strs(&["r0", "r1", "r2", "r3"]); 3], "the whole batch each time, never bisected");
+}

@@ -6,7 +6,10 @@
 //!   envelope. The `request` fuzz target drives it directly.
 //! - [`serve`]: arguments, the accept loop (hyper on tokio), request handling, SigV4,
 //!   SubscribeToShard event streams, clean shutdown.
+//! - [`lambda`]: the Lambda event-source-mapping API on the same port (`/2015-03-31/…`) and
+//!   the pollers that invoke real functions (the Lambda Invoke API or local commands).
 
+pub mod lambda;
 pub mod protocol;
 pub mod serve;
 

@@ -30,9 +30,24 @@ pub struct Verifier {
 /// Largest accepted clock skew of a signed request.
 const MAX_SKEW_SECS: i64 = 15 * 60;
 
-/// Check a request's authentication. `query` is the raw query string, `host` the authority
-/// (`Host` header, or the HTTP/2 `:authority`).
+/// Check a Kinesis request's authentication. `query` is the raw query string, `host` the
+/// authority (`Host` header, or the HTTP/2 `:authority`).
 pub fn check(
+    method: &str,
+    path: &str,
+    query: Option<&str>,
+    host: Option<&str>,
+    headers: &HeaderMap,
+    body: &[u8],
+    verifier: Option<&Verifier>,
+) -> Result<(), ApiError> {
+    check_service("kinesis", method, path, query, host, headers, body, verifier)
+}
+
+/// [`check`] for a request to `service` (the credential scope's service when verifying).
+#[allow(clippy::too_many_arguments)]
+pub fn check_service(
+    service: &str,
     method: &str,
     path: &str,
     query: Option<&str>,
@@ -91,7 +106,7 @@ pub fn check(
         return Err(ApiError::incomplete_signature(msg));
     }
     let Some(v) = verifier else { return Ok(()) };
-    verify(v, &parsed, method, path, query, host, headers, body, amz_date.as_deref())
+    verify(v, service, &parsed, method, path, query, host, headers, body, amz_date.as_deref())
 }
 
 /// The parameters of an `Authorization: AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…,
@@ -128,6 +143,7 @@ fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
 #[allow(clippy::too_many_arguments)]
 fn verify(
     v: &Verifier,
+    expected_service: &str,
     auth: &AuthHeader,
     method: &str,
     path: &str,
@@ -169,8 +185,10 @@ fn verify(
             "Credential should be scoped to a valid region, not '{region}'. "
         )));
     }
-    if *service != "kinesis" {
-        return Err(ApiError::invalid_signature("Credential should be scoped to correct service: 'kinesis'. "));
+    if *service != expected_service {
+        return Err(ApiError::invalid_signature(format!(
+            "Credential should be scoped to correct service: '{expected_service}'. "
+        )));
     }
     if *terminator != "aws4_request" {
         return Err(ApiError::invalid_signature(format!(

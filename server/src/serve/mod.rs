@@ -17,7 +17,7 @@
 //! lock is released.
 
 pub mod auth;
-mod body;
+pub(crate) mod body;
 pub mod eventstream;
 mod handler;
 
@@ -104,6 +104,9 @@ pub struct ServeArgs {
     /// How long shutdown waits for in-flight requests before closing the engine anyway.
     #[arg(long, default_value_t = 10, value_name = "SECS")]
     pub shutdown_timeout_secs: u64,
+    /// Lambda event-source mappings.
+    #[command(flatten)]
+    pub lambda: crate::lambda::LambdaArgs,
 }
 
 /// What every request handler shares.
@@ -113,6 +116,8 @@ pub struct State {
     verifier: Option<auth::Verifier>,
     /// Turns true at shutdown: subscriptions end their streams.
     shutdown: watch::Receiver<bool>,
+    /// The Lambda event-source-mapping API and its pollers.
+    pub(crate) lambda: crate::lambda::Lambda,
 }
 
 /// Run the server until Ctrl-C or SIGTERM.
@@ -171,6 +176,20 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode, ServeError> {
     };
     let engine =
         Engine::open(&dir, config).map_err(|e| ServeError::run(format!("cannot open {}: {e}", dir.display())))?;
+    let lambda_config = crate::lambda::LambdaConfig::from_args(
+        &args.lambda,
+        args.access_key.as_deref(),
+        args.secret_key.as_deref(),
+        verifier.clone(),
+        args.max_body_bytes,
+    )?;
+    let lambda = match crate::lambda::Lambda::open(&engine, lambda_config) {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = engine.close();
+            return Err(e);
+        }
+    };
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -178,13 +197,20 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode, ServeError> {
         .build()
         .map_err(|e| ServeError::run(format!("cannot start the runtime: {e}")))?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let state =
-        Arc::new(State { engine: engine.clone(), max_body_bytes: args.max_body_bytes, verifier, shutdown: stop_rx });
+    let state = Arc::new(State {
+        engine: engine.clone(),
+        max_body_bytes: args.max_body_bytes,
+        verifier,
+        shutdown: stop_rx,
+        lambda: lambda.clone(),
+    });
     let timeout = Duration::from_secs(args.shutdown_timeout_secs);
     let served = runtime.block_on(serve(args.addr, state, stop_tx, timeout));
     // Handlers still running on the blocking pool (after a shutdown timeout) finish or are
     // abandoned here; the engine is closed after them.
     runtime.shutdown_timeout(Duration::from_secs(5));
+    // Pollers stop before the engine closes: their last checkpoints are written.
+    lambda.shutdown();
     let closed = engine.close();
     drop(engine);
     drop(temp);

@@ -1,0 +1,283 @@
+//! Outgoing HTTP for the Lambda side of the server: SigV4-signed requests (the `aws-sigv4`
+//! crate, with the configured credentials and the server's region) to the Lambda Invoke API
+//! and to an SQS-compatible endpoint, on a small runtime of its own so that the pollers'
+//! threads can call it blocking, whatever the accept loop is doing. Every call has a
+//! deadline, reads at most a bounded response, and gives up at once when the server shuts
+//! down.
+
+use std::sync::mpsc;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+use aws_sigv4::sign::v4;
+use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue};
+use http::{HeaderMap, Method, Request, StatusCode, Uri};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use tokio::sync::watch;
+
+/// Credentials requests are signed with.
+#[derive(Clone)]
+pub struct Credentials {
+    /// Access key id.
+    pub access_key: String,
+    /// Secret access key.
+    pub secret_key: String,
+    /// Session token (`AWS_SESSION_TOKEN`), if any.
+    pub session_token: Option<String>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials").field("access_key", &self.access_key).finish_non_exhaustive()
+    }
+}
+
+/// Stops in-flight calls and waits at shutdown: a one-way switch.
+#[derive(Debug)]
+pub struct Abort {
+    tx: watch::Sender<bool>,
+    /// Blocking waiters (commands) woken when the switch turns.
+    waiters: Mutex<Waiters>,
+}
+
+/// The last registration id, and the registered waiters by id.
+type Waiters = (u64, Vec<(u64, mpsc::Sender<()>)>);
+
+impl Default for Abort {
+    fn default() -> Self {
+        Abort { tx: watch::channel(false).0, waiters: Mutex::new((0, Vec::new())) }
+    }
+}
+
+impl Abort {
+    /// Turn the switch: every call in flight and every later one ends as aborted.
+    pub fn abort(&self) {
+        self.tx.send_replace(true);
+        let waiters = std::mem::take(&mut self.waiters.lock().unwrap_or_else(|p| p.into_inner()).1);
+        for (_, w) in waiters {
+            let _ = w.send(());
+        }
+    }
+
+    /// True once aborted.
+    pub fn is_aborted(&self) -> bool {
+        *self.tx.borrow()
+    }
+
+    /// Have `tx` receive `()` when the switch turns (at once if it has); the id undoes it
+    /// with [`Abort::unregister`].
+    pub fn register(&self, tx: mpsc::Sender<()>) -> u64 {
+        let mut w = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
+        if self.is_aborted() {
+            let _ = tx.send(());
+        }
+        w.0 += 1;
+        let id = w.0;
+        w.1.push((id, tx));
+        id
+    }
+
+    /// Forget a registration.
+    pub fn unregister(&self, id: u64) {
+        self.waiters.lock().unwrap_or_else(|p| p.into_inner()).1.retain(|(i, _)| *i != id);
+    }
+
+    async fn aborted(&self) {
+        let mut rx = self.tx.subscribe();
+        let _ = rx.wait_for(|v| *v).await;
+    }
+}
+
+/// A response.
+#[derive(Debug)]
+pub struct Reply {
+    /// Status.
+    pub status: StatusCode,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// Body (at most the call's limit).
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// A header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// Why a call got no response.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// No complete response within the deadline.
+    #[error("no response within {0:?}")]
+    Timeout(Duration),
+    /// The connection or the exchange failed.
+    #[error("{0}")]
+    Connection(String),
+    /// The response body was over the limit.
+    #[error("the response body is over {0} bytes")]
+    TooLarge(usize),
+    /// The server is shutting down.
+    #[error("the server is shutting down")]
+    Aborted,
+    /// The request could not be built or signed.
+    #[error("{0}")]
+    Request(String),
+}
+
+/// The outgoing HTTP client.
+pub struct Outbound {
+    runtime: tokio::runtime::Runtime,
+    client: Client<HttpConnector, Full<Bytes>>,
+    credentials: Credentials,
+    region: String,
+}
+
+impl std::fmt::Debug for Outbound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outbound").field("region", &self.region).field("credentials", &self.credentials).finish()
+    }
+}
+
+impl Outbound {
+    /// A client signing with `credentials` for `region`.
+    pub fn new(credentials: Credentials, region: &str) -> std::io::Result<Outbound> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("shardlog-lambda-out")
+            .enable_all()
+            .build()?;
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(Duration::from_secs(10)));
+        let client = Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(30)).build(connector);
+        Ok(Outbound { runtime, client, credentials, region: region.to_string() })
+    }
+
+    /// Check that `url` is an endpoint this client can call (`http://host[:port][/path]`).
+    pub fn check_endpoint(url: &str) -> Result<Uri, String> {
+        let uri: Uri = url.parse().map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+        match uri.scheme_str() {
+            Some("http") => {}
+            Some(other) => {
+                return Err(format!(
+                    "{url:?}: only http:// endpoints are supported (got {other}://); put a TLS-terminating proxy in front for https"
+                ))
+            }
+            None => return Err(format!("{url:?} needs a scheme, e.g. http://127.0.0.1:3001")),
+        }
+        if uri.authority().is_none() {
+            return Err(format!("{url:?} has no host"));
+        }
+        if uri.query().is_some() {
+            return Err(format!("{url:?} must not have a query string"));
+        }
+        Ok(uri)
+    }
+
+    /// Send a request signed for `service`, waiting at most `timeout` for the whole
+    /// response and reading at most `max_body` bytes of it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn send(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+        service: &str,
+        timeout: Duration,
+        max_body: usize,
+        abort: &Abort,
+    ) -> Result<Reply, SendError> {
+        if abort.is_aborted() {
+            return Err(SendError::Aborted);
+        }
+        let req = self.signed(method, url, headers, body, service)?;
+        let client = self.client.clone();
+        let call = async move {
+            let resp = client.request(req).await.map_err(|e| SendError::Connection(describe(&e)))?;
+            let (parts, body) = resp.into_parts();
+            let body = match Limited::new(body, max_body).collect().await {
+                Ok(b) => b.to_bytes().to_vec(),
+                Err(e) if e.is::<http_body_util::LengthLimitError>() => return Err(SendError::TooLarge(max_body)),
+                Err(e) => return Err(SendError::Connection(format!("reading the response failed: {e}"))),
+            };
+            Ok(Reply { status: parts.status, headers: parts.headers, body })
+        };
+        self.runtime.block_on(async {
+            tokio::select! {
+                r = tokio::time::timeout(timeout, call) => r.unwrap_or(Err(SendError::Timeout(timeout))),
+                _ = abort.aborted() => Err(SendError::Aborted),
+            }
+        })
+    }
+
+    fn signed(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+        service: &str,
+    ) -> Result<Request<Full<Bytes>>, SendError> {
+        let uri: Uri = url.parse().map_err(|e| SendError::Request(format!("bad URL {url:?}: {e}")))?;
+        let host =
+            uri.authority().map(|a| a.to_string()).ok_or_else(|| SendError::Request(format!("{url:?} has no host")))?;
+        let mut req = Request::builder().method(method).uri(uri);
+        let mut pairs: Vec<(String, String)> = vec![("host".into(), host)];
+        pairs.extend(headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.to_string())));
+        for (k, v) in &pairs {
+            let name = HeaderName::try_from(k.as_str()).map_err(|e| SendError::Request(e.to_string()))?;
+            let value = HeaderValue::try_from(v.as_str()).map_err(|e| SendError::Request(e.to_string()))?;
+            req = req.header(name, value);
+        }
+        let mut req = req.body(Full::new(Bytes::new())).map_err(|e| SendError::Request(e.to_string()))?;
+        let identity = aws_credential_types::Credentials::new(
+            &self.credentials.access_key,
+            &self.credentials.secret_key,
+            self.credentials.session_token.clone(),
+            None,
+            "shardlog-serve",
+        )
+        .into();
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region(&self.region)
+            .name(service)
+            .time(SystemTime::now())
+            .settings(SigningSettings::default())
+            .build()
+            .map_err(|e| SendError::Request(format!("signing: {e}")))?
+            .into();
+        let signable = SignableRequest::new(
+            req.method().as_str(),
+            url,
+            pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            SignableBody::Bytes(&body),
+        )
+        .map_err(|e| SendError::Request(format!("signing: {e}")))?;
+        let (instructions, _signature) =
+            sign(signable, &params).map_err(|e| SendError::Request(format!("signing: {e}")))?.into_parts();
+        instructions.apply_to_request_http1x(&mut req);
+        *req.body_mut() = Full::new(Bytes::from(body));
+        Ok(req)
+    }
+}
+
+/// The error and its causes on one line.
+fn describe(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}

@@ -1,0 +1,873 @@
+//! The mappings of one server: their definitions (persisted in the [`Store`] at every
+//! change), their state machine, and the poller that runs each enabled one — an
+//! [`EventSourceMapping`] (the library's driver) on a thread of its own, or, in manual mode,
+//! stepped by the caller.
+//!
+//! # States
+//! - Create answers `Creating` and Update `Enabling` when they start a poller: the poller is
+//!   running (state `Enabled`) by the time the answer is sent.
+//! - Disabling, an update of a running mapping, and deleting answer `Disabling`, `Updating`
+//!   and `Deleting`, and stay in that state until the running poller has finished its
+//!   current step (an invocation in flight completes); then the mapping is `Disabled`, runs
+//!   with its new configuration (`Enabled`), or is gone with its checkpoints. While a mapping
+//!   is in such a state, Update and Delete answer `ResourceInUseException`.
+//! - A restart resumes every enabled mapping from its checkpoints (at least once: a batch
+//!   invoked but not checkpointed is invoked again); a change interrupted by a crash is
+//!   completed (`Updating` runs the new configuration, `Deleting` finishes the deletion).
+//! - A stream that is deleted (or deleted and created again under the same ARN) disables its
+//!   mappings, as Lambda does: `State` `Disabled`, `StateTransitionReason` and
+//!   `LastProcessingResult` say why, `Enabled` must be set again to resume (on the new
+//!   stream, from the starting position).
+//!
+//! # Locking
+//! One mutex guards the definitions; it is never held while a poller is joined (pollers take
+//! it to report a deleted stream). Each poller start bumps the mapping's generation, so a
+//! late report from a replaced poller is ignored.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use shardlog::engine::StreamRef;
+use shardlog::event_source::{
+    EventSourceConfig, EventSourceMapping, EventSourcePosition, FilterCriteria, FunctionResponseType, StepReport,
+};
+use shardlog::{Engine, Error};
+
+use super::api::{ListQuery, Members};
+use super::destination::Destinations;
+use super::errors::LambdaError;
+use super::invoke::{Backend, FunctionHandler};
+use super::model::{EventSource, FunctionRef, MappingDef, State, NO_RECORDS_PROCESSED, USER_ACTION};
+use super::outbound::Abort;
+use super::status::{Counters, Live};
+use super::store::{Snapshot, Store};
+
+/// Most mappings one server runs (each enabled one has a thread).
+pub const MAX_MAPPINGS: usize = 1_000;
+/// Most mappings in one ListEventSourceMappings page.
+const PAGE: usize = 100;
+/// `LastProcessingResult` once the stream is gone.
+const STREAM_NOT_FOUND: &str = "PROBLEM: Stream not found";
+
+/// The functions the server can invoke.
+#[derive(Debug, Default)]
+pub struct Functions {
+    /// `--lambda-command NAME=CMD`, by name.
+    pub commands: HashMap<String, Arc<dyn Backend>>,
+    /// `--lambda-endpoint`: every other name.
+    pub endpoint: Option<Arc<dyn Backend>>,
+}
+
+impl Functions {
+    /// The backend that runs `f`, if any.
+    pub fn backend(&self, f: &FunctionRef) -> Option<Arc<dyn Backend>> {
+        self.commands.get(&f.name).cloned().or_else(|| self.endpoint.clone())
+    }
+}
+
+/// What the registry works with.
+#[derive(Debug)]
+pub struct Env {
+    /// The engine.
+    pub engine: Engine,
+    /// Region of ARNs.
+    pub region: String,
+    /// Account of ARNs.
+    pub account: String,
+    /// Function backends.
+    pub functions: Functions,
+    /// On-failure storage.
+    pub destinations: Arc<Destinations>,
+    /// Wait of an idle poller.
+    pub poll_interval: Duration,
+    /// Pollers are stepped by the caller ([`Registry::step`]) instead of running on threads.
+    pub manual: bool,
+    /// Turned at shutdown.
+    pub abort: Arc<Abort>,
+}
+
+/// See the module docs.
+#[derive(Debug)]
+pub struct Registry {
+    env: Env,
+    inner: Mutex<Inner>,
+    me: Weak<Registry>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Store,
+    next_seq: u64,
+    entries: HashMap<String, Entry>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    def: MappingDef,
+    live: Arc<Live>,
+    runner: Runner,
+    generation: u64,
+}
+
+#[derive(Debug)]
+enum Runner {
+    Idle,
+    Thread(Worker),
+    Manual(Box<Poller>),
+}
+
+#[derive(Debug)]
+struct Worker {
+    stop: Arc<StopSignal>,
+    thread: JoinHandle<()>,
+}
+
+#[derive(Debug, Default)]
+struct StopSignal {
+    stopped: Mutex<bool>,
+    cv: Condvar,
+}
+
+impl StopSignal {
+    fn stop(&self) {
+        *self.stopped.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        self.cv.notify_all();
+    }
+
+    fn is_stopped(&self) -> bool {
+        *self.stopped.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn wait(&self, d: Duration) {
+        let g = self.stopped.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = self.cv.wait_timeout_while(g, d, |stopped| !*stopped);
+    }
+}
+
+/// A running mapping: the driver and what its poller checks between steps.
+#[derive(Debug)]
+struct Poller {
+    mapping: EventSourceMapping,
+    live: Arc<Live>,
+    stream_arn: String,
+    stream_creation_ms: i64,
+    last_error: Option<String>,
+}
+
+/// What one poller step came to.
+enum Stepped {
+    Busy(StepReport),
+    Idle(StepReport),
+    /// The stream is gone (the reason).
+    StreamGone(String),
+}
+
+impl Poller {
+    fn step(&mut self, engine: &Engine) -> Stepped {
+        match self.mapping.poll_once() {
+            Ok(r) => {
+                self.live.record_step(&r);
+                self.last_error = None;
+                if !r.is_idle() {
+                    return Stepped::Busy(r);
+                }
+                match self.stream_gone(engine) {
+                    Some(why) => Stepped::StreamGone(why),
+                    None => Stepped::Idle(r),
+                }
+            }
+            Err(e) => {
+                if let Some(why) = self.stream_gone(engine) {
+                    return Stepped::StreamGone(why);
+                }
+                let text = e.to_string();
+                if self.last_error.as_deref() != Some(text.as_str()) {
+                    tracing::warn!(uuid = self.mapping.config().uuid, error = %e, "event source mapping: polling failed");
+                    self.last_error = Some(text);
+                }
+                self.live.set_last_result(&format!("PROBLEM: {e}"));
+                Stepped::Idle(StepReport::default())
+            }
+        }
+    }
+
+    /// Why the mapping's stream no longer exists, if it does not.
+    fn stream_gone(&self, engine: &Engine) -> Option<String> {
+        match engine.describe_stream_summary(StreamRef::arn(self.stream_arn.clone())) {
+            Err(Error::ResourceNotFound { .. }) => Some(format!("PROBLEM: Stream {} was deleted", self.stream_arn)),
+            Ok(s) if s.stream_creation_timestamp.as_millis() != self.stream_creation_ms => {
+                Some(format!("PROBLEM: Stream {} was deleted and created again", self.stream_arn))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Lambda's error for an engine error about the event source.
+fn source_error(arn: &str, e: Error) -> LambdaError {
+    match e {
+        Error::ResourceNotFound { message } | Error::InvalidArgument { message } | Error::Validation { message } => {
+            LambdaError::invalid_parameter(format!("EventSourceArn {arn}: {message}"))
+        }
+        e if e.is_client_error() => LambdaError::invalid_parameter(format!("EventSourceArn {arn}: {e}")),
+        e => LambdaError::service(e),
+    }
+}
+
+fn lock(m: &Mutex<Inner>) -> MutexGuard<'_, Inner> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Registry {
+    /// Read the stored mappings and start every enabled one; finish changes a crash
+    /// interrupted.
+    pub fn open(env: Env, dir: &std::path::Path) -> Result<Arc<Registry>, String> {
+        let (store, snapshot) = Store::open(dir).map_err(|e| e.to_string())?;
+        let reg = Arc::new_cyclic(|me| Registry {
+            env,
+            inner: Mutex::new(Inner { store, next_seq: snapshot.next_seq, entries: HashMap::new() }),
+            me: me.clone(),
+        });
+        let mut deleting = Vec::new();
+        {
+            let mut inner = lock(&reg.inner);
+            for mut def in snapshot.mappings {
+                let live = Arc::new(Live::new(&def.last_processing_result));
+                let mut runner = Runner::Idle;
+                if def.state == State::Deleting {
+                    deleting.push(def.clone());
+                } else if def.enabled {
+                    match reg.start(&def, &live, 1) {
+                        Ok(r) => {
+                            runner = r;
+                            def.state = State::Enabled;
+                        }
+                        Err(why) => {
+                            tracing::warn!(uuid = def.uuid, reason = why, "event source mapping disabled at start-up");
+                            def.enabled = false;
+                            def.state = State::Disabled;
+                            def.state_transition_reason = why;
+                            live.set_last_result(STREAM_NOT_FOUND);
+                        }
+                    }
+                } else {
+                    def.state = State::Disabled;
+                }
+                inner.next_seq = inner.next_seq.max(def.seq + 1);
+                inner.entries.insert(def.uuid.clone(), Entry { def, live, runner, generation: 1 });
+            }
+            reg.persist(&mut inner).map_err(|e| e.message)?;
+            tracing::info!(mappings = inner.entries.len(), "event source mappings loaded");
+        }
+        for def in deleting {
+            reg.finish_delete(&def, 1);
+        }
+        Ok(reg)
+    }
+
+    /// `def` as the driver's configuration, every parameter checked.
+    fn config(&self, def: &MappingDef, live: &Arc<Live>) -> Result<(EventSourceConfig, FunctionRef), LambdaError> {
+        let env = &self.env;
+        let source = EventSource::parse(&def.event_source_arn)?;
+        let function = FunctionRef::parse(&def.function_arn, &env.region, &env.account)?;
+        let position = match (def.starting_position.as_str(), def.starting_position_timestamp_ms) {
+            ("TRIM_HORIZON", _) => EventSourcePosition::TrimHorizon,
+            ("LATEST", _) => EventSourcePosition::Latest,
+            ("AT_TIMESTAMP", Some(ms)) => EventSourcePosition::AtTimestamp(shardlog::engine::Timestamp(ms)),
+            (p, _) => return Err(LambdaError::invalid_parameter(format!("StartingPosition {p:?} is not usable"))),
+        };
+        let mut cfg = EventSourceConfig::new(StreamRef::arn(source.stream_arn.clone()), function.arn.clone(), position);
+        cfg.uuid = def.uuid.clone();
+        cfg.consumer_arn = source.consumer_arn.clone();
+        cfg.batch_size = def.batch_size;
+        cfg.maximum_batching_window_in_seconds = def.maximum_batching_window_in_seconds;
+        cfg.bisect_batch_on_function_error = def.bisect_batch_on_function_error;
+        cfg.maximum_retry_attempts = def.maximum_retry_attempts;
+        cfg.maximum_record_age_in_seconds = def.maximum_record_age_in_seconds;
+        cfg.parallelization_factor = def.parallelization_factor;
+        cfg.tumbling_window_in_seconds = def.tumbling_window_in_seconds;
+        if def.function_response_types.iter().any(|t| t == "ReportBatchItemFailures") {
+            cfg.function_response_types = vec![FunctionResponseType::ReportBatchItemFailures];
+        }
+        if let Some(patterns) = &def.filter_patterns {
+            let criteria = FilterCriteria::parse(patterns).map_err(|e| LambdaError::invalid_parameter(e.0))?;
+            cfg.filter = Some(criteria.into_record_filter());
+        }
+        if let Some(d) = &def.on_failure_destination {
+            cfg.on_failure = Some(env.destinations.sink(&def.uuid, d, Arc::clone(live)));
+        }
+        cfg.validate(env.engine.config().clock.now_ms()).map_err(|e| match e {
+            Error::InvalidArgument { message } => LambdaError::invalid_parameter(message),
+            e => LambdaError::service(e),
+        })?;
+        Ok((cfg, function))
+    }
+
+    /// Check `def` against the engine (its stream, its consumer) and build its driver.
+    fn build(&self, def: &MappingDef, live: &Arc<Live>) -> Result<Poller, LambdaError> {
+        let env = &self.env;
+        let (cfg, function) = self.config(def, live)?;
+        let source = EventSource::parse(&def.event_source_arn)?;
+        let summary = env
+            .engine
+            .describe_stream_summary(StreamRef::arn(source.stream_arn.clone()))
+            .map_err(|e| source_error(&def.event_source_arn, e))?;
+        let handler = Arc::new(FunctionHandler {
+            uuid: Arc::from(def.uuid.as_str()),
+            backend: env.functions.backend(&function),
+            function,
+            live: Arc::clone(live),
+            clock: Arc::clone(&env.engine.config().clock),
+        });
+        let mapping =
+            EventSourceMapping::new(&env.engine, cfg, handler).map_err(|e| source_error(&def.event_source_arn, e))?;
+        Ok(Poller {
+            mapping,
+            live: Arc::clone(live),
+            stream_arn: summary.stream_arn,
+            stream_creation_ms: summary.stream_creation_timestamp.as_millis(),
+            last_error: None,
+        })
+    }
+
+    /// Start `def`'s poller. `Err` is why it cannot run (for `StateTransitionReason`).
+    fn start(&self, def: &MappingDef, live: &Arc<Live>, generation: u64) -> Result<Runner, String> {
+        let poller = self.build(def, live).map_err(|e| format!("PROBLEM: {}", e.message))?;
+        if def.stream_creation_ms.is_some_and(|ms| ms != poller.stream_creation_ms) {
+            return Err(format!("PROBLEM: Stream {} was deleted and created again", poller.stream_arn));
+        }
+        Ok(self.run(def, poller, generation))
+    }
+
+    /// Run `poller` (a thread, or held for manual steps).
+    fn run(&self, def: &MappingDef, poller: Poller, generation: u64) -> Runner {
+        if self.env.manual {
+            return Runner::Manual(Box::new(poller));
+        }
+        let stop = Arc::new(StopSignal::default());
+        let (me, stop2, uuid) = (self.me.clone(), Arc::clone(&stop), def.uuid.clone());
+        let engine = self.env.engine.clone();
+        let interval = self.env.poll_interval;
+        let spawned =
+            std::thread::Builder::new().name(format!("esm-{}", def.uuid.get(..8).unwrap_or(""))).spawn(move || {
+                let mut poller = poller;
+                while !stop2.is_stopped() {
+                    match poller.step(&engine) {
+                        Stepped::Busy(_) => {}
+                        Stepped::Idle(_) => stop2.wait(interval),
+                        Stepped::StreamGone(why) => {
+                            if let Some(reg) = me.upgrade() {
+                                reg.on_stream_gone(&uuid, generation, why);
+                            }
+                            return;
+                        }
+                    }
+                }
+            });
+        match spawned {
+            Ok(thread) => Runner::Thread(Worker { stop, thread }),
+            Err(e) => {
+                tracing::error!(uuid = def.uuid, error = %e, "could not start the poller thread");
+                Runner::Idle
+            }
+        }
+    }
+
+    fn on_stream_gone(&self, uuid: &str, generation: u64, why: String) {
+        let mut inner = lock(&self.inner);
+        let Some(entry) = inner.entries.get_mut(uuid) else { return };
+        if entry.generation != generation || entry.def.state != State::Enabled {
+            return;
+        }
+        tracing::warn!(uuid, reason = why, "event source mapping disabled: its stream is gone");
+        entry.def.enabled = false;
+        entry.def.state = State::Disabled;
+        entry.def.state_transition_reason = why;
+        entry.def.last_modified_ms = self.now_ms();
+        entry.live.set_last_result(STREAM_NOT_FOUND);
+        // The poller is this very thread, about to end: detach it.
+        entry.runner = Runner::Idle;
+        entry.generation += 1;
+        if let Err(e) = self.persist(&mut inner) {
+            tracing::error!(uuid, error = %e, "could not store the disabled mapping");
+        }
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.env.engine.config().clock.now_ms()
+    }
+
+    /// Write every definition (with its current `LastProcessingResult`).
+    fn persist(&self, inner: &mut Inner) -> Result<(), LambdaError> {
+        let mut mappings: Vec<MappingDef> = inner
+            .entries
+            .values()
+            .map(|e| {
+                let mut d = e.def.clone();
+                d.last_processing_result = e.live.last_result();
+                d
+            })
+            .collect();
+        mappings.sort_by_key(|d| d.seq);
+        let snapshot = Snapshot { next_seq: inner.next_seq, mappings };
+        inner.store.commit(&snapshot).map_err(LambdaError::service)
+    }
+
+    fn show(&self, def: &MappingDef, live: &Live, state: State) -> Value {
+        let mut d = def.clone();
+        d.last_processing_result = live.last_result();
+        d.state = state;
+        d.to_json(&self.env.region, &self.env.account)
+    }
+
+    fn function(&self, name: &str) -> Result<FunctionRef, LambdaError> {
+        let f = FunctionRef::parse(name, &self.env.region, &self.env.account)?;
+        if self.env.functions.backend(&f).is_none() {
+            return Err(LambdaError::not_found(format!(
+                "Function not found: {} (shardlog serve invokes functions given with --lambda-command {}=CMD or through --lambda-endpoint)",
+                f.arn, f.name
+            )));
+        }
+        Ok(f)
+    }
+
+    /// CreateEventSourceMapping.
+    pub fn create(&self, m: Members) -> Result<Value, LambdaError> {
+        let name = m.function_name.clone().ok_or_else(|| {
+            LambdaError::validation(
+                "1 validation error detected: Value null at 'functionName' failed to satisfy constraint: Member must not be null",
+            )
+        })?;
+        let source_arn = m.event_source_arn.clone().ok_or_else(|| {
+            LambdaError::invalid_parameter("EventSourceArn is required: the ARN of a Kinesis stream or stream consumer")
+        })?;
+        EventSource::parse(&source_arn)?;
+        let function = self.function(&name)?;
+        let position = m.starting_position.clone().ok_or_else(|| {
+            LambdaError::invalid_parameter(
+                "StartingPosition is required for a Kinesis event source: TRIM_HORIZON, LATEST or AT_TIMESTAMP",
+            )
+        })?;
+        match (position.as_str(), m.starting_position_timestamp_ms) {
+            ("AT_TIMESTAMP", None) => {
+                return Err(LambdaError::invalid_parameter(
+                    "StartingPositionTimestamp is required with StartingPosition AT_TIMESTAMP",
+                ))
+            }
+            (p, Some(_)) if p != "AT_TIMESTAMP" => {
+                return Err(LambdaError::invalid_parameter(
+                    "StartingPositionTimestamp is only allowed with StartingPosition AT_TIMESTAMP",
+                ))
+            }
+            _ => {}
+        }
+        let now = self.now_ms();
+        let mut def = MappingDef {
+            uuid: uuid::Uuid::new_v4().to_string(),
+            seq: 0,
+            event_source_arn: source_arn,
+            function_arn: function.arn.clone(),
+            enabled: m.enabled.unwrap_or(true),
+            state: State::Creating,
+            state_transition_reason: USER_ACTION.into(),
+            last_modified_ms: now,
+            last_processing_result: NO_RECORDS_PROCESSED.into(),
+            starting_position: position,
+            starting_position_timestamp_ms: m.starting_position_timestamp_ms,
+            batch_size: m.batch_size.unwrap_or(100),
+            maximum_batching_window_in_seconds: m.maximum_batching_window_in_seconds.unwrap_or(0),
+            parallelization_factor: m.parallelization_factor.unwrap_or(1),
+            bisect_batch_on_function_error: m.bisect_batch_on_function_error.unwrap_or(false),
+            maximum_retry_attempts: m.maximum_retry_attempts.unwrap_or(-1),
+            maximum_record_age_in_seconds: m.maximum_record_age_in_seconds.unwrap_or(-1),
+            function_response_types: m.function_response_types.clone().unwrap_or_default(),
+            tumbling_window_in_seconds: m.tumbling_window_in_seconds.unwrap_or(0),
+            on_failure_destination: m.on_failure_destination.clone().flatten(),
+            filter_patterns: m.filter_patterns.clone().flatten(),
+            metrics: m.metrics.clone().flatten(),
+            tags: m.tags.clone().unwrap_or_default(),
+            stream_creation_ms: None,
+        };
+        let live = Arc::new(Live::new(NO_RECORDS_PROCESSED));
+        // Checks the parameters against the engine (the stream, the consumer, the time).
+        let poller = self.build(&def, &live)?;
+        def.stream_creation_ms = Some(poller.stream_creation_ms);
+        let mut inner = lock(&self.inner);
+        if let Some(other) = inner
+            .entries
+            .values()
+            .find(|e| e.def.event_source_arn == def.event_source_arn && e.def.function_arn == def.function_arn)
+        {
+            return Err(LambdaError::conflict(format!(
+                "An event source mapping with Kinesis arn (\" {} \") and function (\" {} \") already exists. Please update or delete the existing mapping with UUID {}",
+                def.event_source_arn, function.name, other.def.uuid
+            )));
+        }
+        if inner.entries.len() >= MAX_MAPPINGS {
+            return Err(LambdaError::invalid_parameter(format!(
+                "shardlog serve runs at most {MAX_MAPPINGS} event source mappings; delete one first"
+            )));
+        }
+        def.seq = inner.next_seq;
+        inner.next_seq += 1;
+        def.state = if def.enabled { State::Enabled } else { State::Disabled };
+        let uuid = def.uuid.clone();
+        inner.entries.insert(
+            uuid.clone(),
+            Entry { def: def.clone(), live: Arc::clone(&live), runner: Runner::Idle, generation: 1 },
+        );
+        if let Err(e) = self.persist(&mut inner) {
+            inner.entries.remove(&uuid);
+            return Err(e);
+        }
+        if def.enabled {
+            let runner = self.run(&def, poller, 1);
+            if let Some(entry) = inner.entries.get_mut(&uuid) {
+                entry.runner = runner;
+            }
+        }
+        tracing::info!(
+            uuid,
+            source = def.event_source_arn,
+            function = def.function_arn,
+            enabled = def.enabled,
+            "event source mapping created"
+        );
+        Ok(self.show(&def, &live, State::Creating))
+    }
+
+    /// GetEventSourceMapping.
+    pub fn get(&self, uuid: &str) -> Result<Value, LambdaError> {
+        let inner = lock(&self.inner);
+        let e = inner.entries.get(uuid).ok_or_else(not_found)?;
+        Ok(self.show(&e.def, &e.live, e.def.state))
+    }
+
+    /// ListEventSourceMappings.
+    pub fn list(&self, q: &ListQuery) -> Result<Value, LambdaError> {
+        let function_arn = match &q.function_name {
+            Some(n) => Some(FunctionRef::parse(n, &self.env.region, &self.env.account)?.arn),
+            None => None,
+        };
+        let after = match &q.marker {
+            None => None,
+            Some(m) => Some(m.strip_prefix('m').and_then(|s| s.parse::<u64>().ok()).ok_or_else(|| {
+                LambdaError::invalid_parameter(format!("Marker {m:?} is not one this server issued"))
+            })?),
+        };
+        let inner = lock(&self.inner);
+        let mut matching: Vec<&Entry> = inner
+            .entries
+            .values()
+            .filter(|e| q.event_source_arn.as_ref().is_none_or(|a| *a == e.def.event_source_arn))
+            .filter(|e| function_arn.as_ref().is_none_or(|a| *a == e.def.function_arn))
+            .filter(|e| after.is_none_or(|s| e.def.seq >= s))
+            .collect();
+        matching.sort_by_key(|e| e.def.seq);
+        let page = q.max_items.map_or(PAGE, |n| (n as usize).min(PAGE));
+        let next = matching.get(page).map(|e| format!("m{}", e.def.seq));
+        let items: Vec<Value> = matching.iter().take(page).map(|e| self.show(&e.def, &e.live, e.def.state)).collect();
+        let mut out = json!({ "EventSourceMappings": items });
+        if let Some(n) = next {
+            out["NextMarker"] = json!(n);
+        }
+        Ok(out)
+    }
+
+    /// UpdateEventSourceMapping.
+    pub fn update(&self, uuid: &str, m: Members) -> Result<Value, LambdaError> {
+        let mut inner = lock(&self.inner);
+        let entry = inner.entries.get(uuid).ok_or_else(not_found)?;
+        if entry.def.state.is_transitional() {
+            return Err(LambdaError::in_use(format!(
+                "Cannot update the event source mapping {uuid} because it is in use (state {})",
+                entry.def.state.as_str()
+            )));
+        }
+        let old = entry.def.clone();
+        let live = Arc::clone(&entry.live);
+        let mut def = old.clone();
+        if let Some(name) = &m.function_name {
+            let f = self.function(name)?;
+            if f.arn != def.function_arn {
+                if let Some(other) = inner.entries.values().find(|e| {
+                    e.def.uuid != uuid && e.def.event_source_arn == def.event_source_arn && e.def.function_arn == f.arn
+                }) {
+                    return Err(LambdaError::conflict(format!(
+                        "An event source mapping with Kinesis arn (\" {} \") and function (\" {} \") already exists. Please update or delete the existing mapping with UUID {}",
+                        def.event_source_arn, f.name, other.def.uuid
+                    )));
+                }
+            }
+            def.function_arn = f.arn;
+        }
+        let only_enabled = Members { enabled: None, ..m.clone() } == Members::default();
+        def.enabled = m.enabled.unwrap_or(def.enabled);
+        def.batch_size = m.batch_size.unwrap_or(def.batch_size);
+        def.maximum_batching_window_in_seconds =
+            m.maximum_batching_window_in_seconds.unwrap_or(def.maximum_batching_window_in_seconds);
+        def.parallelization_factor = m.parallelization_factor.unwrap_or(def.parallelization_factor);
+        def.bisect_batch_on_function_error =
+            m.bisect_batch_on_function_error.unwrap_or(def.bisect_batch_on_function_error);
+        def.maximum_retry_attempts = m.maximum_retry_attempts.unwrap_or(def.maximum_retry_attempts);
+        def.maximum_record_age_in_seconds =
+            m.maximum_record_age_in_seconds.unwrap_or(def.maximum_record_age_in_seconds);
+        def.tumbling_window_in_seconds = m.tumbling_window_in_seconds.unwrap_or(def.tumbling_window_in_seconds);
+        if let Some(t) = m.function_response_types.clone() {
+            def.function_response_types = t;
+        }
+        if let Some(d) = m.on_failure_destination.clone() {
+            def.on_failure_destination = d;
+        }
+        if let Some(f) = m.filter_patterns.clone() {
+            def.filter_patterns = f;
+        }
+        if let Some(x) = m.metrics.clone() {
+            def.metrics = x;
+        }
+        // Check the new configuration now (against the engine too when it is to run; the
+        // poller is built again once the running one has stopped).
+        if def.enabled {
+            drop(self.build(&def, &live)?);
+        } else {
+            self.config(&def, &live)?;
+        }
+        let answer = match (only_enabled, old.enabled, def.enabled) {
+            (true, false, true) => State::Enabling,
+            (true, true, false) => State::Disabling,
+            _ => State::Updating,
+        };
+        def.state = answer;
+        def.state_transition_reason = USER_ACTION.into();
+        def.last_modified_ms = self.now_ms();
+        if def.enabled && !old.enabled {
+            // Enabled again: a stream re-created since it was disabled is the one to read.
+            def.stream_creation_ms = None;
+        }
+        let entry = inner.entries.get_mut(uuid).ok_or_else(not_found)?;
+        entry.def = def.clone();
+        if let Err(e) = self.persist(&mut inner) {
+            if let Some(entry) = inner.entries.get_mut(uuid) {
+                entry.def = old;
+            }
+            return Err(e);
+        }
+        let entry = inner.entries.get_mut(uuid).ok_or_else(not_found)?;
+        entry.generation += 1;
+        let generation = entry.generation;
+        let previous = std::mem::replace(&mut entry.runner, Runner::Idle);
+        match previous {
+            Runner::Thread(w) => {
+                w.stop.stop();
+                drop(inner);
+                let me = self.me.clone();
+                let uuid = uuid.to_string();
+                std::thread::spawn(move || {
+                    let _ = w.thread.join();
+                    if let Some(reg) = me.upgrade() {
+                        reg.finish_update(&uuid, generation);
+                    }
+                });
+            }
+            Runner::Idle | Runner::Manual(_) => {
+                drop(inner);
+                self.finish_update(uuid, generation);
+            }
+        }
+        tracing::info!(uuid, state = answer.as_str(), "event source mapping updated");
+        Ok(self.show(&def, &live, answer))
+    }
+
+    /// The old poller has stopped: run the new configuration, or settle as disabled.
+    fn finish_update(&self, uuid: &str, generation: u64) {
+        let mut inner = lock(&self.inner);
+        let Some(entry) = inner.entries.get_mut(uuid) else { return };
+        if entry.generation != generation {
+            return;
+        }
+        if entry.def.enabled {
+            match self.build(&entry.def, &entry.live) {
+                Ok(poller) => {
+                    entry.def.stream_creation_ms = Some(poller.stream_creation_ms);
+                    entry.def.state = State::Enabled;
+                    let def = entry.def.clone();
+                    entry.runner = self.run(&def, poller, generation);
+                }
+                Err(e) => {
+                    tracing::warn!(uuid, error = %e, "event source mapping could not restart; disabled");
+                    entry.def.enabled = false;
+                    entry.def.state = State::Disabled;
+                    entry.def.state_transition_reason = format!("PROBLEM: {}", e.message);
+                }
+            }
+        } else {
+            entry.def.state = State::Disabled;
+        }
+        if let Err(e) = self.persist(&mut inner) {
+            tracing::error!(uuid, error = %e, "could not store the mapping's new state");
+        }
+    }
+
+    /// DeleteEventSourceMapping.
+    pub fn delete(&self, uuid: &str) -> Result<Value, LambdaError> {
+        let mut inner = lock(&self.inner);
+        let entry = inner.entries.get_mut(uuid).ok_or_else(not_found)?;
+        if entry.def.state.is_transitional() {
+            return Err(LambdaError::in_use(format!(
+                "Cannot delete the event source mapping {uuid} because it is in use (state {})",
+                entry.def.state.as_str()
+            )));
+        }
+        let before = entry.def.state;
+        entry.def.state = State::Deleting;
+        entry.def.last_modified_ms = self.now_ms();
+        if let Err(e) = self.persist(&mut inner) {
+            if let Some(entry) = inner.entries.get_mut(uuid) {
+                entry.def.state = before;
+            }
+            return Err(e);
+        }
+        let entry = inner.entries.get_mut(uuid).ok_or_else(not_found)?;
+        entry.generation += 1;
+        let generation = entry.generation;
+        let shown = self.show(&entry.def, &entry.live, State::Deleting);
+        let def = entry.def.clone();
+        match std::mem::replace(&mut entry.runner, Runner::Idle) {
+            Runner::Thread(w) => {
+                w.stop.stop();
+                drop(inner);
+                let me = self.me.clone();
+                std::thread::spawn(move || {
+                    let _ = w.thread.join();
+                    if let Some(reg) = me.upgrade() {
+                        reg.finish_delete(&def, generation);
+                    }
+                });
+            }
+            Runner::Idle | Runner::Manual(_) => {
+                drop(inner);
+                self.finish_delete(&def, generation);
+            }
+        }
+        tracing::info!(uuid, "event source mapping deleted");
+        Ok(shown)
+    }
+
+    /// The poller has stopped: forget the checkpoints, then the mapping.
+    fn finish_delete(&self, def: &MappingDef, generation: u64) {
+        if let Ok(source) = EventSource::parse(&def.event_source_arn) {
+            match self.env.engine.delete_checkpoints(&StreamRef::arn(source.stream_arn), &def.uuid) {
+                Ok(()) | Err(Error::ResourceNotFound { .. }) => {}
+                Err(e) => {
+                    // Left in `Deleting`: the next start finishes it.
+                    tracing::error!(uuid = def.uuid, error = %e, "could not delete the mapping's checkpoints");
+                    return;
+                }
+            }
+        }
+        let mut inner = lock(&self.inner);
+        if inner.entries.get(&def.uuid).is_some_and(|e| e.generation == generation) {
+            inner.entries.remove(&def.uuid);
+            if let Err(e) = self.persist(&mut inner) {
+                tracing::error!(uuid = def.uuid, error = %e, "could not store the deletion");
+            }
+        }
+    }
+
+    /// Manual mode: run one poller step of mapping `uuid` (`None` when it has no poller).
+    pub fn step(&self, uuid: &str) -> Option<StepReport> {
+        let (mut poller, generation) = {
+            let mut inner = lock(&self.inner);
+            let entry = inner.entries.get_mut(uuid)?;
+            match std::mem::replace(&mut entry.runner, Runner::Idle) {
+                Runner::Manual(p) => (p, entry.generation),
+                other => {
+                    entry.runner = other;
+                    return None;
+                }
+            }
+        };
+        let stepped = poller.step(&self.env.engine);
+        let mut inner = lock(&self.inner);
+        let entry = inner.entries.get_mut(uuid)?;
+        if entry.generation != generation {
+            return None;
+        }
+        entry.runner = Runner::Manual(poller);
+        match stepped {
+            Stepped::Busy(r) | Stepped::Idle(r) => Some(r),
+            Stepped::StreamGone(why) => {
+                drop(inner);
+                self.on_stream_gone(uuid, generation, why);
+                Some(StepReport::default())
+            }
+        }
+    }
+
+    /// The mapping's checkpoints (`None` for an unknown UUID).
+    pub fn checkpoints(&self, uuid: &str) -> Option<Vec<shardlog::engine::checkpoint::ShardCheckpoint>> {
+        let stream = {
+            let inner = lock(&self.inner);
+            let e = inner.entries.get(uuid)?;
+            EventSource::parse(&e.def.event_source_arn).ok()?.stream_arn
+        };
+        self.env.engine.checkpoints(&StreamRef::arn(stream), uuid).ok()
+    }
+
+    /// Every mapping's UUID, function ARN, state and counters (for `/metrics`).
+    pub fn counters(&self) -> Vec<(String, String, State, Counters)> {
+        let inner = lock(&self.inner);
+        let mut out: Vec<_> = inner
+            .entries
+            .values()
+            .map(|e| (e.def.uuid.clone(), e.def.function_arn.clone(), e.def.state, e.live.counters()))
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// Where mapping `uuid`'s local on-failure documents are written.
+    pub fn on_failure_dir(&self, uuid: &str) -> std::path::PathBuf {
+        self.env.destinations.dir(uuid)
+    }
+
+    /// Stop every poller (invocations in flight end as not invoked: retried after the next
+    /// start) and store the final state.
+    pub fn shutdown(&self) {
+        self.env.abort.abort();
+        let workers: Vec<(String, Worker)> = {
+            let mut inner = lock(&self.inner);
+            inner
+                .entries
+                .iter_mut()
+                .filter_map(|(uuid, e)| match std::mem::replace(&mut e.runner, Runner::Idle) {
+                    Runner::Thread(w) => {
+                        e.generation += 1;
+                        Some((uuid.clone(), w))
+                    }
+                    _ => None,
+                })
+                .collect()
+        };
+        for (_, w) in &workers {
+            w.stop.stop();
+        }
+        for (uuid, w) in workers {
+            if w.thread.join().is_err() {
+                tracing::error!(uuid, "an event source mapping poller panicked");
+            }
+        }
+        self.env.destinations.shutdown();
+        let mut inner = lock(&self.inner);
+        if let Err(e) = self.persist(&mut inner) {
+            tracing::error!(error = %e, "could not store the mappings at shutdown");
+        }
+    }
+}
+
+fn not_found() -> LambdaError {
+    LambdaError::not_found("The resource you requested does not exist.")
+}
