@@ -233,7 +233,10 @@ fn the_mapping_lifecycle_in_lambdas_shapes_and_states() {
     assert_eq!(uuid::Uuid::parse_str(&uuid).unwrap().get_version_num(), 4);
     assert_eq!(created["FunctionArn"], "arn:aws:lambda:us-east-1:000000000000:function:fn_ok");
     assert_eq!(created["EventSourceArn"], STREAM_ARN);
-    assert_eq!(created["EventSourceMappingArn"], format!("arn:aws:lambda:us-east-1:000000000000:event-source-mapping:{uuid}"));
+    assert_eq!(
+        created["EventSourceMappingArn"],
+        format!("arn:aws:lambda:us-east-1:000000000000:event-source-mapping:{uuid}")
+    );
     assert_eq!(created["BatchSize"], 7);
     assert_eq!(created["MaximumBatchingWindowInSeconds"], 0);
     assert_eq!(created["ParallelizationFactor"], 1);
@@ -243,7 +246,10 @@ fn the_mapping_lifecycle_in_lambdas_shapes_and_states() {
     assert_eq!(created["TumblingWindowInSeconds"], 0);
     assert_eq!(created["StartingPosition"], "TRIM_HORIZON");
     assert_eq!(created["FunctionResponseTypes"], json!(["ReportBatchItemFailures"]));
-    assert_eq!(created["DestinationConfig"], json!({"OnFailure": {"Destination": "arn:aws:sqs:us-east-1:000000000000:dlq"}}));
+    assert_eq!(
+        created["DestinationConfig"],
+        json!({"OnFailure": {"Destination": "arn:aws:sqs:us-east-1:000000000000:dlq"}})
+    );
     assert_eq!(created["FilterCriteria"], json!({"Filters": [{"Pattern": "{\"partitionKey\": [\"a\"]}"}]}));
     assert_eq!(created["StateTransitionReason"], "User action");
     assert_eq!(created["LastProcessingResult"], "No records processed");
@@ -280,11 +286,19 @@ fn the_mapping_lifecycle_in_lambdas_shapes_and_states() {
     let page1 = e.call(Method::GET, "/2015-03-31/event-source-mappings/", Some("MaxItems=1"), None).body;
     assert_eq!(page1["EventSourceMappings"][0]["UUID"], uuid.as_str(), "creation order");
     let marker = page1["NextMarker"].as_str().unwrap();
-    let page2 =
-        e.call(Method::GET, "/2015-03-31/event-source-mappings/", Some(&format!("MaxItems=1&Marker={marker}")), None).body;
+    let page2 = e
+        .call(Method::GET, "/2015-03-31/event-source-mappings/", Some(&format!("MaxItems=1&Marker={marker}")), None)
+        .body;
     assert_eq!(page2["EventSourceMappings"][0]["UUID"], other.as_str());
     assert!(page2.get("NextMarker").is_none());
-    let none = e.call(Method::GET, "/2015-03-31/event-source-mappings/", Some("EventSourceArn=arn%3Aaws%3Akinesis%3Aus-east-1%3A000000000000%3Astream%2Fnope"), None).body;
+    let none = e
+        .call(
+            Method::GET,
+            "/2015-03-31/event-source-mappings/",
+            Some("EventSourceArn=arn%3Aaws%3Akinesis%3Aus-east-1%3A000000000000%3Astream%2Fnope"),
+            None,
+        )
+        .body;
     assert_eq!(none["EventSourceMappings"], json!([]));
 
     // Pause and resume.
@@ -329,7 +343,10 @@ fn the_mapping_lifecycle_in_lambdas_shapes_and_states() {
     assert!(!e.lambda.registry().checkpoints(&uuid).unwrap().is_empty());
     let deleted = e.delete(&uuid);
     assert_eq!((deleted.status, deleted.body["State"].as_str()), (StatusCode::ACCEPTED, Some("Deleting")));
-    assert_eq!(e.call(Method::GET, &format!("/2015-03-31/event-source-mappings/{uuid}"), None, None).status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        e.call(Method::GET, &format!("/2015-03-31/event-source-mappings/{uuid}"), None, None).status,
+        StatusCode::NOT_FOUND
+    );
     assert!(e.engine.checkpoints(&StreamRef::name("s"), &uuid).unwrap().is_empty(), "checkpoints deleted too");
 }
 
@@ -337,18 +354,79 @@ fn the_mapping_lifecycle_in_lambdas_shapes_and_states() {
 fn create_refuses_what_lambda_refuses() {
     let e = env();
     for (body, status, code, text) in [
-        (json!({"FunctionName": "nope", "EventSourceArn": STREAM_ARN, "StartingPosition": "LATEST"}), 404, "ResourceNotFoundException", "Function not found: arn:aws:lambda:us-east-1:000000000000:function:nope"),
-        (mapping("fn_ok", json!({"EventSourceArn": "arn:aws:kinesis:us-east-1:000000000000:stream/missing"})), 400, "InvalidParameterValueException", "stream/missing"),
-        (mapping("fn_ok", json!({"EventSourceArn": "arn:aws:sqs:us-east-1:000000000000:q"})), 400, "InvalidParameterValueException", "Unsupported event source"),
-        (json!({"FunctionName": "fn_ok", "EventSourceArn": STREAM_ARN}), 400, "InvalidParameterValueException", "StartingPosition is required"),
-        (mapping("fn_ok", json!({"StartingPosition": "AT_TIMESTAMP"})), 400, "InvalidParameterValueException", "StartingPositionTimestamp is required"),
-        (mapping("fn_ok", json!({"StartingPosition": "AT_TIMESTAMP", "StartingPositionTimestamp": (T0 / 1000 + 3600) as f64})), 400, "InvalidParameterValueException", "future"),
-        (mapping("fn_ok", json!({"StartingPositionTimestamp": 1.0})), 400, "InvalidParameterValueException", "only allowed with"),
-        (mapping("fn_ok", json!({"MaximumRecordAgeInSeconds": 59})), 400, "InvalidParameterValueException", "between 60 and 604800"),
+        (
+            json!({"FunctionName": "nope", "EventSourceArn": STREAM_ARN, "StartingPosition": "LATEST"}),
+            404,
+            "ResourceNotFoundException",
+            "Function not found: arn:aws:lambda:us-east-1:000000000000:function:nope",
+        ),
+        (
+            mapping("fn_ok", json!({"EventSourceArn": "arn:aws:kinesis:us-east-1:000000000000:stream/missing"})),
+            400,
+            "InvalidParameterValueException",
+            "stream/missing",
+        ),
+        (
+            mapping("fn_ok", json!({"EventSourceArn": "arn:aws:sqs:us-east-1:000000000000:q"})),
+            400,
+            "InvalidParameterValueException",
+            "Unsupported event source",
+        ),
+        (
+            json!({"FunctionName": "fn_ok", "EventSourceArn": STREAM_ARN}),
+            400,
+            "InvalidParameterValueException",
+            "StartingPosition is required",
+        ),
+        (
+            mapping("fn_ok", json!({"StartingPosition": "AT_TIMESTAMP"})),
+            400,
+            "InvalidParameterValueException",
+            "StartingPositionTimestamp is required",
+        ),
+        (
+            mapping(
+                "fn_ok",
+                json!({"StartingPosition": "AT_TIMESTAMP", "StartingPositionTimestamp": (T0 / 1000 + 3600) as f64}),
+            ),
+            400,
+            "InvalidParameterValueException",
+            "future",
+        ),
+        (
+            mapping("fn_ok", json!({"StartingPositionTimestamp": 1.0})),
+            400,
+            "InvalidParameterValueException",
+            "only allowed with",
+        ),
+        (
+            mapping("fn_ok", json!({"MaximumRecordAgeInSeconds": 59})),
+            400,
+            "InvalidParameterValueException",
+            "between 60 and 604800",
+        ),
         (mapping("fn_ok", json!({"ParallelizationFactor": 0})), 400, "ValidationException", "parallelizationFactor"),
-        (mapping("fn_ok", json!({"EventSourceArn": "arn:aws:kinesis:us-east-1:000000000000:stream/s/consumer/none:1"})), 400, "InvalidParameterValueException", "consumer"),
-        (mapping("fn_ok", json!({"FilterCriteria": {"Filters": [{"Pattern": "{\"data\": [1]}"}]}})), 400, "InvalidParameterValueException", "data must be a JSON object"),
-        (json!({"EventSourceArn": STREAM_ARN, "StartingPosition": "LATEST"}), 400, "ValidationException", "functionName"),
+        (
+            mapping(
+                "fn_ok",
+                json!({"EventSourceArn": "arn:aws:kinesis:us-east-1:000000000000:stream/s/consumer/none:1"}),
+            ),
+            400,
+            "InvalidParameterValueException",
+            "consumer",
+        ),
+        (
+            mapping("fn_ok", json!({"FilterCriteria": {"Filters": [{"Pattern": "{\"data\": [1]}"}]}})),
+            400,
+            "InvalidParameterValueException",
+            "data must be a JSON object",
+        ),
+        (
+            json!({"EventSourceArn": STREAM_ARN, "StartingPosition": "LATEST"}),
+            400,
+            "ValidationException",
+            "functionName",
+        ),
     ] {
         let a = e.call(Method::POST, "/2015-03-31/event-source-mappings/", None, Some(body.clone()));
         assert_eq!((a.status.as_u16(), a.error), (status, Some(code)), "{body} → {}", a.body);
@@ -492,8 +570,14 @@ fn tumbling_windows_carry_state_to_a_final_invoke() {
     e.drain(&uuid);
     let before = e.events("count");
     assert!(before.iter().all(|ev| ev["isFinalInvokeForWindow"] == false), "the window is still open");
-    assert_eq!(before.last().unwrap()["window"], json!({"start": "2026-01-01T00:00:00Z", "end": "2026-01-01T00:01:00Z"}));
-    assert!(e.lambda.registry().checkpoints(&uuid).unwrap()[0].last_processed.is_none(), "nothing checkpointed mid-window");
+    assert_eq!(
+        before.last().unwrap()["window"],
+        json!({"start": "2026-01-01T00:00:00Z", "end": "2026-01-01T00:01:00Z"})
+    );
+    assert!(
+        e.lambda.registry().checkpoints(&uuid).unwrap()[0].last_processed.is_none(),
+        "nothing checkpointed mid-window"
+    );
     e.clock.advance(Duration::from_secs(60));
     e.drain(&uuid);
     let all = e.events("count");
@@ -622,10 +706,14 @@ fn an_efo_consumer_arn_is_an_event_source() {
     let e = env();
     let consumer = e
         .engine
-        .register_stream_consumer(RegisterStreamConsumerInput { stream_arn: STREAM_ARN.into(), consumer_name: "lambda".into() })
+        .register_stream_consumer(RegisterStreamConsumerInput {
+            stream_arn: STREAM_ARN.into(),
+            consumer_name: "lambda".into(),
+        })
         .unwrap();
-    let uuid = e.create(json!({"FunctionName": "fn_ok", "EventSourceArn": consumer.consumer_arn, "StartingPosition": "TRIM_HORIZON"}))
-        ["UUID"]
+    let uuid = e.create(
+        json!({"FunctionName": "fn_ok", "EventSourceArn": consumer.consumer_arn, "StartingPosition": "TRIM_HORIZON"}),
+    )["UUID"]
         .as_str()
         .unwrap()
         .to_string();

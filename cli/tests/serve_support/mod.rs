@@ -48,6 +48,13 @@ impl Server {
         Server { child: Some(child), addr }
     }
 
+    /// Kill the process at once (SIGKILL: a crash) and wait for it.
+    pub fn kill(mut self) {
+        let mut child = self.child.take().unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
     /// Send SIGTERM and wait (bounded) for the exit status.
     pub fn terminate(mut self) -> ExitStatus {
         let mut child = self.child.take().unwrap();
@@ -135,9 +142,14 @@ pub fn read_chunk(r: &mut BufReader<TcpStream>) -> Option<Vec<u8>> {
 
 /// Send one request on a fresh connection and read the whole response.
 pub fn request(addr: SocketAddr, method: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
+    request_path(addr, method, "/", headers, body)
+}
+
+/// [`request`] to another path (with its query string).
+pub fn request_path(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut head = format!("{method} / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
