@@ -1,14 +1,15 @@
 //! Crash-atomic persistence of the mapping definitions in `<data dir>/lambda/MAPPINGS`
 //! (the checkpoints live in the engine's catalog, under each mapping's UUID).
 //!
-//! | bytes | field |
-//! |---|---|
-//! | 8 | magic `SLESMAP\0` |
-//! | 4 | format version (u32 LE, 1) |
-//! | 8 | generation (u64 LE, +1 per commit) |
-//! | 4 | payload length (u32 LE) |
-//! | 4 | CRC-32 (IEEE, u32 LE) of the version, generation, length and payload |
-//! | n | payload: JSON `{"next_seq": N, "mappings": [MappingDef, …]}` |
+//! | bytes | type | field |
+//! |---|---|---|
+//! | 0..4 | [u8; 4] | magic `SLEM` |
+//! | 4..6 | u16 | format version = 1 |
+//! | 6..8 | u16 | reserved, 0 |
+//! | 8..16 | u64 | generation (grows by one per commit) |
+//! | 16..20 | u32 | body length |
+//! | 20.. | | body: JSON `{"next_seq": N, "mappings": [MappingDef, …]}` |
+//! | last 4 | u32 | CRC-32 of all preceding bytes |
 //!
 //! A commit writes `MAPPINGS.tmp`, fdatasyncs it, renames it over `MAPPINGS` and fsyncs the
 //! directory, so after a crash the old or the new file is in force, never a mix; a leftover
@@ -23,9 +24,9 @@ use serde::{Deserialize, Serialize};
 
 use super::model::MappingDef;
 
-const MAGIC: &[u8; 8] = b"SLESMAP\0";
-const VERSION: u32 = 1;
-const HEADER_LEN: usize = 8 + 4 + 8 + 4 + 4;
+const MAGIC: &[u8; 4] = b"SLEM";
+const VERSION: u16 = 1;
+const HEADER_LEN: usize = 20;
 /// Largest accepted file (a mapping is well under 64 KiB; the server runs at most a few
 /// thousand).
 pub const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
@@ -138,47 +139,41 @@ pub fn sync_dir(dir: &Path) -> Result<(), StoreError> {
 
 fn encode(generation: u64, snapshot: &Snapshot) -> Vec<u8> {
     // Serializing plain data into a Vec cannot fail.
-    let payload = serde_json::to_vec(snapshot).unwrap_or_default();
-    let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
+    let body = serde_json::to_vec(snapshot).unwrap_or_default();
+    let mut out = Vec::with_capacity(HEADER_LEN + body.len() + 4);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&VERSION.to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
     out.extend_from_slice(&generation.to_le_bytes());
-    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-    let mut crc = crc32fast::Hasher::new();
-    crc.update(out.get(8..).unwrap_or_default());
-    crc.update(&payload);
-    out.extend_from_slice(&crc.finalize().to_le_bytes());
-    out.extend_from_slice(&payload);
+    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    out.extend_from_slice(&body);
+    let crc = crc32fast::hash(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
     out
 }
 
 fn decode(buf: &[u8]) -> Result<(u64, Snapshot), String> {
-    let field =
-        |range: std::ops::Range<usize>| buf.get(range).ok_or_else(|| "the file is shorter than its header".to_string());
-    if field(0..8)? != MAGIC {
+    let short = || "the file is shorter than its header".to_string();
+    let bytes = |range: std::ops::Range<usize>| buf.get(range).ok_or_else(short);
+    if bytes(0..4)? != MAGIC {
         return Err("bad magic (not a shardlog mapping store)".into());
     }
-    let u32_at = |at: usize| -> Result<u32, String> {
-        Ok(u32::from_le_bytes(field(at..at + 4)?.try_into().map_err(|_| "short field".to_string())?))
-    };
-    let version = u32_at(8)?;
+    let version = u16::from_le_bytes(bytes(4..6)?.try_into().map_err(|_| short())?);
     if version != VERSION {
         return Err(format!("format version {version} is not supported (this build reads version {VERSION})"));
     }
-    let generation = u64::from_le_bytes(field(12..20)?.try_into().map_err(|_| "short field".to_string())?);
-    let len = u32_at(20)? as usize;
-    let stored_crc = u32_at(24)?;
-    let payload = buf.get(HEADER_LEN..).unwrap_or_default();
-    if payload.len() != len {
-        return Err(format!("the payload is {} bytes, the header says {len}", payload.len()));
+    let generation = u64::from_le_bytes(bytes(8..16)?.try_into().map_err(|_| short())?);
+    let len = u32::from_le_bytes(bytes(16..20)?.try_into().map_err(|_| short())?) as usize;
+    if buf.len() != HEADER_LEN + len + 4 {
+        return Err(format!("the file is {} bytes, its header says {}", buf.len(), HEADER_LEN + len + 4));
     }
-    let mut crc = crc32fast::Hasher::new();
-    crc.update(field(8..24)?);
-    crc.update(payload);
-    if crc.finalize() != stored_crc {
+    let (content, crc) = buf.split_at(HEADER_LEN + len);
+    let stored = u32::from_le_bytes(crc.try_into().map_err(|_| short())?);
+    if crc32fast::hash(content) != stored {
         return Err("CRC mismatch".into());
     }
-    let snapshot: Snapshot = serde_json::from_slice(payload).map_err(|e| format!("the payload does not parse: {e}"))?;
+    let body = content.get(HEADER_LEN..).unwrap_or_default();
+    let snapshot: Snapshot = serde_json::from_slice(body).map_err(|e| format!("the body does not parse: {e}"))?;
     Ok((generation, snapshot))
 }
 
@@ -259,7 +254,7 @@ mod tests {
                 other => panic!("flipping byte {i} gave {other:?}"),
             }
         }
-        for cut in [0, 7, HEADER_LEN - 1, good.len() - 1] {
+        for cut in [0, 3, HEADER_LEN - 1, good.len() - 1] {
             fs::write(&path, &good[..cut]).unwrap();
             assert!(matches!(Store::open(dir.path()), Err(StoreError::Corrupt { .. })), "cut at {cut}");
         }
