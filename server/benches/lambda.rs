@@ -107,7 +107,14 @@ fn through_lambda(lambda: &Lambda, function: &str, records: usize, batch_size: u
     })
     .to_string();
     let started = Instant::now();
-    let r = lambda.handle(&Method::POST, "/2015-03-31/event-source-mappings/", None, Some("localhost"), &headers(), body.as_bytes());
+    let r = lambda.handle(
+        &Method::POST,
+        "/2015-03-31/event-source-mappings/",
+        None,
+        Some("localhost"),
+        &headers(),
+        body.as_bytes(),
+    );
     assert_eq!(r.status.as_u16(), 202, "{}", String::from_utf8_lossy(&r.body));
     let uuid = serde_json::from_slice::<serde_json::Value>(&r.body).unwrap()["UUID"].as_str().unwrap().to_string();
     let delivered = |l: &Lambda| {

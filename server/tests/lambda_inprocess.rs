@@ -266,7 +266,10 @@ fn the_mapping_lifecycle_in_lambdas_shapes_and_states() {
     let dup = e.call(Method::POST, "/2015-03-31/event-source-mappings/", None, Some(mapping("fn_ok", json!({}))));
     assert_eq!((dup.status, dup.error), (StatusCode::CONFLICT, Some("ResourceConflictException")));
     assert!(dup.body["message"].as_str().unwrap().contains(&uuid), "{}", dup.body);
-    let other = e.create(mapping("fn_fail", json!({"Enabled": false})))["UUID"].as_str().unwrap().to_string();
+    // A function ARN names the function too.
+    let other = e.create(mapping("arn:aws:lambda:us-east-1:000000000000:function:fn_fail", json!({"Enabled": false})));
+    assert_eq!(other["FunctionArn"], "arn:aws:lambda:us-east-1:000000000000:function:fn_fail");
+    let other = other["UUID"].as_str().unwrap().to_string();
     assert_eq!(e.get(&other)["State"], "Disabled");
 
     // List: filters and pages.

@@ -76,6 +76,7 @@ impl Destinations {
             match me.store(&uuid, &destination, &text) {
                 Ok(path) => {
                     live.on_failure_documents.fetch_add(1, Ordering::Relaxed);
+                    live.on_failure_records.fetch_add(u64::from(doc.kinesis_batch_info.batch_size), Ordering::Relaxed);
                     tracing::warn!(
                         uuid,
                         destination,

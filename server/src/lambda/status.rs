@@ -16,14 +16,21 @@ pub struct Live {
     pub invocations: AtomicU64,
     /// Invocations that failed (function error, timeout, connection failure).
     pub failed_invocations: AtomicU64,
-    /// Records sent to the function (a retried record counts each time).
+    /// Records read from the stream (`PolledEventCount`).
+    pub records_polled: AtomicU64,
+    /// Records sent to the function (a retried record counts each time; `InvokedEventCount`).
     pub records_delivered: AtomicU64,
+    /// Records in invocations that failed (`FailedInvokeEventCount`).
+    pub records_failed: AtomicU64,
     /// Records dropped by `FilterCriteria`.
     pub records_filtered: AtomicU64,
     /// Records discarded after retries or record age ran out.
     pub records_discarded: AtomicU64,
     /// On-failure documents stored.
     pub on_failure_documents: AtomicU64,
+    /// Records the stored on-failure documents cover
+    /// (`OnFailureDestinationDeliveredEventCount`).
+    pub on_failure_records: AtomicU64,
     /// Age of the last record of the last invocation (Lambda's `IteratorAge`), ms; -1 before
     /// the first.
     pub iterator_age_ms: AtomicI64,
@@ -36,14 +43,20 @@ pub struct Counters {
     pub invocations: u64,
     /// See [`Live::failed_invocations`].
     pub failed_invocations: u64,
+    /// See [`Live::records_polled`].
+    pub records_polled: u64,
     /// See [`Live::records_delivered`].
     pub records_delivered: u64,
+    /// See [`Live::records_failed`].
+    pub records_failed: u64,
     /// See [`Live::records_filtered`].
     pub records_filtered: u64,
     /// See [`Live::records_discarded`].
     pub records_discarded: u64,
     /// See [`Live::on_failure_documents`].
     pub on_failure_documents: u64,
+    /// See [`Live::on_failure_records`].
+    pub on_failure_records: u64,
     /// See [`Live::iterator_age_ms`].
     pub iterator_age_ms: i64,
 }
@@ -55,10 +68,13 @@ impl Live {
             last_result: Mutex::new(last_result.to_string()),
             invocations: AtomicU64::new(0),
             failed_invocations: AtomicU64::new(0),
+            records_polled: AtomicU64::new(0),
             records_delivered: AtomicU64::new(0),
+            records_failed: AtomicU64::new(0),
             records_filtered: AtomicU64::new(0),
             records_discarded: AtomicU64::new(0),
             on_failure_documents: AtomicU64::new(0),
+            on_failure_records: AtomicU64::new(0),
             iterator_age_ms: AtomicI64::new(-1),
         }
     }
@@ -79,6 +95,7 @@ impl Live {
         self.records_delivered.fetch_add(records as u64, Ordering::Relaxed);
         if !ok {
             self.failed_invocations.fetch_add(1, Ordering::Relaxed);
+            self.records_failed.fetch_add(records as u64, Ordering::Relaxed);
         }
         if let Some(age) = iterator_age_ms {
             self.iterator_age_ms.store(age, Ordering::Relaxed);
@@ -88,6 +105,7 @@ impl Live {
 
     /// Count what a poller step did besides invoking.
     pub fn record_step(&self, r: &StepReport) {
+        self.records_polled.fetch_add(r.records_read as u64, Ordering::Relaxed);
         self.records_filtered.fetch_add(r.records_filtered as u64, Ordering::Relaxed);
         self.records_discarded.fetch_add(r.records_discarded as u64, Ordering::Relaxed);
     }
@@ -97,10 +115,13 @@ impl Live {
         Counters {
             invocations: self.invocations.load(Ordering::Relaxed),
             failed_invocations: self.failed_invocations.load(Ordering::Relaxed),
+            records_polled: self.records_polled.load(Ordering::Relaxed),
             records_delivered: self.records_delivered.load(Ordering::Relaxed),
+            records_failed: self.records_failed.load(Ordering::Relaxed),
             records_filtered: self.records_filtered.load(Ordering::Relaxed),
             records_discarded: self.records_discarded.load(Ordering::Relaxed),
             on_failure_documents: self.on_failure_documents.load(Ordering::Relaxed),
+            on_failure_records: self.on_failure_records.load(Ordering::Relaxed),
             iterator_age_ms: self.iterator_age_ms.load(Ordering::Relaxed),
         }
     }

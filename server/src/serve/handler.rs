@@ -129,11 +129,6 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 async fn process(state: &Arc<State>, req: Request<Incoming>, info: &mut LogInfo) -> Response<Body> {
     let (parts, body) = req.into_parts();
-    if parts.uri.path().starts_with(crate::lambda::api::PREFIX) {
-        let (resp, served) = crate::lambda::route::serve(&state.lambda, parts, body).await;
-        (info.op, info.error, info.message) = (Some(served.op), served.error, served.message);
-        return resp;
-    }
     if parts.method == Method::OPTIONS && parts.headers.contains_key(http::header::ORIGIN) {
         let mut resp = Response::new(Body::full(Bytes::new()));
         let h = resp.headers_mut();
@@ -144,6 +139,11 @@ async fn process(state: &Arc<State>, req: Request<Incoming>, info: &mut LogInfo)
             h.insert("Access-Control-Allow-Methods", v.clone());
         }
         h.insert("Access-Control-Max-Age", HeaderValue::from_static("172800"));
+        return resp;
+    }
+    if parts.uri.path().starts_with(crate::lambda::api::PREFIX) {
+        let (resp, served) = crate::lambda::route::serve(&state.lambda, parts, body).await;
+        (info.op, info.error, info.message) = (Some(served.op), served.error, served.message);
         return resp;
     }
     if parts.method != Method::POST {
