@@ -19,6 +19,12 @@
 //!   `LastProcessingResult` say why, `Enabled` must be set again to resume (on the new
 //!   stream, from the starting position).
 //!
+//! # Shutdown
+//! Every invocation in flight is abandoned as not invoked (retried after the next start,
+//! without counting as a retry), every poller finishes its step (writing its checkpoints)
+//! and is joined, changes waiting for a poller finish, and the definitions are stored; no
+//! poller starts after that.
+//!
 //! # Locking
 //! One mutex guards the definitions; it is never held while a poller is joined (pollers take
 //! it to report a deleted stream). Each poller start bumps the mapping's generation, so a
@@ -102,6 +108,11 @@ struct Inner {
     store: Store,
     next_seq: u64,
     entries: HashMap<String, Entry>,
+    /// Threads finishing a change (waiting for a poller to stop); joined at shutdown.
+    transitions: Vec<JoinHandle<()>>,
+    /// Shutdown has begun: no poller starts any more (a change left unfinished is completed
+    /// at the next start).
+    closed: bool,
 }
 
 #[derive(Debug)]
@@ -228,7 +239,13 @@ impl Registry {
         let (store, snapshot) = Store::open(dir).map_err(|e| e.to_string())?;
         let reg = Arc::new_cyclic(|me| Registry {
             env,
-            inner: Mutex::new(Inner { store, next_seq: snapshot.next_seq, entries: HashMap::new() }),
+            inner: Mutex::new(Inner {
+                store,
+                next_seq: snapshot.next_seq,
+                entries: HashMap::new(),
+                transitions: Vec::new(),
+                closed: false,
+            }),
             me: me.clone(),
         });
         let mut deleting = Vec::new();
@@ -662,15 +679,17 @@ impl Registry {
         match previous {
             Runner::Thread(w) => {
                 w.stop.stop();
-                drop(inner);
                 let me = self.me.clone();
                 let uuid = uuid.to_string();
-                std::thread::spawn(move || {
+                let t = std::thread::spawn(move || {
                     let _ = w.thread.join();
                     if let Some(reg) = me.upgrade() {
                         reg.finish_update(&uuid, generation);
                     }
                 });
+                inner.transitions.retain(|t| !t.is_finished());
+                inner.transitions.push(t);
+                drop(inner);
             }
             Runner::Idle | Runner::Manual(_) => {
                 drop(inner);
@@ -684,6 +703,9 @@ impl Registry {
     /// The old poller has stopped: run the new configuration, or settle as disabled.
     fn finish_update(&self, uuid: &str, generation: u64) {
         let mut inner = lock(&self.inner);
+        if inner.closed {
+            return;
+        }
         let Some(entry) = inner.entries.get_mut(uuid) else { return };
         if entry.generation != generation {
             return;
@@ -738,14 +760,16 @@ impl Registry {
         match std::mem::replace(&mut entry.runner, Runner::Idle) {
             Runner::Thread(w) => {
                 w.stop.stop();
-                drop(inner);
                 let me = self.me.clone();
-                std::thread::spawn(move || {
+                let t = std::thread::spawn(move || {
                     let _ = w.thread.join();
                     if let Some(reg) = me.upgrade() {
                         reg.finish_delete(&def, generation);
                     }
                 });
+                inner.transitions.retain(|t| !t.is_finished());
+                inner.transitions.push(t);
+                drop(inner);
             }
             Runner::Idle | Runner::Manual(_) => {
                 drop(inner);
@@ -758,6 +782,9 @@ impl Registry {
 
     /// The poller has stopped: forget the checkpoints, then the mapping.
     fn finish_delete(&self, def: &MappingDef, generation: u64) {
+        if lock(&self.inner).closed {
+            return;
+        }
         if let Ok(source) = EventSource::parse(&def.event_source_arn) {
             match self.env.engine.delete_checkpoints(&StreamRef::arn(source.stream_arn), &def.uuid) {
                 Ok(()) | Err(Error::ResourceNotFound { .. }) => {}
@@ -838,9 +865,11 @@ impl Registry {
     /// start) and store the final state.
     pub fn shutdown(&self) {
         self.env.abort.abort();
-        let workers: Vec<(String, Worker)> = {
+        let (workers, transitions): (Vec<(String, Worker)>, Vec<JoinHandle<()>>) = {
             let mut inner = lock(&self.inner);
-            inner
+            inner.closed = true;
+            let transitions = std::mem::take(&mut inner.transitions);
+            let workers = inner
                 .entries
                 .iter_mut()
                 .filter_map(|(uuid, e)| match std::mem::replace(&mut e.runner, Runner::Idle) {
@@ -850,7 +879,8 @@ impl Registry {
                     }
                     _ => None,
                 })
-                .collect()
+                .collect();
+            (workers, transitions)
         };
         for (_, w) in &workers {
             w.stop.stop();
@@ -859,6 +889,9 @@ impl Registry {
             if w.thread.join().is_err() {
                 tracing::error!(uuid, "an event source mapping poller panicked");
             }
+        }
+        for t in transitions {
+            let _ = t.join();
         }
         self.env.destinations.shutdown();
         let mut inner = lock(&self.inner);

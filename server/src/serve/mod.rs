@@ -11,10 +11,14 @@
 //!   1.1 and CBOR codecs, the operation table, error → status, `__type`, message;
 //!   `eventstream`: SubscribeToShard framing; `body`: the response body type.
 //!
+//! Paths under `/2015-03-31/` are the Lambda event-source-mapping API (`crate::lambda`); its
+//! pollers start with the server.
+//!
 //! Shutdown: on the first signal the listener closes, open subscriptions end their streams,
-//! connections finish their in-flight requests (at most `--shutdown-timeout-secs`), then
-//! every shard log is closed cleanly (so the next start skips recovery) and the directory
-//! lock is released.
+//! connections finish their in-flight requests (at most `--shutdown-timeout-secs`), the
+//! Lambda pollers stop (an invocation in flight is abandoned and invoked again after the next
+//! start), then every shard log is closed cleanly (so the next start skips recovery) and the
+//! directory lock is released.
 
 pub mod auth;
 pub(crate) mod body;
