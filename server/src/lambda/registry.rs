@@ -885,18 +885,31 @@ impl Registry {
         for (_, w) in &workers {
             w.stop.stop();
         }
+        // (The last handle may be dropped on one of these threads: never join oneself.)
+        let me = std::thread::current().id();
         for (uuid, w) in workers {
-            if w.thread.join().is_err() {
+            if w.thread.thread().id() != me && w.thread.join().is_err() {
                 tracing::error!(uuid, "an event source mapping poller panicked");
             }
         }
         for t in transitions {
-            let _ = t.join();
+            if t.thread().id() != me {
+                let _ = t.join();
+            }
         }
         self.env.destinations.shutdown();
         let mut inner = lock(&self.inner);
         if let Err(e) = self.persist(&mut inner) {
             tracing::error!(error = %e, "could not store the mappings at shutdown");
+        }
+    }
+}
+
+impl Drop for Registry {
+    /// Dropping the last handle without [`Registry::shutdown`] shuts down the same way.
+    fn drop(&mut self) {
+        if !lock(&self.inner).closed {
+            self.shutdown();
         }
     }
 }
