@@ -34,7 +34,8 @@ enum Command {
     Inspect(ExamineArgs),
     /// Check every segment, index and marker under DIR; exit 1 if anything is damaged.
     Verify(ExamineArgs),
-    /// Serve the Kinesis API (JSON 1.1, CBOR, SubscribeToShard event streams) over HTTP.
+    /// Serve the Kinesis API (JSON 1.1, CBOR, SubscribeToShard event streams) over HTTP, and
+    /// the Lambda event-source-mapping API with mappings that invoke real functions.
     Serve(shardlog_server::serve::ServeArgs),
 }
 
