@@ -36,7 +36,7 @@ enum Command {
     Verify(ExamineArgs),
     /// Serve the Kinesis API (JSON 1.1, CBOR, SubscribeToShard event streams) over HTTP, and
     /// the Lambda event-source-mapping API with mappings that invoke real functions.
-    Serve(shardlog_server::serve::ServeArgs),
+    Serve(shardlog_server::serve::ServeCommand),
 }
 
 /// Arguments of `inspect` and `verify`.
@@ -97,7 +97,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(&args),
         Command::Inspect(args) => inspect::run(&args.dir, args.index_interval),
         Command::Verify(args) => verify::run(&args.dir, args.index_interval),
-        Command::Serve(args) => shardlog_server::serve::run(&args).map_err(Failure::from),
+        Command::Serve(cmd) => shardlog_server::serve::run(&cmd.args).map_err(Failure::from),
     };
     match result {
         Ok(code) => code,

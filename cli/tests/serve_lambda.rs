@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use python_support::{aws_env, run};
 use serde_json::{json, Value};
-use serve_support::{ok_json, request_path, Resp, Server, AUTH};
+use serve_support::{ok_json, request_to, Resp, Server, AUTH};
 
 /// boto3/botocore that know the 2026 operations, the AWS CLI v1 (it bundles its own
 /// botocore), Lambda Powertools, and moto for an SQS endpoint.
@@ -97,7 +97,7 @@ fn start_stub(venv: &Path, dir: &Path) -> (PyServer, PathBuf) {
 fn lambda(addr: std::net::SocketAddr, method: &str, path: &str, body: Option<Value>) -> Resp {
     let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
     let headers = [("Content-Type", "application/json"), ("Authorization", AUTH), ("X-Amz-Date", "20150830T123600Z")];
-    request_path(addr, method, path, &headers, &bytes)
+    request_to(addr, method, path, &headers, &bytes)
 }
 
 fn create_mapping(addr: std::net::SocketAddr, body: Value) -> String {
@@ -447,7 +447,7 @@ fn lambda_errors_have_lambdas_status_body_and_error_type_header() {
         ),
     );
     assert_eq!((r.status, r.header("x-amzn-ErrorType")), (400, Some("ValidationException")));
-    let r = request_path(
+    let r = request_to(
         server.addr,
         "POST",
         "/2015-03-31/event-source-mappings",

@@ -5,6 +5,7 @@
 mod python_support;
 mod serve_support;
 
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -40,6 +41,32 @@ fn boto3_scenario() {
     assert!(ran.stdout.contains("scenario: all checks passed"), "{}", ran.output());
     let status = server.terminate();
     assert!(status.success(), "server exit status {status:?}");
+}
+
+#[test]
+fn boto3_over_tls_trusts_the_self_signed_certificate_written_beside_the_data_directory() {
+    let venv = venv();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let log = dir.path().join("stderr");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_shardlog"));
+    cmd.args(["serve", "--addr", "127.0.0.1:0", "--tls", "--log-level", "info", "--dir"])
+        .arg(&data)
+        .stderr(File::create(&log).unwrap());
+    let server = Server::spawn(cmd);
+    let cert = dir.path().join("data.cert.pem");
+    assert!(cert.exists(), "the PEM is written beside the data directory");
+    let endpoint = format!("https://localhost:{}", server.addr.port());
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/tls.py");
+    let mut cmd = Command::new(venv.join("bin/python"));
+    cmd.arg(&script).arg(&endpoint).arg(&cert);
+    aws_env(&mut cmd, dir.path());
+    let ran = run(cmd, "tls.py", RUN_DEADLINE);
+    assert!(ran.status.success(), "tls.py failed ({}):\n{}", ran.status, ran.output());
+    assert!(ran.stdout.contains("tls: all checks passed"), "{}", ran.output());
+    assert!(server.terminate().success());
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.contains(cert.to_str().unwrap()), "the certificate's path is logged:\n{logged}");
 }
 
 /// The AWS CLI v1 (`aws kinesis ...`) from the virtual environment.

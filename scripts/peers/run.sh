@@ -2,7 +2,7 @@
 # `shardlog serve` against the local Kinesis servers a user would pick instead, in one run, on
 # loopback, with the same boto3 client (scripts/peers/load.py):
 #
-#   shardlog serve          release build, --durability interval, a temporary data directory
+#   shardlog serve          optimised build with symbols (--profile profiling), --durability interval, a temporary data directory
 #   kinesalite              npm; in memory, and on LevelDB (--path, a temporary directory)
 #   kinesis-local           npm (kinesis-mock built for Node.js); in memory
 #   moto_server             PyPI moto[server]; in memory
@@ -64,10 +64,10 @@ if [[ "$(cat "$npm_dir/pins.txt" 2>/dev/null)" != "$NPM_PINS" ]]; then
     npm_ok=0
   fi
 fi
-note "cargo build --release (shardlog, serve_load)"
-(cd "$root" && cargo build --release -q -p shardlog-cli --bin shardlog --example serve_load)
-shardlog=$root/target/release/shardlog
-serve_load=$root/target/release/examples/serve_load
+note "cargo build --profile profiling (shardlog, serve_load)"
+(cd "$root" && cargo build --profile profiling -q -p shardlog-cli --bin shardlog --example serve_load)
+shardlog=$root/target/profiling/shardlog
+serve_load=$root/target/profiling/examples/serve_load
 
 # --- helpers ------------------------------------------------------------------------------
 free_port() {

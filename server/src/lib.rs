@@ -1,11 +1,22 @@
 //! `shardlog-server`: the Kinesis-compatible HTTP endpoint on the shardlog engine, as a
-//! library. The `shardlog` binary (`cli/`) is a thin wrapper around [`serve::run`].
+//! library. The `shardlog` binary (`cli/`) is a thin wrapper around [`serve::run`]; tests and
+//! applications start it in-process with [`serve::Server::builder`]:
+//!
+//! ```no_run
+//! use shardlog_server::serve::{Server, StartupStream};
+//!
+//! let server = Server::builder().create_stream(StartupStream::provisioned("orders", 2)).start()?;
+//! println!("point an AWS SDK at {}", server.url());
+//! server.shutdown()?;
+//! # Ok::<(), shardlog_server::ServeError>(())
+//! ```
 //!
 //! - [`protocol`]: the Kinesis wire protocol without HTTP: the JSON 1.1 and CBOR codecs, the
 //!   operation table that validates a decoded request and calls the engine, the error
 //!   envelope. The `request` fuzz target drives it directly.
-//! - [`serve`]: arguments, the accept loop (hyper on tokio), request handling, SigV4,
-//!   SubscribeToShard event streams, clean shutdown.
+//! - [`serve`]: arguments (flags, `SHARDLOG_*` variables, a TOML file), the server (hyper on
+//!   tokio, HTTP/1.1 and HTTP/2, optional TLS), start-up streams, health and Prometheus
+//!   metrics, request handling, SigV4, SubscribeToShard event streams, clean shutdown.
 //! - [`lambda`]: the Lambda event-source-mapping API on the same port (`/2015-03-31/…`) and
 //!   the pollers that invoke real functions (the Lambda Invoke API or local commands).
 

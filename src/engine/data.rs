@@ -215,6 +215,8 @@ impl Engine {
             let bytes = (r.key.len() + r.data.len()) as f64;
             let max = EngineInner::max_record_bytes(&topo) as f64;
             if !slot.buckets.lock().admit_write(&limits, 1.0, bytes, max, inner.now_ms()) {
+                slot.counters.write_throttled(1);
+                h.counters.write_throttled(1);
                 return Err(messages::shard_rate_exceeded(
                     &names::shard_id_name(shard.index),
                     &topo.meta.name,
@@ -225,6 +227,9 @@ impl Engine {
         let log = inner.log(slot)?;
         let a =
             log.append(&[RecordRef { partition_key: r.key.as_bytes(), explicit_hash_key: r.hash_key, data: r.data }])?;
+        let bytes = (r.key.len() + r.data.len()) as u64;
+        slot.counters.incoming(1, bytes);
+        h.counters.incoming(1, bytes);
         Ok(PutRecordOutput {
             shard_id: names::shard_id_name(shard.index),
             sequence_number: EngineInner::sequence_number(shard, a.first_offset, a.arrival_ms),
@@ -301,6 +306,10 @@ impl Engine {
             else {
                 continue;
             };
+            if let Some(slot) = routed.get(i).and_then(|r| topo.slots.get(r.pos)) {
+                slot.counters.write_throttled(1);
+            }
+            h.counters.write_throttled(1);
             failed += 1;
             out.error_code = Some("ProvisionedThroughputExceededException".into());
             out.error_message = Some(
@@ -323,6 +332,11 @@ impl Engine {
                 data: r.data,
             }));
             let appended = inner.log(slot).and_then(|log| log.append(&batch));
+            if appended.is_ok() {
+                let bytes: usize = batch.iter().map(|r| r.partition_key.len() + r.data.len()).sum();
+                slot.counters.incoming(batch.len() as u64, bytes as u64);
+                h.counters.incoming(batch.len() as u64, bytes as u64);
+            }
             let shard_id = names::shard_id_name(shard.index);
             for (k, &i) in group.iter().enumerate() {
                 let Some(out) = results.get_mut(i) else { continue };
@@ -428,6 +442,8 @@ impl Engine {
         let Some(log) = inner.existing_log(slot)? else {
             // Never written: an empty shard.
             let at_end = shard.closed.is_some();
+            slot.counters.get_records(0, 0, 0);
+            h.counters.get_records(0, 0, 0);
             let t = ShardIteratorToken { issued_ms: now, ..token };
             return Ok(GetRecordsOutput {
                 records: Vec::new(),
@@ -438,6 +454,8 @@ impl Engine {
         };
         let limits = inner.limits_for(&h);
         if !slot.buckets.lock().admit_read(&limits, now) {
+            slot.counters.read_throttled();
+            h.counters.read_throttled();
             return Err(messages::shard_rate_exceeded(&shard_id, &topo.meta.name, &inner.config.account_id));
         }
         let read = log.read(token.offset, limit as usize, MAX_GET_RECORDS_BYTES)?;
@@ -459,6 +477,8 @@ impl Engine {
             };
             now.saturating_sub(oldest_unread).max(0)
         };
+        slot.counters.get_records(records.len() as u64, read_bytes as u64, millis_behind_latest);
+        h.counters.get_records(records.len() as u64, read_bytes as u64, millis_behind_latest);
         let at_end = shard.closed.is_some() && next >= hw;
         let (next_shard_iterator, child_shards) = if at_end {
             (None, Some(children(&topo, shard.index)))

@@ -494,6 +494,10 @@ impl Subscription {
                 Some(a) if self.position < self.log.high_watermark() => now.saturating_sub(a).max(0),
                 _ => 0,
             };
+            if let Some(slot) = topo.position(shard.index).and_then(|p| topo.slots.get(p)) {
+                slot.counters.subscribe_event(records.len() as u64, bytes as u64, behind);
+            }
+            h.counters.subscribe_event(records.len() as u64, bytes as u64, behind);
             self.last_event_ms = now;
             return Step::Event(SubscribeToShardEvent {
                 records,
@@ -513,9 +517,14 @@ impl Subscription {
                 child_shards: Some(kids),
             });
         }
+        let slot = topo.position(shard.index).and_then(|p| topo.slots.get(p)).cloned();
         drop(topo);
         let heartbeat_due = self.last_event_ms.saturating_add(ms(cfg.heartbeat_interval));
         if now >= heartbeat_due {
+            if let Some(slot) = slot {
+                slot.counters.subscribe_event(0, 0, 0);
+            }
+            h.counters.subscribe_event(0, 0, 0);
             self.last_event_ms = now;
             return Step::Event(SubscribeToShardEvent {
                 records: Vec::new(),

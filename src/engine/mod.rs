@@ -17,6 +17,7 @@ pub(crate) mod control;
 mod data;
 pub mod fanout;
 pub mod lineage;
+pub mod metrics;
 mod reshard;
 pub(crate) mod retention;
 mod timer;
@@ -172,6 +173,8 @@ pub(crate) struct StreamHandle {
     pub(crate) arn: String,
     pub(crate) dir: PathBuf,
     pub(crate) topo: RwLock<Topology>,
+    /// Stream-level data-plane counters.
+    pub(crate) counters: metrics::Counters,
 }
 
 /// A stream's catalog entry plus what the data plane derives from it.
@@ -190,6 +193,8 @@ pub(crate) struct ShardSlot {
     log: Mutex<Option<ShardLog>>,
     /// Throughput-limit buckets (run-time state).
     pub(crate) buckets: Mutex<crate::limits::ShardBuckets>,
+    /// Shard-level data-plane counters.
+    pub(crate) counters: metrics::Counters,
 }
 
 impl Topology {
@@ -204,6 +209,7 @@ impl Topology {
                         dir: dir.join(names::shard_id_name(s.index)),
                         log: Mutex::new(None),
                         buckets: Mutex::new(crate::limits::ShardBuckets::default()),
+                        counters: metrics::Counters::default(),
                     })
                 })
             })
@@ -359,6 +365,7 @@ impl EngineInner {
             arn,
             topo: RwLock::new(Topology::new(meta, &dir, old)),
             dir,
+            counters: metrics::Counters::default(),
         })
     }
 

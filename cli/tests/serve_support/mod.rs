@@ -19,19 +19,23 @@ impl Server {
     /// Start `shardlog serve --addr 127.0.0.1:0 --dir DIR <extra>` and wait until it accepts
     /// connections.
     pub fn start(dir: &Path, extra: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_shardlog"))
-            .args(["serve", "--addr", "127.0.0.1:0", "--dir", dir.to_str().unwrap(), "--log-level", "warn"])
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_shardlog"));
+        cmd.args(["serve", "--addr", "127.0.0.1:0", "--dir", dir.to_str().unwrap(), "--log-level", "warn"])
             .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start shardlog serve");
-        // The first stdout line names the bound address.
+            .stderr(Stdio::inherit());
+        Server::spawn(cmd)
+    }
+
+    /// Start a prepared `shardlog serve` command (its stdout is taken over) and wait until
+    /// it accepts connections.
+    pub fn spawn(mut cmd: Command) -> Server {
+        let mut child = cmd.stdout(Stdio::piped()).spawn().expect("start shardlog serve");
+        // The first stdout line names the bound address (http:// or https://).
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("read the listening line");
         let addr: SocketAddr = line
             .trim()
-            .rsplit("http://")
+            .rsplit("://")
             .next()
             .and_then(|a| a.parse().ok())
             .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
@@ -55,17 +59,28 @@ impl Server {
         child.wait().unwrap();
     }
 
-    /// Send SIGTERM and wait (bounded) for the exit status.
-    pub fn terminate(mut self) -> ExitStatus {
-        let mut child = self.child.take().unwrap();
+    /// Send SIGTERM without waiting.
+    pub fn signal(&self) {
+        let child = self.child.as_ref().unwrap();
         let st = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("run kill");
         assert!(st.success());
+    }
+
+    /// Send SIGTERM and wait (bounded) for the exit status.
+    pub fn terminate(self) -> ExitStatus {
+        self.signal();
+        self.wait()
+    }
+
+    /// Wait (bounded) for the exit status after a signal.
+    pub fn wait(mut self) -> ExitStatus {
+        let mut child = self.child.take().unwrap();
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(status) = child.try_wait().unwrap() {
                 return status;
             }
-            assert!(Instant::now() < deadline, "server did not exit within 30 s of SIGTERM");
+            assert!(Instant::now() < deadline, "server did not exit within 30 s of a signal");
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -140,13 +155,18 @@ pub fn read_chunk(r: &mut BufReader<TcpStream>) -> Option<Vec<u8>> {
     (size > 0).then_some(data)
 }
 
-/// Send one request on a fresh connection and read the whole response.
+/// Send one request to `/` on a fresh connection and read the whole response.
 pub fn request(addr: SocketAddr, method: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
-    request_path(addr, method, "/", headers, body)
+    request_to(addr, method, "/", headers, body)
 }
 
-/// [`request`] to another path (with its query string).
-pub fn request_path(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
+/// `GET path` on a fresh connection.
+pub fn get(addr: SocketAddr, path: &str) -> Resp {
+    request_to(addr, "GET", path, &[], b"")
+}
+
+/// Send one request to `path` on a fresh connection and read the whole response.
+pub fn request_to(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");

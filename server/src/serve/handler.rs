@@ -16,7 +16,8 @@
 //! 8. member types (`SerializationException`), constraints (`ValidationException`), then the
 //!    engine — see `ops`.
 //!
-//! Steps 5–8 and the response encoding run on the blocking pool (parsing, hashing and engine
+//! Health and metrics (`routes`) are answered before any of this. Steps 5–8 and the
+//! response encoding run on the blocking pool (parsing, hashing and engine
 //! calls may take CPU or wait for an fdatasync). Every response carries `x-amzn-RequestId`
 //! and `x-amz-id-2`.
 
@@ -38,7 +39,7 @@ use super::body::Body;
 use super::errors::ApiError;
 use super::ops::{self, Op};
 use super::wire::{self, Codec, ContentType};
-use super::{auth, eventstream, State};
+use super::{auth, eventstream, routes, State};
 
 /// What the blocking part of a request produced.
 enum Outcome {
@@ -60,6 +61,9 @@ struct LogInfo {
 
 /// Serve one request.
 pub async fn handle(state: Arc<State>, req: Request<Incoming>, peer: SocketAddr) -> Result<Response<Body>, Infallible> {
+    if let Some(route) = routes::route(&req) {
+        return Ok(routes::serve(&state, route, &req));
+    }
     let started = Instant::now();
     let request_id = request_id();
     let origin = req.headers().contains_key(http::header::ORIGIN);
@@ -93,7 +97,9 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>, peer: SocketAddr)
         }
     }
     let status = status.as_u16();
-    let elapsed_us = started.elapsed().as_micros() as u64;
+    let elapsed = started.elapsed();
+    state.metrics.observe(info.op.unwrap_or("unknown"), status, elapsed);
+    let elapsed_us = elapsed.as_micros() as u64;
     let op = info.op.unwrap_or("-");
     match info.error {
         None => tracing::info!(%peer, ?version, request_id, op, status, elapsed_us, "request"),
@@ -228,7 +234,7 @@ async fn process(state: &Arc<State>, req: Request<Incoming>, info: &mut LogInfo)
             let (tx, rx) = tokio::sync::mpsc::channel(4);
             // The channel is empty: the first frame always fits.
             let _ = tx.try_send(eventstream::initial_response(ct.codec));
-            tokio::spawn(eventstream::pump(sub, ct.codec, tx, state.shutdown.clone()));
+            tokio::spawn(eventstream::pump(sub, ct.codec, tx, state.stopping()));
             let mut resp = Response::new(Body::Stream(rx));
             resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(eventstream::CONTENT_TYPE));
             resp
