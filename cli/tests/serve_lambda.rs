@@ -627,7 +627,7 @@ fn lineage_is_followed_across_a_split_while_the_mapping_runs() {
     let server =
         Server::start(&dir.path().join("data"), &["--lambda-command", &function, "--lambda-poll-interval-ms", "10"]);
     ok_json(server.addr, "CreateStream", json!({"StreamName": "s", "ShardCount": 1}));
-    create_mapping(
+    let uuid = create_mapping(
         server.addr,
         json!({"FunctionName": "record", "EventSourceArn": stream_arn("s"), "StartingPosition": "TRIM_HORIZON", "BatchSize": 7}),
     );
@@ -672,6 +672,21 @@ fn lineage_is_followed_across_a_split_while_the_mapping_runs() {
         }
     }
     assert_eq!(got, put_order, "per-key order across the split");
+    // The mapping's series on /metrics.
+    let text = serve_support::get(server.addr, "/metrics").text();
+    let series = |name: &str| -> u64 {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("{name}{{")) && l.contains(&format!("uuid=\"{uuid}\"")))
+            .unwrap_or_else(|| panic!("no {name} for the mapping:\n{text}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    assert_eq!(series("lambda_event_source_mapping_polled_events_total"), 240);
+    assert_eq!(series("lambda_event_source_mapping_invoked_events_total"), 240);
+    assert!(series("lambda_invocations_total") >= 240 / 7);
+    assert_eq!(series("lambda_errors_total"), 0);
+    assert_eq!(series("lambda_event_source_mapping_enabled"), 1);
+    assert!(text.contains("function_name=\"record\""), "{text}");
     assert!(server.terminate().success());
 }
 

@@ -118,11 +118,15 @@ fn through_lambda(lambda: &Lambda, function: &str, records: usize, batch_size: u
     assert_eq!(r.status.as_u16(), 202, "{}", String::from_utf8_lossy(&r.body));
     let uuid = serde_json::from_slice::<serde_json::Value>(&r.body).unwrap()["UUID"].as_str().unwrap().to_string();
     let delivered = |l: &Lambda| {
-        l.registry().counters().into_iter().find(|c| c.0 == uuid).map_or(0, |c| c.3.records_delivered as usize)
+        l.registry()
+            .counters()
+            .into_iter()
+            .find(|c| c.uuid == uuid)
+            .map_or(0, |c| c.counters.records_delivered as usize)
     };
     while delivered(lambda) < records {
         lambda.step(&uuid).expect("the mapping runs");
-        let c = lambda.registry().counters().into_iter().find(|c| c.0 == uuid).unwrap().3;
+        let c = lambda.registry().counters().into_iter().find(|c| c.uuid == uuid).unwrap().counters;
         assert_eq!(c.failed_invocations, 0, "the function failed");
     }
     let took = started.elapsed();

@@ -473,8 +473,8 @@ fn records_older_than_the_maximum_age_go_to_the_on_failure_directory_uninvoked()
     assert_eq!(d["KinesisBatchInfo"]["streamArn"], STREAM_ARN);
     assert_eq!(e.lambda.registry().checkpoints(&uuid).unwrap()[0].last_processed, Some(young));
     let counters = e.lambda.registry().counters();
-    assert_eq!(counters[0].3.records_discarded, 2);
-    assert_eq!(counters[0].3.on_failure_documents, 1);
+    assert_eq!(counters[0].counters.records_discarded, 2);
+    assert_eq!(counters[0].counters.on_failure_documents, 1);
 }
 
 #[test]
@@ -499,7 +499,7 @@ fn retries_run_out_into_an_on_failure_document_and_processing_goes_on() {
     assert_eq!(docs[0]["requestContext"]["approximateInvokeCount"], 3);
     assert_eq!(docs[0]["responseContext"]["functionError"], "Unhandled");
     assert_eq!(e.get(&uuid)["LastProcessingResult"], "OK");
-    let c = e.lambda.registry().counters()[0].3;
+    let c = e.lambda.registry().counters()[0].counters;
     assert_eq!((c.invocations, c.failed_invocations), (4, 3));
 }
 
@@ -614,7 +614,7 @@ fn filters_drop_records_and_the_checkpoint_moves_past_them() {
     let delivered: Vec<String> = e.events("ok").iter().flat_map(data_of).collect();
     assert_eq!(delivered, vec![r#"{"kind": "order", "total": 150}"#, "not json"]);
     assert_eq!(e.lambda.registry().checkpoints(&uuid).unwrap()[0].last_processed, Some(last));
-    assert_eq!(e.lambda.registry().counters()[0].3.records_filtered, 3);
+    assert_eq!(e.lambda.registry().counters()[0].counters.records_filtered, 3);
 }
 
 #[test]

@@ -12,7 +12,8 @@
 //! - `invoke`: running a function — the Lambda Invoke API (`--lambda-endpoint`) or a local
 //!   command (`--lambda-command NAME=CMD`); `outbound`: signed outgoing HTTP;
 //!   `destination`: on-failure documents (local files, or SQS with `--sqs-endpoint`).
-//! - `route`: the HTTP side (body limits, authentication, the blocking pool).
+//! - `route`: the HTTP side (body limits, authentication, the blocking pool); `metrics`:
+//!   per-mapping series on `/metrics`.
 //!
 //! Checkpoints are the engine's (stored in its catalog under the mapping's UUID), so they
 //! are as crash-safe as the stream itself; a restart resumes every enabled mapping after its
@@ -22,6 +23,7 @@ pub mod api;
 pub mod destination;
 pub mod errors;
 pub mod invoke;
+pub mod metrics;
 pub mod model;
 pub mod outbound;
 pub mod registry;
@@ -286,6 +288,11 @@ impl Lambda {
     /// The registry (checkpoints, counters, on-failure directories).
     pub fn registry(&self) -> &Registry {
         &self.registry
+    }
+
+    /// The `/metrics` collector of the mappings.
+    pub fn metrics_collector(&self) -> metrics::LambdaCollector {
+        metrics::LambdaCollector::new(Arc::clone(&self.registry))
     }
 
     /// Stop every poller and store the final state.

@@ -844,15 +844,21 @@ impl Registry {
         self.env.engine.checkpoints(&StreamRef::arn(stream), uuid).ok()
     }
 
-    /// Every mapping's UUID, function ARN, state and counters (for `/metrics`).
-    pub fn counters(&self) -> Vec<(String, String, State, Counters)> {
+    /// Every mapping's identity, state and counters, by UUID (for `/metrics`).
+    pub fn counters(&self) -> Vec<MappingCounters> {
         let inner = lock(&self.inner);
-        let mut out: Vec<_> = inner
+        let mut out: Vec<MappingCounters> = inner
             .entries
             .values()
-            .map(|e| (e.def.uuid.clone(), e.def.function_arn.clone(), e.def.state, e.live.counters()))
+            .map(|e| MappingCounters {
+                uuid: e.def.uuid.clone(),
+                function_arn: e.def.function_arn.clone(),
+                event_source_arn: e.def.event_source_arn.clone(),
+                state: e.def.state,
+                counters: e.live.counters(),
+            })
             .collect();
-        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out.sort_by(|a, b| a.uuid.cmp(&b.uuid));
         out
     }
 
@@ -912,6 +918,21 @@ impl Drop for Registry {
             self.shutdown();
         }
     }
+}
+
+/// One mapping in [`Registry::counters`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MappingCounters {
+    /// `UUID`.
+    pub uuid: String,
+    /// `FunctionArn`.
+    pub function_arn: String,
+    /// `EventSourceArn`.
+    pub event_source_arn: String,
+    /// `State`.
+    pub state: State,
+    /// The counters.
+    pub counters: Counters,
 }
 
 fn not_found() -> LambdaError {

@@ -241,7 +241,7 @@ impl ServerBuilder {
             verifier,
             stop: watch::channel(false).0,
             health: Health::default(),
-            metrics: Arc::new(ServerMetrics::new(engine.clone())),
+            metrics: Arc::new(ServerMetrics::new(engine.clone()).with_collector(Box::new(lambda.metrics_collector()))),
             lambda: lambda.clone(),
         });
         state.health.set_ready();
