@@ -79,10 +79,15 @@ impl Drop for PyServer {
 
 /// The Invoke API stub (lambda_stub.py).
 fn start_stub(venv: &Path, dir: &Path) -> (PyServer, PathBuf) {
+    start_stub_with(venv, dir, &[])
+}
+
+/// The stub with extra arguments (a certificate and key: HTTPS).
+fn start_stub_with(venv: &Path, dir: &Path, extra: &[&str]) -> (PyServer, PathBuf) {
     let log = dir.join("stub.log");
     let port_file = dir.join("stub.port");
     let stub = script("lambda_stub.py");
-    let args = [
+    let mut args = vec![
         stub.to_str().unwrap(),
         port_file.to_str().unwrap(),
         log.to_str().unwrap(),
@@ -90,6 +95,7 @@ fn start_stub(venv: &Path, dir: &Path) -> (PyServer, PathBuf) {
         SECRET_KEY,
         "us-east-1",
     ];
+    args.extend_from_slice(extra);
     (PyServer::start(venv, dir, &args, &port_file), log)
 }
 
@@ -478,7 +484,7 @@ fn bad_lambda_flags_stop_the_start_with_a_usage_error() {
         (vec!["--lambda-command", "no-equals-sign"], "expected NAME=CMD"),
         (vec!["--lambda-command", "bad name=x"], "not a function name"),
         (vec!["--lambda-command", "f=x", "--lambda-command", "f=y"], "given twice"),
-        (vec!["--lambda-endpoint", "https://lambda.us-east-1.amazonaws.com"], "only http://"),
+        (vec!["--lambda-endpoint", "ftp://lambda.example"], "http or https"),
         (vec!["--lambda-endpoint", "localhost:3001"], "scheme"),
         (vec!["--sqs-endpoint", "ftp://x"], "--sqs-endpoint"),
         (vec!["--lambda-timeout-secs", "0"], "lambda-timeout-secs"),
@@ -750,5 +756,53 @@ fn on_failure_documents_reach_an_sqs_queue_even_after_the_endpoint_was_down() {
         (!std::fs::read_dir(&outbox).ok()?.flatten().any(|e| e.path().extension().is_some_and(|x| x == "json")))
             .then_some(())
     });
+    assert!(server.terminate().success());
+}
+
+#[test]
+fn an_https_invoke_endpoint_is_verified_against_the_trust_store() {
+    let venv = venv();
+    let dir = tempfile::tempdir().unwrap();
+    // A self-signed pair for localhost, made by `shardlog serve --tls` beside its data dir.
+    let made = Server::start(&dir.path().join("tls"), &["--tls"]);
+    assert!(made.terminate().success());
+    let (cert, key) = (dir.path().join("tls.cert.pem"), dir.path().join("tls.key.pem"));
+    let (stub, stub_log) = start_stub_with(&venv, dir.path(), &[cert.to_str().unwrap(), key.to_str().unwrap()]);
+    let endpoint = format!("https://localhost:{}", stub.port);
+    let serve = |data: &str, trust: Option<&Path>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_shardlog"));
+        cmd.args(["serve", "--addr", "127.0.0.1:0", "--log-level", "warn", "--lambda-poll-interval-ms", "20"])
+            .arg("--dir")
+            .arg(dir.path().join(data))
+            .args(["--lambda-endpoint", &endpoint, "--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
+            .env_remove("SSL_CERT_FILE")
+            .env_remove("SSL_CERT_DIR")
+            .stderr(Stdio::inherit());
+        if let Some(t) = trust {
+            cmd.env("SSL_CERT_FILE", t);
+        }
+        Server::spawn(cmd)
+    };
+    let mapping =
+        json!({"FunctionName": "recorder", "EventSourceArn": stream_arn("s"), "StartingPosition": "TRIM_HORIZON"});
+
+    // Trusting the certificate: delivered over TLS.
+    let server = serve("trusting", Some(&cert));
+    ok_json(server.addr, "CreateStream", json!({"StreamName": "s", "ShardCount": 1}));
+    let uuid = create_mapping(server.addr, mapping.clone());
+    put_records(server.addr, "s", &[("k".into(), "over tls".into())]);
+    wait_for("the delivery over TLS", || std::fs::read_to_string(&stub_log).ok()?.contains("over tls").then_some(()));
+    wait_for("the result", || (mapping_state(server.addr, &uuid)["LastProcessingResult"] == "OK").then_some(()));
+    assert!(server.terminate().success());
+
+    // Not trusting it: every invocation fails its handshake.
+    let server = serve("distrusting", None);
+    ok_json(server.addr, "CreateStream", json!({"StreamName": "s", "ShardCount": 1}));
+    let uuid = create_mapping(server.addr, mapping);
+    put_records(server.addr, "s", &[("k".into(), "never delivered".into())]);
+    wait_for("the failed handshake", || {
+        (mapping_state(server.addr, &uuid)["LastProcessingResult"] == "PROBLEM: Function call failed").then_some(())
+    });
+    assert!(!std::fs::read_to_string(&stub_log).unwrap().contains("never delivered"));
     assert!(server.terminate().success());
 }

@@ -1,10 +1,10 @@
 """The Lambda Invoke API, as AWS Lambda, `sam local start-lambda` and the Runtime Interface
 Emulator serve it, running real Python handlers in process — the test's function host.
 
-    lambda_stub.py PORT_FILE LOG_FILE ACCESS_KEY SECRET_KEY REGION
+    lambda_stub.py PORT_FILE LOG_FILE ACCESS_KEY SECRET_KEY REGION [CERT_PEM KEY_PEM]
 
 Serves `POST /2015-03-31/functions/{name}/invocations` on a free loopback port (written to
-PORT_FILE). Every request's SigV4 signature is verified with botocore's signer against
+PORT_FILE), over HTTPS with CERT_PEM/KEY_PEM when they are given. Every request's SigV4 signature is verified with botocore's signer against
 ACCESS_KEY/SECRET_KEY for service `lambda` (a bad one gets 403, as Lambda answers). The
 handler's return value is the 200 response; an exception becomes Lambda's error response
 (200, `X-Amz-Function-Error: Unhandled`, `{"errorMessage", "errorType", "stackTrace"}`). An
@@ -171,6 +171,12 @@ class Handler(BaseHTTPRequestHandler):
 
 server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
 server.daemon_threads = True
+if len(sys.argv) > 7:
+    import ssl
+
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(sys.argv[6], sys.argv[7])
+    server.socket = tls.wrap_socket(server.socket, server_side=True)
 with open(PORT_FILE + ".tmp", "w") as f:
     f.write(str(server.server_address[1]))
 import os  # noqa: E402

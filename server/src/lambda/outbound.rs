@@ -1,9 +1,10 @@
 //! Outgoing HTTP for the Lambda side of the server: SigV4-signed requests (the `aws-sigv4`
 //! crate, with the configured credentials and the server's region) to the Lambda Invoke API
-//! and to an SQS-compatible endpoint, on a small runtime of its own so that the pollers'
-//! threads can call it blocking, whatever the accept loop is doing. Every call has a
-//! deadline, reads at most a bounded response, and gives up at once when the server shuts
-//! down.
+//! and to an SQS-compatible endpoint, over `http://` or `https://` (rustls; the system's
+//! trust store, which `SSL_CERT_FILE` and `SSL_CERT_DIR` extend), on a small runtime of its
+//! own so that the pollers' threads can call it blocking, whatever the accept loop is doing.
+//! Every call has a deadline, reads at most a bounded response, and gives up at once when
+//! the server shuts down.
 
 use std::sync::mpsc;
 use std::sync::Mutex;
@@ -15,6 +16,7 @@ use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full, Limited};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -134,7 +136,7 @@ pub enum SendError {
 /// The outgoing HTTP client.
 pub struct Outbound {
     runtime: tokio::runtime::Runtime,
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     credentials: Credentials,
     region: String,
 }
@@ -156,20 +158,23 @@ impl Outbound {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(Duration::from_secs(10)));
-        let client = Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(30)).build(connector);
+        connector.enforce_http(false);
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls_config()?)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(connector);
+        let client = Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(30)).build(https);
         Ok(Outbound { runtime, client, credentials, region: region.to_string() })
     }
 
-    /// Check that `url` is an endpoint this client can call (`http://host[:port][/path]`).
+    /// Check that `url` is an endpoint this client can call
+    /// (`http[s]://host[:port][/path]`).
     pub fn check_endpoint(url: &str) -> Result<Uri, String> {
         let uri: Uri = url.parse().map_err(|e| format!("{url:?} is not a URL: {e}"))?;
         match uri.scheme_str() {
-            Some("http") => {}
-            Some(other) => {
-                return Err(format!(
-                    "{url:?}: only http:// endpoints are supported (got {other}://); put a TLS-terminating proxy in front for https"
-                ))
-            }
+            Some("http" | "https") => {}
+            Some(other) => return Err(format!("{url:?}: the scheme must be http or https, not {other}")),
             None => return Err(format!("{url:?} needs a scheme, e.g. http://127.0.0.1:3001")),
         }
         if uri.authority().is_none() {
@@ -268,6 +273,28 @@ impl Outbound {
         *req.body_mut() = Full::new(Bytes::from(body));
         Ok(req)
     }
+}
+
+/// TLS for https endpoints: ring, the system's trust store (with `SSL_CERT_FILE` and
+/// `SSL_CERT_DIR`). A machine without one can still call http endpoints; https calls then
+/// fail with the handshake's error.
+fn tls_config() -> std::io::Result<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    let found = rustls_native_certs::load_native_certs();
+    for e in &found.errors {
+        tracing::debug!(error = %e, "a trust-store certificate could not be read");
+    }
+    let (added, ignored) = roots.add_parsable_certificates(found.certs);
+    tracing::debug!(added, ignored, "trust store for https Lambda and SQS endpoints");
+    // ring, as the server's own TLS (`serve::tls`): rustls deprecates it only for its lack of
+    // post-quantum key exchange.
+    #[allow(deprecated)]
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(std::io::Error::other)?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
 }
 
 /// The error and its causes on one line.
