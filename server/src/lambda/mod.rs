@@ -4,7 +4,7 @@
 //! - `api`: the five operations (Create/Get/Update/Delete/ListEventSourceMappings, Lambda's
 //!   REST-JSON protocol under `/2015-03-31/`), decoding and checking their members;
 //!   `errors`: Lambda's error shapes; `model`: a mapping's definition, state and JSON.
-//! - `registry`: the mappings, their state machine and their pollers — each an
+//! - `registry`: the mappings and their state machine; `poller`: each enabled one's poller, an
 //!   [`EventSourceMapping`](shardlog::event_source::EventSourceMapping), the library's
 //!   driver, with all of Lambda's batching, retry, bisection, partial-failure, record-age,
 //!   tumbling-window, filtering and lineage rules; `store`: their crash-atomic file;
@@ -26,6 +26,7 @@ pub mod invoke;
 pub mod metrics;
 pub mod model;
 pub mod outbound;
+mod poller;
 pub mod registry;
 pub mod route;
 pub mod status;
@@ -47,9 +48,10 @@ use errors::LambdaError;
 use invoke::command::CommandBackend;
 use invoke::http::HttpBackend;
 use invoke::Backend;
+use invoke::Functions;
 use model::FunctionRef;
 use outbound::{Abort, Credentials, Outbound};
-use registry::{Env, Functions, Registry};
+use registry::{Env, Registry};
 
 /// The `serve` arguments of the Lambda side.
 #[derive(Debug, Clone, Default, clap::Args)]

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use shardlog::kinesis::names;
 
+use super::api::Members;
 use super::errors::LambdaError;
 
 /// A mapping's `State`.
@@ -117,6 +118,89 @@ pub struct MappingDef {
 }
 
 impl MappingDef {
+    /// A new mapping of `function` from CreateEventSourceMapping's members, with Lambda's
+    /// defaults; Kinesis' required members are checked here (the parameters' ranges were
+    /// checked when the members were decoded; the rest when the poller is built).
+    pub fn create(m: &Members, function: &FunctionRef, uuid: String, now_ms: i64) -> Result<MappingDef, LambdaError> {
+        let source_arn = m.event_source_arn.clone().ok_or_else(|| {
+            LambdaError::invalid_parameter("EventSourceArn is required: the ARN of a Kinesis stream or stream consumer")
+        })?;
+        EventSource::parse(&source_arn)?;
+        let position = m.starting_position.clone().ok_or_else(|| {
+            LambdaError::invalid_parameter(
+                "StartingPosition is required for a Kinesis event source: TRIM_HORIZON, LATEST or AT_TIMESTAMP",
+            )
+        })?;
+        match (position.as_str(), m.starting_position_timestamp_ms) {
+            ("AT_TIMESTAMP", None) => {
+                return Err(LambdaError::invalid_parameter(
+                    "StartingPositionTimestamp is required with StartingPosition AT_TIMESTAMP",
+                ))
+            }
+            (p, Some(_)) if p != "AT_TIMESTAMP" => {
+                return Err(LambdaError::invalid_parameter(
+                    "StartingPositionTimestamp is only allowed with StartingPosition AT_TIMESTAMP",
+                ))
+            }
+            _ => {}
+        }
+        Ok(MappingDef {
+            uuid,
+            seq: 0,
+            event_source_arn: source_arn,
+            function_arn: function.arn.clone(),
+            enabled: m.enabled.unwrap_or(true),
+            state: State::Creating,
+            state_transition_reason: USER_ACTION.into(),
+            last_modified_ms: now_ms,
+            last_processing_result: NO_RECORDS_PROCESSED.into(),
+            starting_position: position,
+            starting_position_timestamp_ms: m.starting_position_timestamp_ms,
+            batch_size: m.batch_size.unwrap_or(100),
+            maximum_batching_window_in_seconds: m.maximum_batching_window_in_seconds.unwrap_or(0),
+            parallelization_factor: m.parallelization_factor.unwrap_or(1),
+            bisect_batch_on_function_error: m.bisect_batch_on_function_error.unwrap_or(false),
+            maximum_retry_attempts: m.maximum_retry_attempts.unwrap_or(-1),
+            maximum_record_age_in_seconds: m.maximum_record_age_in_seconds.unwrap_or(-1),
+            function_response_types: m.function_response_types.clone().unwrap_or_default(),
+            tumbling_window_in_seconds: m.tumbling_window_in_seconds.unwrap_or(0),
+            on_failure_destination: m.on_failure_destination.clone().flatten(),
+            filter_patterns: m.filter_patterns.clone().flatten(),
+            metrics: m.metrics.clone().flatten(),
+            tags: m.tags.clone().unwrap_or_default(),
+            stream_creation_ms: None,
+        })
+    }
+
+    /// Apply UpdateEventSourceMapping's members (all but `FunctionName`, which the caller
+    /// resolves): what is given replaces what was; `{}` clears the filters, an empty
+    /// `OnFailure` the destination.
+    pub fn apply(&mut self, m: &Members) {
+        self.enabled = m.enabled.unwrap_or(self.enabled);
+        self.batch_size = m.batch_size.unwrap_or(self.batch_size);
+        self.maximum_batching_window_in_seconds =
+            m.maximum_batching_window_in_seconds.unwrap_or(self.maximum_batching_window_in_seconds);
+        self.parallelization_factor = m.parallelization_factor.unwrap_or(self.parallelization_factor);
+        self.bisect_batch_on_function_error =
+            m.bisect_batch_on_function_error.unwrap_or(self.bisect_batch_on_function_error);
+        self.maximum_retry_attempts = m.maximum_retry_attempts.unwrap_or(self.maximum_retry_attempts);
+        self.maximum_record_age_in_seconds =
+            m.maximum_record_age_in_seconds.unwrap_or(self.maximum_record_age_in_seconds);
+        self.tumbling_window_in_seconds = m.tumbling_window_in_seconds.unwrap_or(self.tumbling_window_in_seconds);
+        if let Some(t) = &m.function_response_types {
+            self.function_response_types = t.clone();
+        }
+        if let Some(d) = &m.on_failure_destination {
+            self.on_failure_destination = d.clone();
+        }
+        if let Some(f) = &m.filter_patterns {
+            self.filter_patterns = f.clone();
+        }
+        if let Some(x) = &m.metrics {
+            self.metrics = x.clone();
+        }
+    }
+
     /// `EventSourceMappingArn`.
     pub fn arn(&self, region: &str, account: &str) -> String {
         format!("arn:aws:lambda:{region}:{account}:event-source-mapping:{}", self.uuid)

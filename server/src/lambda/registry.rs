@@ -31,23 +31,22 @@
 //! late report from a replaced poller is ignored.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 use shardlog::engine::StreamRef;
-use shardlog::event_source::{
-    EventSourceConfig, EventSourceMapping, EventSourcePosition, FilterCriteria, FunctionResponseType, StepReport,
-};
+use shardlog::event_source::StepReport;
 use shardlog::{Engine, Error};
 
 use super::api::{ListQuery, Members};
 use super::destination::Destinations;
 use super::errors::LambdaError;
-use super::invoke::{Backend, FunctionHandler};
+use super::invoke::Functions;
 use super::model::{EventSource, FunctionRef, MappingDef, State, NO_RECORDS_PROCESSED, USER_ACTION};
 use super::outbound::Abort;
+use super::poller::{self, BuildCtx, Poller, Stepped, StopSignal};
 use super::status::{Counters, Live};
 use super::store::{Snapshot, Store};
 
@@ -57,22 +56,6 @@ pub const MAX_MAPPINGS: usize = 1_000;
 const PAGE: usize = 100;
 /// `LastProcessingResult` once the stream is gone.
 const STREAM_NOT_FOUND: &str = "PROBLEM: Stream not found";
-
-/// The functions the server can invoke.
-#[derive(Debug, Default)]
-pub struct Functions {
-    /// `--lambda-command NAME=CMD`, by name.
-    pub commands: HashMap<String, Arc<dyn Backend>>,
-    /// `--lambda-endpoint`: every other name.
-    pub endpoint: Option<Arc<dyn Backend>>,
-}
-
-impl Functions {
-    /// The backend that runs `f`, if any.
-    pub fn backend(&self, f: &FunctionRef) -> Option<Arc<dyn Backend>> {
-        self.commands.get(&f.name).cloned().or_else(|| self.endpoint.clone())
-    }
-}
 
 /// What the registry works with.
 #[derive(Debug)]
@@ -136,98 +119,6 @@ struct Worker {
     thread: JoinHandle<()>,
 }
 
-#[derive(Debug, Default)]
-struct StopSignal {
-    stopped: Mutex<bool>,
-    cv: Condvar,
-}
-
-impl StopSignal {
-    fn stop(&self) {
-        *self.stopped.lock().unwrap_or_else(|p| p.into_inner()) = true;
-        self.cv.notify_all();
-    }
-
-    fn is_stopped(&self) -> bool {
-        *self.stopped.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn wait(&self, d: Duration) {
-        let g = self.stopped.lock().unwrap_or_else(|p| p.into_inner());
-        let _ = self.cv.wait_timeout_while(g, d, |stopped| !*stopped);
-    }
-}
-
-/// A running mapping: the driver and what its poller checks between steps.
-#[derive(Debug)]
-struct Poller {
-    mapping: EventSourceMapping,
-    live: Arc<Live>,
-    stream_arn: String,
-    stream_creation_ms: i64,
-    last_error: Option<String>,
-}
-
-/// What one poller step came to.
-enum Stepped {
-    Busy(StepReport),
-    Idle(StepReport),
-    /// The stream is gone (the reason).
-    StreamGone(String),
-}
-
-impl Poller {
-    fn step(&mut self, engine: &Engine) -> Stepped {
-        match self.mapping.poll_once() {
-            Ok(r) => {
-                self.live.record_step(&r);
-                self.last_error = None;
-                if !r.is_idle() {
-                    return Stepped::Busy(r);
-                }
-                match self.stream_gone(engine) {
-                    Some(why) => Stepped::StreamGone(why),
-                    None => Stepped::Idle(r),
-                }
-            }
-            Err(e) => {
-                if let Some(why) = self.stream_gone(engine) {
-                    return Stepped::StreamGone(why);
-                }
-                let text = e.to_string();
-                if self.last_error.as_deref() != Some(text.as_str()) {
-                    tracing::warn!(uuid = self.mapping.config().uuid, error = %e, "event source mapping: polling failed");
-                    self.last_error = Some(text);
-                }
-                self.live.set_last_result(&format!("PROBLEM: {e}"));
-                Stepped::Idle(StepReport::default())
-            }
-        }
-    }
-
-    /// Why the mapping's stream no longer exists, if it does not.
-    fn stream_gone(&self, engine: &Engine) -> Option<String> {
-        match engine.describe_stream_summary(StreamRef::arn(self.stream_arn.clone())) {
-            Err(Error::ResourceNotFound { .. }) => Some(format!("PROBLEM: Stream {} was deleted", self.stream_arn)),
-            Ok(s) if s.stream_creation_timestamp.as_millis() != self.stream_creation_ms => {
-                Some(format!("PROBLEM: Stream {} was deleted and created again", self.stream_arn))
-            }
-            _ => None,
-        }
-    }
-}
-
-/// Lambda's error for an engine error about the event source.
-fn source_error(arn: &str, e: Error) -> LambdaError {
-    match e {
-        Error::ResourceNotFound { message } | Error::InvalidArgument { message } | Error::Validation { message } => {
-            LambdaError::invalid_parameter(format!("EventSourceArn {arn}: {message}"))
-        }
-        e if e.is_client_error() => LambdaError::invalid_parameter(format!("EventSourceArn {arn}: {e}")),
-        e => LambdaError::service(e),
-    }
-}
-
 fn lock(m: &Mutex<Inner>) -> MutexGuard<'_, Inner> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -285,69 +176,24 @@ impl Registry {
         Ok(reg)
     }
 
-    /// `def` as the driver's configuration, every parameter checked.
-    fn config(&self, def: &MappingDef, live: &Arc<Live>) -> Result<(EventSourceConfig, FunctionRef), LambdaError> {
+    /// What building a poller needs.
+    fn ctx(&self) -> BuildCtx<'_> {
         let env = &self.env;
-        let source = EventSource::parse(&def.event_source_arn)?;
-        let function = FunctionRef::parse(&def.function_arn, &env.region, &env.account)?;
-        let position = match (def.starting_position.as_str(), def.starting_position_timestamp_ms) {
-            ("TRIM_HORIZON", _) => EventSourcePosition::TrimHorizon,
-            ("LATEST", _) => EventSourcePosition::Latest,
-            ("AT_TIMESTAMP", Some(ms)) => EventSourcePosition::AtTimestamp(shardlog::engine::Timestamp(ms)),
-            (p, _) => return Err(LambdaError::invalid_parameter(format!("StartingPosition {p:?} is not usable"))),
-        };
-        let mut cfg = EventSourceConfig::new(StreamRef::arn(source.stream_arn.clone()), function.arn.clone(), position);
-        cfg.uuid = def.uuid.clone();
-        cfg.consumer_arn = source.consumer_arn.clone();
-        cfg.batch_size = def.batch_size;
-        cfg.maximum_batching_window_in_seconds = def.maximum_batching_window_in_seconds;
-        cfg.bisect_batch_on_function_error = def.bisect_batch_on_function_error;
-        cfg.maximum_retry_attempts = def.maximum_retry_attempts;
-        cfg.maximum_record_age_in_seconds = def.maximum_record_age_in_seconds;
-        cfg.parallelization_factor = def.parallelization_factor;
-        cfg.tumbling_window_in_seconds = def.tumbling_window_in_seconds;
-        if def.function_response_types.iter().any(|t| t == "ReportBatchItemFailures") {
-            cfg.function_response_types = vec![FunctionResponseType::ReportBatchItemFailures];
+        BuildCtx {
+            engine: &env.engine,
+            region: &env.region,
+            account: &env.account,
+            functions: &env.functions,
+            destinations: &env.destinations,
         }
-        if let Some(patterns) = &def.filter_patterns {
-            let criteria = FilterCriteria::parse(patterns).map_err(|e| LambdaError::invalid_parameter(e.0))?;
-            cfg.filter = Some(criteria.into_record_filter());
-        }
-        if let Some(d) = &def.on_failure_destination {
-            cfg.on_failure = Some(env.destinations.sink(&def.uuid, d, Arc::clone(live)));
-        }
-        cfg.validate(env.engine.config().clock.now_ms()).map_err(|e| match e {
-            Error::InvalidArgument { message } => LambdaError::invalid_parameter(message),
-            e => LambdaError::service(e),
-        })?;
-        Ok((cfg, function))
     }
 
-    /// Check `def` against the engine (its stream, its consumer) and build its driver.
+    fn config(&self, def: &MappingDef, live: &Arc<Live>) -> Result<(), LambdaError> {
+        poller::config(&self.ctx(), def, live).map(drop)
+    }
+
     fn build(&self, def: &MappingDef, live: &Arc<Live>) -> Result<Poller, LambdaError> {
-        let env = &self.env;
-        let (cfg, function) = self.config(def, live)?;
-        let source = EventSource::parse(&def.event_source_arn)?;
-        let summary = env
-            .engine
-            .describe_stream_summary(StreamRef::arn(source.stream_arn.clone()))
-            .map_err(|e| source_error(&def.event_source_arn, e))?;
-        let handler = Arc::new(FunctionHandler {
-            uuid: Arc::from(def.uuid.as_str()),
-            backend: env.functions.backend(&function),
-            function,
-            live: Arc::clone(live),
-            clock: Arc::clone(&env.engine.config().clock),
-        });
-        let mapping =
-            EventSourceMapping::new(&env.engine, cfg, handler).map_err(|e| source_error(&def.event_source_arn, e))?;
-        Ok(Poller {
-            mapping,
-            live: Arc::clone(live),
-            stream_arn: summary.stream_arn,
-            stream_creation_ms: summary.stream_creation_timestamp.as_millis(),
-            last_error: None,
-        })
+        poller::build(&self.ctx(), def, live)
     }
 
     /// Start `def`'s poller. `Err` is why it cannot run (for `StateTransitionReason`).
@@ -458,56 +304,8 @@ impl Registry {
                 "1 validation error detected: Value null at 'functionName' failed to satisfy constraint: Member must not be null",
             )
         })?;
-        let source_arn = m.event_source_arn.clone().ok_or_else(|| {
-            LambdaError::invalid_parameter("EventSourceArn is required: the ARN of a Kinesis stream or stream consumer")
-        })?;
-        EventSource::parse(&source_arn)?;
         let function = self.function(&name)?;
-        let position = m.starting_position.clone().ok_or_else(|| {
-            LambdaError::invalid_parameter(
-                "StartingPosition is required for a Kinesis event source: TRIM_HORIZON, LATEST or AT_TIMESTAMP",
-            )
-        })?;
-        match (position.as_str(), m.starting_position_timestamp_ms) {
-            ("AT_TIMESTAMP", None) => {
-                return Err(LambdaError::invalid_parameter(
-                    "StartingPositionTimestamp is required with StartingPosition AT_TIMESTAMP",
-                ))
-            }
-            (p, Some(_)) if p != "AT_TIMESTAMP" => {
-                return Err(LambdaError::invalid_parameter(
-                    "StartingPositionTimestamp is only allowed with StartingPosition AT_TIMESTAMP",
-                ))
-            }
-            _ => {}
-        }
-        let now = self.now_ms();
-        let mut def = MappingDef {
-            uuid: uuid::Uuid::new_v4().to_string(),
-            seq: 0,
-            event_source_arn: source_arn,
-            function_arn: function.arn.clone(),
-            enabled: m.enabled.unwrap_or(true),
-            state: State::Creating,
-            state_transition_reason: USER_ACTION.into(),
-            last_modified_ms: now,
-            last_processing_result: NO_RECORDS_PROCESSED.into(),
-            starting_position: position,
-            starting_position_timestamp_ms: m.starting_position_timestamp_ms,
-            batch_size: m.batch_size.unwrap_or(100),
-            maximum_batching_window_in_seconds: m.maximum_batching_window_in_seconds.unwrap_or(0),
-            parallelization_factor: m.parallelization_factor.unwrap_or(1),
-            bisect_batch_on_function_error: m.bisect_batch_on_function_error.unwrap_or(false),
-            maximum_retry_attempts: m.maximum_retry_attempts.unwrap_or(-1),
-            maximum_record_age_in_seconds: m.maximum_record_age_in_seconds.unwrap_or(-1),
-            function_response_types: m.function_response_types.clone().unwrap_or_default(),
-            tumbling_window_in_seconds: m.tumbling_window_in_seconds.unwrap_or(0),
-            on_failure_destination: m.on_failure_destination.clone().flatten(),
-            filter_patterns: m.filter_patterns.clone().flatten(),
-            metrics: m.metrics.clone().flatten(),
-            tags: m.tags.clone().unwrap_or_default(),
-            stream_creation_ms: None,
-        };
+        let mut def = MappingDef::create(&m, &function, uuid::Uuid::new_v4().to_string(), self.now_ms())?;
         let live = Arc::new(Live::new(NO_RECORDS_PROCESSED));
         // Checks the parameters against the engine (the stream, the consumer, the time).
         let poller = self.build(&def, &live)?;
@@ -622,29 +420,7 @@ impl Registry {
             def.function_arn = f.arn;
         }
         let only_enabled = Members { enabled: None, ..m.clone() } == Members::default();
-        def.enabled = m.enabled.unwrap_or(def.enabled);
-        def.batch_size = m.batch_size.unwrap_or(def.batch_size);
-        def.maximum_batching_window_in_seconds =
-            m.maximum_batching_window_in_seconds.unwrap_or(def.maximum_batching_window_in_seconds);
-        def.parallelization_factor = m.parallelization_factor.unwrap_or(def.parallelization_factor);
-        def.bisect_batch_on_function_error =
-            m.bisect_batch_on_function_error.unwrap_or(def.bisect_batch_on_function_error);
-        def.maximum_retry_attempts = m.maximum_retry_attempts.unwrap_or(def.maximum_retry_attempts);
-        def.maximum_record_age_in_seconds =
-            m.maximum_record_age_in_seconds.unwrap_or(def.maximum_record_age_in_seconds);
-        def.tumbling_window_in_seconds = m.tumbling_window_in_seconds.unwrap_or(def.tumbling_window_in_seconds);
-        if let Some(t) = m.function_response_types.clone() {
-            def.function_response_types = t;
-        }
-        if let Some(d) = m.on_failure_destination.clone() {
-            def.on_failure_destination = d;
-        }
-        if let Some(f) = m.filter_patterns.clone() {
-            def.filter_patterns = f;
-        }
-        if let Some(x) = m.metrics.clone() {
-            def.metrics = x;
-        }
+        def.apply(&m);
         // Check the new configuration now (against the engine too when it is to run; the
         // poller is built again once the running one has stopped).
         if def.enabled {

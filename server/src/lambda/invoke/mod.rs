@@ -11,6 +11,7 @@
 pub mod command;
 pub mod http;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -88,6 +89,22 @@ pub fn truncate(s: &str, max: usize) -> String {
 pub trait Backend: Send + Sync + std::fmt::Debug {
     /// Run `function` with `payload` (the event JSON) and wait for it.
     fn invoke(&self, function: &FunctionRef, payload: &[u8]) -> Outcome;
+}
+
+/// The functions the server can invoke.
+#[derive(Debug, Default)]
+pub struct Functions {
+    /// `--lambda-command NAME=CMD`, by name.
+    pub commands: HashMap<String, Arc<dyn Backend>>,
+    /// `--lambda-endpoint`: every other name.
+    pub endpoint: Option<Arc<dyn Backend>>,
+}
+
+impl Functions {
+    /// The backend that runs `f`, if any.
+    pub fn backend(&self, f: &FunctionRef) -> Option<Arc<dyn Backend>> {
+        self.commands.get(&f.name).cloned().or_else(|| self.endpoint.clone())
+    }
 }
 
 /// The driver's handler for one mapping.
