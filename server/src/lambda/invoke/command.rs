@@ -161,11 +161,17 @@ impl Backend for CommandBackend {
 }
 
 /// SIGKILL the process group led by `pid`.
+#[cfg(unix)]
 fn kill_group(pid: u32) {
-    #[cfg(unix)]
     if let Some(pid) = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw) {
         let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
     }
+}
+
+/// Elsewhere there are no process groups to end: the abandoned command runs to its end.
+#[cfg(not(unix))]
+fn kill_group(pid: u32) {
+    tracing::warn!(pid, "a timed-out command cannot be killed on this platform; it runs to its end");
 }
 
 #[cfg(test)]
