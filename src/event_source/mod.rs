@@ -33,6 +33,9 @@
 //! - `ParallelizationFactor` N: a shard's records are dealt to N lanes by the MD5 of their
 //!   partition key; lanes run concurrently, each one batch at a time, so every key stays in
 //!   order; the checkpoint only covers records every lane has finished.
+//! - A handler error made with `FunctionError::not_invoked` (the invocation never happened,
+//!   e.g. its caller is shutting down) is Lambda's error before invocation: the batch is
+//!   retried later without counting a retry and without bisection.
 //! - `FilterCriteria`: a record that matches no filter is dropped before batching and the
 //!   checkpoint moves past it as if it had been processed.
 //! - Lineage: a child shard starts only once its parent (both parents of a merge) is

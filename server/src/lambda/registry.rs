@@ -1,6 +1,6 @@
 //! The mappings of one server: their definitions (persisted in the [`Store`] at every
 //! change), their state machine, and the poller that runs each enabled one — an
-//! [`EventSourceMapping`] (the library's driver) on a thread of its own, or, in manual mode,
+//! [`EventSourceMapping`](shardlog::event_source::EventSourceMapping) (the library's driver) on a thread of its own, or, in manual mode,
 //! stepped by the caller.
 //!
 //! # States
