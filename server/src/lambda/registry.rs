@@ -1,7 +1,7 @@
 //! The mappings of one server: their definitions (persisted in the [`Store`] at every
 //! change), their state machine, and the poller that runs each enabled one — an
-//! [`EventSourceMapping`](shardlog::event_source::EventSourceMapping) (the library's driver) on a thread of its own, or, in manual mode,
-//! stepped by the caller.
+//! [`EventSourceMapping`](shardlog::event_source::EventSourceMapping) (the library's
+//! driver) on a thread of its own, or, in manual mode, stepped by the caller.
 //!
 //! # States
 //! - Create answers `Creating` and Update `Enabling` when they start a poller: the poller is
