@@ -87,8 +87,13 @@ fn put_input(keys: &[String], data: &Bytes) -> PutRecordsInput {
         stream: StreamRef::name(STREAM),
         records: keys
             .iter()
-            .map(|k| PutRecordsRequestEntry { data: data.clone(), partition_key: k.clone(), explicit_hash_key: None })
+            .map(|k| PutRecordsRequestEntry {
+                data: data.clone(),
+                partition_key: Some(k.clone()),
+                explicit_hash_key: None,
+            })
             .collect(),
+        dry_run: false,
     }
 }
 
@@ -199,6 +204,7 @@ fn trim_horizon(engine: &Engine) -> String {
             shard_iterator_type: ShardIteratorType::TrimHorizon,
             starting_sequence_number: None,
             timestamp: None,
+            dry_run: false,
         })
         .unwrap()
         .shard_iterator
@@ -279,7 +285,13 @@ fn bench_reads(g: &mut Group<'_>, keys: &[String], data: &Bytes) {
                     it = trim_horizon(engine);
                     read = 0;
                 }
-                let req = GetRecordsInput { shard_iterator: std::mem::take(&mut it), limit: None, stream_arn: None };
+                let req = GetRecordsInput {
+                    shard_iterator: std::mem::take(&mut it),
+                    limit: None,
+                    stream_arn: None,
+                    stream_id: None,
+                    dry_run: false,
+                };
                 let t = Instant::now();
                 let mut out = engine.get_records(black_box(req)).unwrap();
                 let n = out.records.len();

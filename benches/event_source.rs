@@ -48,11 +48,12 @@ fn prefill(engine: &Engine) {
         let records = (0..500)
             .map(|i| PutRecordsRequestEntry {
                 data: payload.clone(),
-                partition_key: format!("key-{}", (chunk * 500 + i) % 1000),
+                partition_key: Some(format!("key-{}", (chunk * 500 + i) % 1000)),
                 explicit_hash_key: None,
             })
             .collect();
-        let out = engine.put_records(PutRecordsInput { stream: StreamRef::name(STREAM), records }).unwrap();
+        let out =
+            engine.put_records(PutRecordsInput { stream: StreamRef::name(STREAM), records, dry_run: false }).unwrap();
         assert_eq!(out.failed_record_count, 0);
     }
 }

@@ -55,6 +55,8 @@ fn setup(subscribers: usize) -> Setup {
             .register_stream_consumer(RegisterStreamConsumerInput {
                 stream_arn: "arn:aws:kinesis:us-east-1:000000000000:stream/s".into(),
                 consumer_name: format!("c{i}"),
+                stream_id: None,
+                tags: Default::default(),
             })
             .expect("register");
         let mut sub = engine
@@ -66,6 +68,8 @@ fn setup(subscribers: usize) -> Setup {
                     sequence_number: None,
                     timestamp: None,
                 },
+                stream_id: None,
+                dry_run: false,
             })
             .expect("subscribe");
         let count = Arc::new(AtomicU64::new(0));
@@ -95,7 +99,7 @@ impl Setup {
             .put_record(PutRecordInput {
                 stream: StreamRef::name("s"),
                 data: Bytes::from_static(b"0123456789012345678901234567890123456789"),
-                partition_key: "k".into(),
+                partition_key: Some("k".into()),
                 ..Default::default()
             })
             .expect("put");

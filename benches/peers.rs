@@ -176,11 +176,12 @@ impl Peer for EnginePeer {
             let records = (start..start + BATCH)
                 .map(|i| PutRecordsRequestEntry {
                     data: w.data_bytes(i),
-                    partition_key: w.key(i).to_string(),
+                    partition_key: Some(w.key(i).to_string()),
                     explicit_hash_key: None,
                 })
                 .collect();
-            let out = self.0.put_records(PutRecordsInput { stream: StreamRef::name("s"), records }).unwrap();
+            let out =
+                self.0.put_records(PutRecordsInput { stream: StreamRef::name("s"), records, dry_run: false }).unwrap();
             assert_eq!(out.failed_record_count, 0);
         }
     }
@@ -194,12 +195,22 @@ impl Peer for EnginePeer {
                 shard_iterator_type: ShardIteratorType::TrimHorizon,
                 starting_sequence_number: None,
                 timestamp: None,
+                dry_run: false,
             })
             .unwrap()
             .shard_iterator;
         let mut next = 0;
         while next < RECORDS {
-            let r = self.0.get_records(GetRecordsInput { shard_iterator: it, limit: None, stream_arn: None }).unwrap();
+            let r = self
+                .0
+                .get_records(GetRecordsInput {
+                    shard_iterator: it,
+                    limit: None,
+                    stream_arn: None,
+                    stream_id: None,
+                    dry_run: false,
+                })
+                .unwrap();
             for rec in &r.records {
                 assert_eq!(rec.sequence_number.counter(), next);
                 assert_eq!(rec.partition_key, w.key(next));

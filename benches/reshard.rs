@@ -145,7 +145,7 @@ fn split_trial(durability: Durability, before: Duration, after: Duration) -> Tri
                         e.put_record(PutRecordInput {
                             stream: StreamRef::name("load"),
                             data: data.clone(),
-                            partition_key: keys[i % keys.len()].clone(),
+                            partition_key: Some(keys[i % keys.len()].clone()),
                             ..Default::default()
                         })
                         .unwrap();
@@ -329,13 +329,17 @@ fn build_fixture(dir: &Path) -> ManualClock {
                 .flat_map(|h| std::iter::repeat_n(h, RECORDS_PER_SEGMENT))
                 .map(|h| PutRecordsRequestEntry {
                     data: data.clone(),
-                    partition_key: "k".into(),
+                    partition_key: Some("k".into()),
                     explicit_hash_key: Some(h.clone()),
                 })
                 .collect();
             for chunk in entries.chunks(500) {
                 let out = e
-                    .put_records(PutRecordsInput { stream: StreamRef::name(stream_name(i)), records: chunk.to_vec() })
+                    .put_records(PutRecordsInput {
+                        stream: StreamRef::name(stream_name(i)),
+                        records: chunk.to_vec(),
+                        dry_run: false,
+                    })
                     .unwrap();
                 assert_eq!(out.failed_record_count, 0);
             }

@@ -138,7 +138,7 @@ fn run(dir: &Path, acks: &Path, records: u64) -> Result<ExitCode, String> {
         let put = e.put_record(PutRecordInput {
             stream: StreamRef::name(STREAM),
             data: payload(i),
-            partition_key: format!("k{i}"),
+            partition_key: Some(format!("k{i}")),
             ..Default::default()
         });
         match put {
@@ -178,13 +178,20 @@ fn read_shard(e: &Engine, shard: &str) -> Result<Vec<KinesisRecord>, String> {
             shard_iterator_type: ShardIteratorType::TrimHorizon,
             starting_sequence_number: None,
             timestamp: None,
+            dry_run: false,
         })
         .map_err(|err| format!("{shard}: iterator: {err}"))?
         .shard_iterator;
     let mut out = Vec::new();
     loop {
         let r = e
-            .get_records(GetRecordsInput { shard_iterator: it, limit: Some(10_000), stream_arn: None })
+            .get_records(GetRecordsInput {
+                shard_iterator: it,
+                limit: Some(10_000),
+                stream_arn: None,
+                stream_id: None,
+                dry_run: false,
+            })
             .map_err(|err| format!("{shard}: get_records after {} records: {err}", out.len()))?;
         if r.records.is_empty() {
             return Ok(out);

@@ -13,7 +13,7 @@ fn main() -> shardlog::Result<()> {
     }
     let put = engine.put_record(PutRecordInput {
         stream: StreamRef::name("orders"),
-        partition_key: "customer-42".into(),
+        partition_key: Some("customer-42".into()),
         data: Bytes::from_static(b"{\"total\": 12}"),
         ..Default::default()
     })?;
@@ -24,6 +24,7 @@ fn main() -> shardlog::Result<()> {
         shard_iterator_type: ShardIteratorType::AtSequenceNumber,
         starting_sequence_number: Some(put.sequence_number.to_string()),
         timestamp: None,
+        dry_run: false,
     })?;
     let out = engine.get_records(GetRecordsInput { shard_iterator: it.shard_iterator, ..Default::default() })?;
     assert_eq!(out.records[0].sequence_number, put.sequence_number);

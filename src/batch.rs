@@ -41,6 +41,8 @@ pub const HASH_KEY_LEN: usize = 16;
 pub const MAX_BATCH_LEN: u32 = 256 * 1024 * 1024;
 
 const FLAG_HASH_KEY: u8 = 1;
+/// Batch flag: the payload is sealed with the at-rest key (see [`crate::at_rest`]).
+pub const FLAG_SEALED: u8 = 1;
 const CRC_START: usize = 32;
 
 /// The validated header of a batch.
@@ -210,16 +212,20 @@ pub fn decode_header(bytes: &[u8], max_batch_len: u32) -> Result<BatchHeader, Fr
     if version != BATCH_VERSION {
         return Err(FrameError::UnsupportedVersion(version));
     }
-    if head.get(5..8) != Some(&[0, 0, 0][..]) {
-        return Err(FrameError::BadHeader("flags and reserved header bytes must be zero".into()));
+    let flags = head.get(5).copied().unwrap_or(0);
+    if flags & !FLAG_SEALED != 0 || head.get(6..8) != Some(&[0, 0][..]) {
+        return Err(FrameError::BadHeader("unknown flags or nonzero reserved header bytes".into()));
     }
+    // A sealed payload carries a nonce and a tag around the records.
+    let overhead = if flags & FLAG_SEALED != 0 { crate::at_rest::SEAL_OVERHEAD } else { 0 };
     let batch_len = u32_at(head, 8);
     let record_count = u32_at(head, 12);
     let limit = max_batch_len.min(MAX_BATCH_LEN);
-    if (batch_len as usize) < BATCH_HEADER_LEN + RECORD_HEADER_LEN || batch_len > limit {
-        return Err(FrameError::BadHeader(format!("batch length {batch_len} outside 43..={limit}")));
+    let min_len = BATCH_HEADER_LEN + overhead + RECORD_HEADER_LEN;
+    if (batch_len as usize) < min_len || batch_len > limit {
+        return Err(FrameError::BadHeader(format!("batch length {batch_len} outside {min_len}..={limit}")));
     }
-    let max_records = (batch_len as usize - BATCH_HEADER_LEN) / RECORD_HEADER_LEN;
+    let max_records = (batch_len as usize - BATCH_HEADER_LEN - overhead) / RECORD_HEADER_LEN;
     if record_count == 0 || record_count as usize > max_records {
         return Err(FrameError::BadHeader(format!(
             "record count {record_count} impossible for a {batch_len}-byte batch"
@@ -241,6 +247,10 @@ pub fn verify(bytes: &[u8], max_batch_len: u32) -> Result<BatchHeader, FrameErro
         .get(..header.batch_len as usize)
         .ok_or(FrameError::Truncated { need: u64::from(header.batch_len), have: bytes.len() as u64 })?;
     check_crc(batch)?;
+    if is_sealed(batch) {
+        // The records are out of reach without the key; the CRC vouches for the bytes.
+        return Ok(header);
+    }
     let mut pos = BATCH_HEADER_LEN;
     for i in 0..header.record_count {
         pos = next_record(batch, pos).map_err(|e| FrameError::BadRecords(format!("record {i}: {e}")))?.end;
@@ -249,6 +259,70 @@ pub fn verify(bytes: &[u8], max_batch_len: u32) -> Result<BatchHeader, FrameErro
         return Err(FrameError::BadRecords(format!("{} trailing bytes after the last record", batch.len() - pos)));
     }
     Ok(header)
+}
+
+/// True if the batch starting at `bytes` is sealed with the at-rest key.
+pub fn is_sealed(bytes: &[u8]) -> bool {
+    bytes.get(5).is_some_and(|f| f & FLAG_SEALED != 0)
+}
+
+/// Seal the plaintext batch that ends `buf` and starts at `start` (as [`encode_into`] left
+/// it): flag it, grow its length by [`crate::at_rest::SEAL_OVERHEAD`], seal the payload with
+/// the header as associated data, and recompute the CRC over the stored bytes.
+pub fn seal_batch(
+    buf: &mut Vec<u8>,
+    start: usize,
+    key: &crate::at_rest::AtRestKey,
+    nonce: [u8; crate::at_rest::NONCE_LEN],
+) -> Result<BatchHeader, FrameError> {
+    let plain = decode_header(buf.get(start..).unwrap_or_default(), MAX_BATCH_LEN)?;
+    let sealed_len = plain.batch_len as usize + crate::at_rest::SEAL_OVERHEAD;
+    let batch_len = u32::try_from(sealed_len)
+        .ok()
+        .filter(|l| *l <= MAX_BATCH_LEN)
+        .ok_or_else(|| FrameError::BadHeader(format!("a sealed batch of {sealed_len} bytes is too long")))?;
+    if let Some(f) = buf.get_mut(start + 5) {
+        *f |= FLAG_SEALED;
+    }
+    if let Some(l) = buf.get_mut(start + 8..start + 12) {
+        l.copy_from_slice(&batch_len.to_le_bytes());
+    }
+    let mut payload = buf.split_off(start + BATCH_HEADER_LEN);
+    key.seal(nonce, buf.get(start..start + CRC_START).unwrap_or_default(), &mut payload);
+    buf.extend_from_slice(&payload);
+    let crc = batch_crc(buf.get(start..).unwrap_or_default());
+    if let Some(slot) = buf.get_mut(start + CRC_START..start + BATCH_HEADER_LEN) {
+        slot.copy_from_slice(&crc.to_le_bytes());
+    }
+    let header = BatchHeader { batch_len, ..plain };
+    debug_assert_eq!(verify(buf.get(start..).unwrap_or_default(), MAX_BATCH_LEN), Ok(header));
+    Ok(header)
+}
+
+/// The plaintext form of a sealed batch (`batch` holds exactly it, CRC checked): flags
+/// cleared, the original length, the records, a fresh CRC. Errors if `key` does not open it.
+pub fn unseal_batch(batch: &[u8], key: &crate::at_rest::AtRestKey) -> Result<Vec<u8>, FrameError> {
+    let aad = batch.get(..CRC_START).unwrap_or_default();
+    let sealed = batch.get(BATCH_HEADER_LEN..).unwrap_or_default();
+    let records = key
+        .open(aad, sealed)
+        .ok_or_else(|| FrameError::BadRecords("the at-rest key does not open this batch".into()))?;
+    let mut plain = Vec::with_capacity(BATCH_HEADER_LEN + records.len());
+    plain.extend_from_slice(batch.get(..BATCH_HEADER_LEN).unwrap_or_default());
+    if let Some(f) = plain.get_mut(5) {
+        *f &= !FLAG_SEALED;
+    }
+    let len = (BATCH_HEADER_LEN + records.len()) as u32;
+    if let Some(l) = plain.get_mut(8..12) {
+        l.copy_from_slice(&len.to_le_bytes());
+    }
+    plain.extend_from_slice(&records);
+    let crc = batch_crc(&plain);
+    if let Some(slot) = plain.get_mut(CRC_START..BATCH_HEADER_LEN) {
+        slot.copy_from_slice(&crc.to_le_bytes());
+    }
+    verify(&plain, MAX_BATCH_LEN)?;
+    Ok(plain)
 }
 
 /// Check the CRC of one whole batch (`batch` holds exactly the batch, header checked).

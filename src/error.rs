@@ -61,6 +61,27 @@ pub enum Error {
         /// The Kinesis message.
         message: String,
     },
+    /// Kinesis `KMSNotFoundException`: records are encrypted at rest and no key is
+    /// configured to read them.
+    #[error("{message}")]
+    KmsNotFound {
+        /// The message.
+        message: String,
+    },
+    /// Kinesis `KMSAccessDeniedException`: the configured at-rest key does not open the
+    /// records.
+    #[error("{message}")]
+    KmsAccessDenied {
+        /// The message.
+        message: String,
+    },
+    /// Kinesis `DryRunOperationException`: a request with `DryRun` set passed every check;
+    /// nothing was done.
+    #[error("{message}")]
+    DryRunOperation {
+        /// The Kinesis message.
+        message: String,
+    },
     /// An operating-system I/O call failed. `op` names the call, `path` the file.
     #[error("I/O error during {op} on {}: {source}", path.display())]
     Io {
@@ -111,6 +132,9 @@ impl Error {
             Error::ExpiredIterator { .. } => "ExpiredIteratorException",
             Error::ExpiredNextToken { .. } => "ExpiredNextTokenException",
             Error::Validation { .. } => "ValidationException",
+            Error::DryRunOperation { .. } => "DryRunOperationException",
+            Error::KmsNotFound { .. } => "KMSNotFoundException",
+            Error::KmsAccessDenied { .. } => "KMSAccessDeniedException",
             Error::Io { .. } | Error::Corrupt { .. } | Error::Poisoned { .. } | Error::Locked { .. } => {
                 "InternalFailure"
             }

@@ -20,7 +20,7 @@
 //! engine.create_stream(CreateStreamInput { stream_name: "orders".into(), shard_count: Some(2), ..Default::default() })?;
 //! let put = engine.put_record(PutRecordInput {
 //!     stream: StreamRef::name("orders"),
-//!     partition_key: "customer-42".into(),
+//!     partition_key: Some("customer-42".into()),
 //!     data: Bytes::from_static(b"{\"total\": 12}"),
 //!     ..Default::default()
 //! })?;
@@ -31,6 +31,7 @@
 //!     shard_iterator_type: ShardIteratorType::TrimHorizon,
 //!     starting_sequence_number: None,
 //!     timestamp: None,
+//!     dry_run: false,
 //! })?;
 //! let out = engine.get_records(GetRecordsInput { shard_iterator: it.shard_iterator, ..Default::default() })?;
 //! assert_eq!(out.records[0].sequence_number, put.sequence_number);
@@ -43,6 +44,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
 
+pub mod at_rest;
 pub mod batch;
 pub mod catalog;
 pub mod check;

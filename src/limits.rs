@@ -134,6 +134,17 @@ pub(crate) struct ShardBuckets {
 }
 
 impl ShardBuckets {
+    /// True if a write of `records` records and `bytes` bytes would be admitted now; spends
+    /// nothing (DryRun).
+    pub(crate) fn can_write(&mut self, l: &Limits, records: f64, bytes: f64, max_record_bytes: f64, now: i64) -> bool {
+        let byte_ok = l.shard_write_bytes_per_sec.is_none_or(|r| {
+            let cap = r.max(max_record_bytes);
+            self.write_bytes.available(r, cap, now) >= bytes
+        });
+        let rec_ok = l.shard_write_records_per_sec.is_none_or(|r| self.write_records.available(r, r, now) >= records);
+        byte_ok && rec_ok
+    }
+
     /// Admit a write of `records` records and `bytes` bytes, or refuse it (spending nothing).
     /// `max_record_bytes` sizes the byte bucket (the tank for large records).
     pub(crate) fn admit_write(
@@ -144,12 +155,7 @@ impl ShardBuckets {
         max_record_bytes: f64,
         now: i64,
     ) -> bool {
-        let byte_ok = l.shard_write_bytes_per_sec.is_none_or(|r| {
-            let cap = r.max(max_record_bytes);
-            self.write_bytes.available(r, cap, now) >= bytes
-        });
-        let rec_ok = l.shard_write_records_per_sec.is_none_or(|r| self.write_records.available(r, r, now) >= records);
-        if !(byte_ok && rec_ok) {
+        if !self.can_write(l, records, bytes, max_record_bytes, now) {
             return false;
         }
         if l.shard_write_bytes_per_sec.is_some() {
@@ -161,12 +167,17 @@ impl ShardBuckets {
         true
     }
 
-    /// Admit a GetRecords call (before reading): a call token and a positive byte balance.
-    pub(crate) fn admit_read(&mut self, l: &Limits, now: i64) -> bool {
+    /// True if a GetRecords call would be admitted now; spends nothing (DryRun).
+    pub(crate) fn can_read(&mut self, l: &Limits, now: i64) -> bool {
         let calls_ok = l.shard_get_records_per_sec.is_none_or(|r| self.read_calls.available(r, r, now) >= 1.0);
         // Half a byte of slack absorbs floating-point rounding of the refill.
         let bytes_ok = l.shard_read_bytes_per_sec.is_none_or(|r| self.read_bytes.available(r, r, now) >= -0.5);
-        if !(calls_ok && bytes_ok) {
+        calls_ok && bytes_ok
+    }
+
+    /// Admit a GetRecords call (before reading): a call token and a positive byte balance.
+    pub(crate) fn admit_read(&mut self, l: &Limits, now: i64) -> bool {
+        if !self.can_read(l, now) {
             return false;
         }
         if l.shard_get_records_per_sec.is_some() {
@@ -180,6 +191,11 @@ impl ShardBuckets {
         if l.shard_read_bytes_per_sec.is_some() {
             self.read_bytes.spend(bytes);
         }
+    }
+
+    /// True if a GetShardIterator call would be admitted now; spends nothing (DryRun).
+    pub(crate) fn can_iterator(&mut self, l: &Limits, now: i64) -> bool {
+        l.shard_get_shard_iterator_per_sec.is_none_or(|r| self.iterator_calls.available(r, r, now) >= 1.0)
     }
 
     /// Admit a GetShardIterator call.

@@ -55,10 +55,11 @@ fn sync_dir(vfs: &VfsRef, dir: &Path) -> Result<()> {
 }
 
 /// Create a fresh, empty active segment at `base` following the roll protocol.
-fn create_segment(vfs: &VfsRef, dir: &Path, base: u64, now_ms: i64) -> Result<FileRef> {
+fn create_segment(vfs: &VfsRef, dir: &Path, base: u64, now_ms: i64, key_id: u32) -> Result<FileRef> {
     let path = SegmentPaths::new(dir, base).log;
     let file = vfs.create_new(&path).map_err(|e| Error::io("create", &path, e))?;
-    file.write_all_at(&segment::encode_header(base, now_ms), 0).map_err(|e| Error::io("write", &path, e))?;
+    let header = segment::encode_header_with_key(base, now_ms, key_id);
+    file.write_all_at(&header, 0).map_err(|e| Error::io("write", &path, e))?;
     file.sync_data().map_err(|e| Error::io("fdatasync", &path, e))?;
     sync_dir(vfs, dir)?;
     Ok(file)
@@ -109,7 +110,7 @@ pub(crate) fn recover(
                 d = parent;
             }
             let base = horizon.unwrap_or(0);
-            let file = create_segment(vfs, dir, base, now_ms)?;
+            let file = create_segment(vfs, dir, base, now_ms, cfg.key_id)?;
             bases.push(base);
             break (base, file, now_ms);
         };
@@ -151,7 +152,7 @@ pub(crate) fn recover(
                 sync_dir(vfs, dir)?;
                 dirty_dir = false;
                 if bases.is_empty() {
-                    let file = create_segment(vfs, dir, base, now_ms)?;
+                    let file = create_segment(vfs, dir, base, now_ms, cfg.key_id)?;
                     bases.push(base);
                     break (base, file, now_ms);
                 }

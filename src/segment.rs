@@ -62,8 +62,14 @@ impl SegmentPaths {
     }
 }
 
-/// Encode a segment file header.
+/// Encode a segment file header (no at-rest key).
 pub fn encode_header(base: u64, created_ms: i64) -> [u8; SEGMENT_HEADER_LEN as usize] {
+    encode_header_with_key(base, created_ms, 0)
+}
+
+/// Encode a segment file header naming the id of the at-rest key its sealed batches use
+/// (0: none; see [`crate::at_rest`]).
+pub fn encode_header_with_key(base: u64, created_ms: i64, key_id: u32) -> [u8; SEGMENT_HEADER_LEN as usize] {
     let mut h = [0u8; SEGMENT_HEADER_LEN as usize];
     let mut v = Vec::with_capacity(32);
     v.extend_from_slice(&SEGMENT_MAGIC);
@@ -71,7 +77,7 @@ pub fn encode_header(base: u64, created_ms: i64) -> [u8; SEGMENT_HEADER_LEN as u
     v.extend_from_slice(&[0, 0]);
     v.extend_from_slice(&base.to_le_bytes());
     v.extend_from_slice(&created_ms.to_le_bytes());
-    v.extend_from_slice(&[0, 0, 0, 0]);
+    v.extend_from_slice(&key_id.to_le_bytes());
     let crc = crc32fast::hash(&v);
     v.extend_from_slice(&crc.to_le_bytes());
     h.copy_from_slice(&v);
@@ -105,7 +111,7 @@ pub fn decode_header(bytes: &[u8]) -> std::result::Result<(u64, i64), HeaderErro
     if version != SEGMENT_VERSION {
         return Err(HeaderError::UnsupportedVersion(version));
     }
-    if h.get(6..8) != Some(&[0, 0][..]) || h.get(24..28) != Some(&[0, 0, 0, 0][..]) {
+    if h.get(6..8) != Some(&[0, 0][..]) {
         return Err(HeaderError::Invalid("reserved segment header bytes are not zero".into()));
     }
     let mut a8 = [0u8; 8];
@@ -113,6 +119,15 @@ pub fn decode_header(bytes: &[u8]) -> std::result::Result<(u64, i64), HeaderErro
     let base = u64::from_le_bytes(a8);
     a8.copy_from_slice(h.get(16..24).unwrap_or(&[0; 8]));
     Ok((base, i64::from_le_bytes(a8)))
+}
+
+/// The at-rest key id in a segment header whose CRC was checked (0: none).
+pub fn header_key_id(bytes: &[u8]) -> u32 {
+    let mut a4 = [0u8; 4];
+    if let Some(k) = bytes.get(24..28) {
+        a4.copy_from_slice(k);
+    }
+    u32::from_le_bytes(a4)
 }
 
 /// The result of walking a segment's batches.
@@ -498,6 +513,8 @@ impl Segment {
 pub(crate) struct LoadConfig {
     pub(crate) index_interval_bytes: u32,
     pub(crate) max_batch_bytes: u32,
+    /// Id of the at-rest key to name in new segment headers (0: none).
+    pub(crate) key_id: u32,
 }
 
 /// Read a whole (index) file; `None` if missing, unreadable or over 64 MiB.
@@ -576,8 +593,12 @@ pub(crate) fn decode_chunk(
             ));
         }
         if header.next_offset() > from {
-            let bytes = chunk.slice(pos..pos + len);
+            let mut bytes = chunk.slice(pos..pos + len);
             batch::check_crc(&bytes).map_err(|e| Error::corrupt(path, at, e.to_string()))?;
+            let mut header = header;
+            if batch::is_sealed(&bytes) {
+                (bytes, header) = unseal(&bytes, path, at, limits)?;
+            }
             let want =
                 limits.max_records.min(usize::try_from(hw - header.first_offset.max(from)).unwrap_or(usize::MAX));
             let take_first = out.is_empty();
@@ -594,6 +615,31 @@ pub(crate) fn decode_chunk(
     Ok(ChunkOutcome { consumed: pos, partial: false, done: false, end_seen })
 }
 
+/// Open a sealed batch with the read's at-rest key: the plaintext batch and its header.
+/// Without a key the records are out of reach (`KMSNotFoundException`); a key that does not
+/// open them is `KMSAccessDeniedException` (the CRC already passed, so the bytes are what
+/// was written).
+fn unseal(bytes: &Bytes, path: &Path, at: u64, limits: &ReadLimits) -> Result<(Bytes, batch::BatchHeader)> {
+    let Some(key) = &limits.key else {
+        return Err(Error::KmsNotFound {
+            message: format!(
+                "Records at byte {at} of {} are encrypted at rest and no encryption key is configured.",
+                path.display()
+            ),
+        });
+    };
+    let plain = batch::unseal_batch(bytes, key).map_err(|e| Error::KmsAccessDenied {
+        message: format!(
+            "Records at byte {at} of {} cannot be decrypted with key {:08x}: {e}",
+            path.display(),
+            key.id()
+        ),
+    })?;
+    let header =
+        batch::decode_header(&plain, batch::MAX_BATCH_LEN).map_err(|e| Error::corrupt(path, at, e.to_string()))?;
+    Ok((Bytes::from(plain), header))
+}
+
 /// What [`decode_chunk`] did.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ChunkOutcome {
@@ -607,11 +653,13 @@ pub(crate) struct ChunkOutcome {
 }
 
 /// What a read may still return.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct ReadLimits {
     pub(crate) max_records: usize,
     pub(crate) bytes_left: usize,
     pub(crate) max_batch_bytes: u32,
+    /// The at-rest key that opens sealed batches.
+    pub(crate) key: Option<std::sync::Arc<crate::at_rest::AtRestKey>>,
 }
 
 impl ReadLimits {

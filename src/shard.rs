@@ -50,6 +50,9 @@ pub struct LogConfig {
     pub max_batch_bytes: u32,
     /// When appends are acknowledged.
     pub durability: Durability,
+    /// The key that seals batches appended with `seal` (encryption at rest, see
+    /// [`crate::at_rest`]); its id goes into every new segment's header.
+    pub at_rest_key: Option<Arc<crate::at_rest::AtRestKey>>,
 }
 
 impl Default for LogConfig {
@@ -60,6 +63,7 @@ impl Default for LogConfig {
             index_interval_bytes: 4096,
             max_batch_bytes: 64 * 1024 * 1024,
             durability: Durability::default(),
+            at_rest_key: None,
         }
     }
 }
@@ -228,6 +232,8 @@ pub(crate) struct Inner {
     sync_group: Arc<SyncGroup>,
     cache: Arc<SegmentCache>,
     writer: Mutex<Writer>,
+    /// Nonces of batches sealed by this opening of the log.
+    nonces: crate::at_rest::NonceSource,
     segments: RwLock<Vec<Arc<Segment>>>,
     notifier: Notifier,
     start: AtomicU64,
@@ -279,8 +285,11 @@ impl ShardLog {
         } else {
             None
         };
-        let load =
-            LoadConfig { index_interval_bytes: config.index_interval_bytes, max_batch_bytes: batch::MAX_BATCH_LEN };
+        let load = LoadConfig {
+            index_interval_bytes: config.index_interval_bytes,
+            max_batch_bytes: batch::MAX_BATCH_LEN,
+            key_id: config.at_rest_key.as_ref().map_or(0, |k| k.id()),
+        };
         let r = recovery::recover(&vfs, &dir, &load, clock.now_ms(), durable_parent_levels)?;
         #[cfg(not(feature = "canary-next-offset-from-count"))]
         let next = r.active.end_offset();
@@ -298,6 +307,7 @@ impl ShardLog {
                 buf: Vec::new(),
                 clean_marker_present: r.clean_marker_present,
             }),
+            nonces: crate::at_rest::NonceSource::new(),
             segments: RwLock::new(r.segments),
             notifier: Notifier::new(next),
             start: AtomicU64::new(r.start_offset),
@@ -345,8 +355,15 @@ impl ShardLog {
     /// Append `records` as one batch (one write; under `Sync` one shared fdatasync) and
     /// return where they landed once they are acknowledged per the log's durability.
     pub fn append(&self, records: &[RecordRef<'_>]) -> Result<Appended> {
+        self.append_with(records, false)
+    }
+
+    /// [`Self::append`]; with `seal` and an at-rest key configured the batch is stored
+    /// sealed (encrypted at rest, see [`crate::at_rest`]). Without a key `seal` changes
+    /// nothing.
+    pub fn append_with(&self, records: &[RecordRef<'_>], seal: bool) -> Result<Appended> {
         let inner = &self.inner;
-        let appended = inner.append(records)?;
+        let appended = inner.append(records, seal)?;
         match inner.config.durability {
             Durability::Sync => inner.wait_synced(appended.next_offset)?,
             Durability::Buffered | Durability::Interval(_) => inner.notifier.publish(appended.next_offset),
@@ -465,6 +482,7 @@ impl Inner {
             index_interval_bytes: self.config.index_interval_bytes,
             // Data already written is read whatever the append limit is now.
             max_batch_bytes: batch::MAX_BATCH_LEN,
+            key_id: self.config.at_rest_key.as_ref().map_or(0, |k| k.id()),
         }
     }
 
@@ -497,9 +515,11 @@ impl Inner {
         Ok(())
     }
 
-    fn append(self: &Arc<Self>, records: &[RecordRef<'_>]) -> Result<Appended> {
+    fn append(self: &Arc<Self>, records: &[RecordRef<'_>], seal: bool) -> Result<Appended> {
         self.check_writable()?;
-        let needed = batch::encoded_len(records) as u64;
+        let key = self.config.at_rest_key.as_ref().filter(|_| seal);
+        let overhead = if key.is_some() { crate::at_rest::SEAL_OVERHEAD as u64 } else { 0 };
+        let needed = batch::encoded_len(records) as u64 + overhead;
         if records.is_empty() || needed > u64::from(self.config.max_batch_bytes.min(batch::MAX_BATCH_LEN)) {
             return Err(Error::invalid_argument(format!(
                 "an append needs 1 or more records and at most {} bytes encoded; got {} records, {needed} bytes",
@@ -538,8 +558,13 @@ impl Inner {
             self.roll(w, now)?;
         }
         w.buf.clear();
-        let header = batch::encode_into(&mut w.buf, w.next_offset, arrival_ms, records, self.config.max_batch_bytes)
-            .map_err(|e| Error::invalid_argument(e.to_string()))?;
+        let mut header =
+            batch::encode_into(&mut w.buf, w.next_offset, arrival_ms, records, self.config.max_batch_bytes)
+                .map_err(|e| Error::invalid_argument(e.to_string()))?;
+        if let Some(key) = key {
+            header = batch::seal_batch(&mut w.buf, 0, key, self.nonces.next())
+                .map_err(|e| Error::invalid_argument(e.to_string()))?;
+        }
         let position = w.pos;
         if let Err(e) = w.file.write_all_at(&w.buf, position) {
             return Err(self.write_failed(w, e));
@@ -578,7 +603,7 @@ impl Inner {
         let base = w.next_offset;
         let paths = segment::SegmentPaths::new(&self.dir, base);
         let file = self.vfs.create_new(&paths.log).map_err(|e| Error::io("create", &paths.log, e))?;
-        let header = segment::encode_header(base, now);
+        let header = segment::encode_header_with_key(base, now, self.config.at_rest_key.as_ref().map_or(0, |k| k.id()));
         if let Err(e) = file.write_all_at(&header, 0).and_then(|()| file.sync_data()) {
             if self.vfs.remove_file(&paths.log).is_err() {
                 self.poison(format!("could not remove half-created segment {}", paths.log.display()));
@@ -656,8 +681,12 @@ impl Inner {
         if next >= hw || max_records == 0 {
             return Ok(ReadResult { records: out, next_offset: next });
         }
-        let mut limits =
-            ReadLimits { max_records, bytes_left: max_bytes.max(1), max_batch_bytes: batch::MAX_BATCH_LEN };
+        let mut limits = ReadLimits {
+            max_records,
+            bytes_left: max_bytes.max(1),
+            max_batch_bytes: batch::MAX_BATCH_LEN,
+            key: self.config.at_rest_key.clone(),
+        };
         for seg in self.segments_from(next) {
             if seg.base >= hw || limits.exhausted() {
                 break;

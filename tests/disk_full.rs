@@ -242,7 +242,7 @@ impl Run {
         let out = self.engine.put_record(PutRecordInput {
             stream: StreamRef::name(STREAM),
             data: data.clone(),
-            partition_key: key.clone(),
+            partition_key: Some(key.clone()),
             ..Default::default()
         });
         match out {
@@ -323,12 +323,21 @@ fn read_shard(e: &Engine) -> Vec<KinesisRecord> {
             shard_iterator_type: ShardIteratorType::TrimHorizon,
             starting_sequence_number: None,
             timestamp: None,
+            dry_run: false,
         })
         .unwrap()
         .shard_iterator;
     let mut out = Vec::new();
     loop {
-        let r = e.get_records(GetRecordsInput { shard_iterator: it, limit: Some(10_000), stream_arn: None }).unwrap();
+        let r = e
+            .get_records(GetRecordsInput {
+                shard_iterator: it,
+                limit: Some(10_000),
+                stream_arn: None,
+                stream_id: None,
+                dry_run: false,
+            })
+            .unwrap();
         if r.records.is_empty() {
             return out;
         }
@@ -540,7 +549,7 @@ fn disk_full_scenario(fs: &str, mount: Result<Mount, String>, freed_by: FreedBy)
             .put_record(PutRecordInput {
                 stream: StreamRef::name(STREAM),
                 data: data.clone(),
-                partition_key: "last".into(),
+                partition_key: Some("last".into()),
                 ..Default::default()
             })
             .unwrap();

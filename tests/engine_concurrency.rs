@@ -64,7 +64,7 @@ fn produce(e: &Engine, clock: &ManualClock, p: usize, n: usize) -> Vec<(Vec<u8>,
                 .put_record(PutRecordInput {
                     stream: StreamRef::name(STREAM),
                     data: Bytes::from(data.clone()),
-                    partition_key: key.clone(),
+                    partition_key: Some(key.clone()),
                     ..Default::default()
                 })
                 .unwrap();
@@ -85,10 +85,11 @@ fn produce(e: &Engine, clock: &ManualClock, p: usize, n: usize) -> Vec<(Vec<u8>,
                         .iter()
                         .map(|(key, data)| PutRecordsRequestEntry {
                             data: Bytes::from(data.clone()),
-                            partition_key: key.clone(),
+                            partition_key: Some(key.clone()),
                             explicit_hash_key: None,
                         })
                         .collect(),
+                    dry_run: false,
                 })
                 .unwrap();
             assert_eq!(out.failed_record_count, 0);
@@ -116,6 +117,7 @@ fn read_until_done(e: &Engine, done: &AtomicBool, limit: u32) -> Seen {
                 shard_iterator_type: ShardIteratorType::TrimHorizon,
                 starting_sequence_number: None,
                 timestamp: None,
+                dry_run: false,
             })
             .unwrap()
             .shard_iterator
@@ -125,7 +127,13 @@ fn read_until_done(e: &Engine, done: &AtomicBool, limit: u32) -> Seen {
     let mut all: HashSet<Vec<u8>> = HashSet::new();
     let mut poll = |s: usize, iterators: &mut Vec<String>, seen: &mut Seen| -> (usize, i64) {
         let out = e
-            .get_records(GetRecordsInput { shard_iterator: iterators[s].clone(), limit: Some(limit), stream_arn: None })
+            .get_records(GetRecordsInput {
+                shard_iterator: iterators[s].clone(),
+                limit: Some(limit),
+                stream_arn: None,
+                stream_id: None,
+                dry_run: false,
+            })
             .unwrap();
         let n = out.records.len();
         assert!(n <= limit as usize);
@@ -243,12 +251,20 @@ fn run(durability: Durability, producers: usize, per_producer: usize, readers: u
                 shard_iterator_type: ShardIteratorType::TrimHorizon,
                 starting_sequence_number: None,
                 timestamp: None,
+                dry_run: false,
             })
             .unwrap()
             .shard_iterator;
         loop {
-            let out =
-                e.get_records(GetRecordsInput { shard_iterator: it, limit: Some(1000), stream_arn: None }).unwrap();
+            let out = e
+                .get_records(GetRecordsInput {
+                    shard_iterator: it,
+                    limit: Some(1000),
+                    stream_arn: None,
+                    stream_id: None,
+                    dry_run: false,
+                })
+                .unwrap();
             if out.records.is_empty() {
                 assert_eq!(out.millis_behind_latest, 0);
                 break;

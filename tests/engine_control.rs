@@ -47,7 +47,7 @@ fn put(e: &Engine, r: StreamRef, key: &str, data: &[u8]) -> Result<PutRecordOutp
     e.put_record(PutRecordInput {
         stream: r,
         data: Bytes::copy_from_slice(data),
-        partition_key: key.into(),
+        partition_key: Some(key.into()),
         ..Default::default()
     })
 }
@@ -60,6 +60,7 @@ fn read_shard(e: &Engine, stream: &str, shard: &str) -> Vec<KinesisRecord> {
             shard_iterator_type: ShardIteratorType::TrimHorizon,
             starting_sequence_number: None,
             timestamp: None,
+            dry_run: false,
         })
         .unwrap()
         .shard_iterator;
@@ -145,7 +146,7 @@ fn create_splits_the_hash_space_exactly_as_kinesis() {
         assert_eq!(d.stream_status, StreamStatus::Active);
         assert_eq!(d.stream_mode, StreamMode::Provisioned);
         assert_eq!(d.retention_period_hours, 24);
-        assert_eq!(d.encryption_type, "NONE");
+        assert_eq!(d.encryption_type, EncryptionType::None);
         assert!(!d.has_more_shards);
         assert_eq!(d.stream_creation_timestamp, Timestamp(T0 + 1_234));
         assert_eq!(d.stream_arn, format!("arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/{name}"));
@@ -168,7 +169,7 @@ fn create_splits_the_hash_space_exactly_as_kinesis() {
                 let out = e
                     .put_record(PutRecordInput {
                         stream: StreamRef::name(name.clone()),
-                        partition_key: "k".into(),
+                        partition_key: Some("k".into()),
                         explicit_hash_key: Some(h.to_string()),
                         data: Bytes::from_static(b"x"),
                         ..Default::default()
@@ -221,8 +222,13 @@ fn create_rejects_duplicates_bad_counts_and_quota_overruns() {
              value greater than or equal to 1",
         ),
     );
+    // PROVISIONED needs a ShardCount (without both, the stream is on-demand: tests/engine_capacity.rs).
     assert_err(
-        e.create_stream(CreateStreamInput { stream_name: "x".into(), ..Default::default() }),
+        e.create_stream(CreateStreamInput {
+            stream_name: "x".into(),
+            stream_mode: Some(StreamMode::Provisioned),
+            ..Default::default()
+        }),
         "ValidationException",
         Some(
             "1 validation error detected: Value null at 'shardCount' failed to satisfy constraint: Member must not \
@@ -311,6 +317,7 @@ fn delete_removes_the_stream_and_its_files_and_recreate_is_fresh() {
             shard_iterator_type: ShardIteratorType::TrimHorizon,
             starting_sequence_number: None,
             timestamp: None,
+            dry_run: false,
         })
         .unwrap()
         .shard_iterator;
@@ -439,12 +446,20 @@ fn describe_stream_summary_counts() {
             stream_mode: StreamMode::Provisioned,
             retention_period_hours: 24,
             stream_creation_timestamp: Timestamp(T0 + 5),
-            encryption_type: "NONE",
+            enhanced_monitoring: Vec::new(),
+            encryption_type: EncryptionType::None,
+            key_id: None,
             open_shard_count: 3,
             consumer_count: 0,
             max_record_size_in_kib: 1024,
+            stream_id: s.stream_id.clone(),
+            warm_throughput: None,
+            channel_count: 0,
+            queue_count: 0,
+            record_distribution_strategy: None,
         }
     );
+    assert!(shardlog::kinesis::ids::is_stream_id(&s.stream_id), "{}", s.stream_id);
     let s = e.describe_stream_summary(StreamRef::name("big-records")).unwrap();
     assert_eq!((s.open_shard_count, s.max_record_size_in_kib), (7, 4096));
     assert_err(
@@ -804,7 +819,7 @@ fn a_stream_arn_is_accepted_everywhere_a_name_is() {
     create(&e, "s", 2);
     let arn = format!("arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/s");
     let by_arn = || StreamRef::arn(arn.clone());
-    let both = || StreamRef { stream_name: Some("s".into()), stream_arn: Some(arn.clone()) };
+    let both = || StreamRef { stream_name: Some("s".into()), stream_arn: Some(arn.clone()), stream_id: None };
     for r in [by_arn(), both()] {
         let d = describe(&e, r.clone()).unwrap();
         assert_eq!((d.stream_name.as_str(), d.stream_arn.as_str()), ("s", arn.as_str()));
@@ -819,9 +834,10 @@ fn a_stream_arn_is_accepted_everywhere_a_name_is() {
                 stream: r.clone(),
                 records: vec![PutRecordsRequestEntry {
                     data: Bytes::from_static(b"batch"),
-                    partition_key: "a".into(),
+                    partition_key: Some("a".into()),
                     explicit_hash_key: None,
                 }],
+                dry_run: false,
             })
             .unwrap();
         assert_eq!(out2.failed_record_count, 0);
@@ -832,11 +848,18 @@ fn a_stream_arn_is_accepted_everywhere_a_name_is() {
                 shard_iterator_type: ShardIteratorType::AtSequenceNumber,
                 starting_sequence_number: Some(out.sequence_number.to_string()),
                 timestamp: None,
+                dry_run: false,
             })
             .unwrap()
             .shard_iterator;
         let recs = e
-            .get_records(GetRecordsInput { shard_iterator: it, limit: Some(2), stream_arn: Some(arn.clone()) })
+            .get_records(GetRecordsInput {
+                shard_iterator: it,
+                limit: Some(2),
+                stream_arn: Some(arn.clone()),
+                stream_id: None,
+                dry_run: false,
+            })
             .unwrap()
             .records;
         assert_eq!(recs[0].data, Bytes::from_static(b"via-arn"));
@@ -864,7 +887,7 @@ fn a_stream_arn_is_accepted_everywhere_a_name_is() {
     }
     // Name and ARN disagree.
     create(&e, "t", 1);
-    let mismatch = StreamRef { stream_name: Some("t".into()), stream_arn: Some(arn.clone()) };
+    let mismatch = StreamRef { stream_name: Some("t".into()), stream_arn: Some(arn.clone()), stream_id: None };
     assert_err(describe(&e, mismatch.clone()), "InvalidArgumentException", None);
     assert_err(put(&e, mismatch.clone(), "k", b"x"), "InvalidArgumentException", None);
     assert_err(
@@ -1063,9 +1086,10 @@ fn status_delays_model_creating_and_deleting() {
                 stream: StreamRef::name("s"),
                 records: vec![PutRecordsRequestEntry {
                     data: Bytes::from_static(b"x"),
-                    partition_key: "k".into(),
+                    partition_key: Some("k".into()),
                     explicit_hash_key: None,
                 }],
+                dry_run: false,
             }),
             "ResourceNotFoundException",
             Some(&not_found("s")),
@@ -1233,7 +1257,7 @@ fn update_max_record_size_and_describe_limits() {
         e.put_record(PutRecordInput {
             stream: StreamRef::name("m"),
             data: bytes::Bytes::from(vec![0u8; len]),
-            partition_key: "k".into(),
+            partition_key: Some("k".into()),
             ..Default::default()
         })
     };

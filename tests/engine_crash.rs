@@ -82,10 +82,17 @@ struct StreamView {
     retention_hours: u32,
     /// ListShards FROM_TRIM_HORIZON, every page.
     shards: Vec<Shard>,
+    /// Everything else the API shows of the stream: capacity mode, record distribution,
+    /// encryption, enhanced monitoring, warm throughput, StreamId, tags and policy.
+    settings: String,
 }
 
-/// Every stream, by name.
-type Topo = Vec<StreamView>;
+/// Every stream, by name, and the account's state (commitment and channels).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Topo {
+    streams: Vec<StreamView>,
+    account: String,
+}
 
 /// An acknowledged put.
 #[derive(Debug, Clone)]
@@ -149,14 +156,38 @@ fn snapshot(e: &Engine) -> shardlog::Result<Topo> {
                 None => break,
             }
         }
+        let arn = summary.stream_arn.clone();
+        let tags =
+            e.list_tags_for_resource(ListTagsForResourceInput { resource_arn: arn.clone(), stream_id: None })?.tags;
+        let policy = e.get_resource_policy(ResourcePolicyInput { resource_arn: arn, stream_id: None })?.policy;
+        let settings = format!(
+            "{:?} {:?} {:?} {:?} {:?} {:?} {} {} {:?} {policy}",
+            summary.stream_mode,
+            summary.record_distribution_strategy,
+            summary.encryption_type,
+            summary.key_id,
+            summary.enhanced_monitoring,
+            summary.warm_throughput,
+            summary.stream_id,
+            summary.max_record_size_in_kib,
+            tags,
+        );
         out.push(StreamView {
             name,
             created_ms: summary.stream_creation_timestamp.as_millis(),
             retention_hours: summary.retention_period_hours,
             shards,
+            settings,
         });
     }
-    Ok(out)
+    // The commitment's stored times (its status follows from them and the clock).
+    let commitment = e.describe_account_settings()?.minimum_throughput_billing_commitment;
+    let mut account = format!("{:?} {:?}", commitment.started_at, commitment.ended_at);
+    for c in e.list_channels(ListChannelsInput::default())?.channel_summaries {
+        let d = e.describe_channel(&c.channel_arn)?;
+        account.push_str(&format!(" | {d:?}"));
+    }
+    Ok(Topo { streams: out, account })
 }
 
 /// `FROM_TRIM_HORIZON` on the first page (a NextToken carries it after that).
@@ -166,8 +197,8 @@ fn token_filter() -> Option<ShardFilter> {
 
 fn describe(t: &Topo) -> String {
     let mut s = String::new();
-    for v in t {
-        s.push_str(&format!("\n  {} (created {}, {} h):", v.name, v.created_ms, v.retention_hours));
+    for v in &t.streams {
+        s.push_str(&format!("\n  {} (created {}, {} h, {}):", v.name, v.created_ms, v.retention_hours, v.settings));
         for sh in &v.shards {
             s.push_str(&format!(
                 " {}{}",
@@ -176,9 +207,10 @@ fn describe(t: &Topo) -> String {
             ));
         }
     }
-    if t.is_empty() {
+    if t.streams.is_empty() {
         s.push_str(" <no streams>");
     }
+    s.push_str(&format!("\n  account: {}", t.account));
     s
 }
 
@@ -209,7 +241,8 @@ impl Driver {
             puts: Vec::new(),
             counters: HashMap::new(),
             steps,
-            topos: vec![Vec::new(), topo],
+            // Before the open there is nothing, which an opened empty engine shows too.
+            topos: vec![topo.clone(), topo],
             serial: 0,
         }
     }
@@ -262,7 +295,7 @@ impl Driver {
                     .put_record(PutRecordInput {
                         stream: StreamRef::name(stream),
                         data: data.clone(),
-                        partition_key: key.clone(),
+                        partition_key: Some(key.clone()),
                         ..Default::default()
                     })
                     .unwrap();
@@ -276,10 +309,11 @@ impl Driver {
                             .iter()
                             .map(|(key, _, data)| PutRecordsRequestEntry {
                                 data: data.clone(),
-                                partition_key: key.clone(),
+                                partition_key: Some(key.clone()),
                                 explicit_hash_key: None,
                             })
                             .collect(),
+                        dry_run: false,
                     })
                     .unwrap();
                 assert_eq!(out.failed_record_count, 0);
@@ -410,7 +444,153 @@ fn run_workload() -> Workload {
     d.puts("t", 4);
     d.step("re-create s", None, create("s", 3));
     d.puts("s", puts);
+    // The 2026 API's metadata: account commitment, an on-demand stream and its record
+    // distribution, encryption, monitoring, tags, policy, warm throughput, a mode switch,
+    // and a channel whose deliveries (objects written, then progress committed) run through
+    // the same crash states.
+    d.step("account commitment on", None, |e| {
+        e.update_account_settings(UpdateAccountSettingsInput { enable_minimum_throughput_billing_commitment: true })
+            .unwrap();
+    });
+    d.step("create on-demand od", None, |e| {
+        e.create_stream(CreateStreamInput { stream_name: "od".into(), ..Default::default() }).unwrap()
+    });
+    for strategy in [RecordDistribution::Auto, RecordDistribution::UserPartitionKey] {
+        d.step("record distribution", None, move |e| {
+            e.update_stream_record_distribution_strategy(UpdateStreamRecordDistributionStrategyInput {
+                stream: StreamRef::arn(arn("od")),
+                record_distribution_strategy: strategy,
+            })
+            .unwrap()
+        });
+    }
+    d.step("start encryption t", None, |e| {
+        e.start_stream_encryption(StreamEncryptionInput {
+            stream: StreamRef::name("t"),
+            encryption_type: EncryptionType::Kms,
+            key_id: "alias/aws/kinesis".into(),
+        })
+        .unwrap()
+    });
+    d.step("enable monitoring t", None, |e| {
+        e.enable_enhanced_monitoring(EnhancedMonitoringInput {
+            stream: StreamRef::name("t"),
+            shard_level_metrics: vec![MetricsName::All],
+        })
+        .unwrap();
+    });
+    d.step("tag resource t", None, |e| {
+        let tags = [("team".to_string(), "data".to_string())].into_iter().collect();
+        e.tag_resource(TagResourceInput { resource_arn: arn("t"), tags, stream_id: None }).unwrap()
+    });
+    d.step("put policy t", None, |e| {
+        let policy = r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"kinesis:*"}}"#.into();
+        e.put_resource_policy(PutResourcePolicyInput { resource_arn: arn("t"), policy, stream_id: None }).unwrap()
+    });
+    d.step("create channel", None, |e| {
+        e.create_channel(channel_input()).unwrap();
+    });
+    d.puts("od", puts / 2);
+    d.step("deliver (buffer)", None, |e| {
+        e.deliver_channels().unwrap();
+    });
+    d.step("deliver (write and commit)", None, |e| {
+        assert_eq!(e.deliver_channels().unwrap().objects_written, 1);
+    });
+    d.puts("od", 6);
+    d.step("update channel", None, |e| {
+        let arn = e.list_channels(ListChannelsInput::default()).unwrap().channel_summaries[0].channel_arn.clone();
+        e.update_channel(UpdateChannelInput {
+            channel_arn: arn,
+            s3_data_freshness_in_seconds: Some(2),
+            ..Default::default()
+        })
+        .unwrap();
+    });
+    d.step("warm throughput od", None, |e| {
+        e.update_stream_warm_throughput(UpdateStreamWarmThroughputInput {
+            stream: StreamRef::name("od"),
+            warm_throughput_mibps: 8,
+        })
+        .unwrap();
+    });
+    d.step("stream mode t on-demand", None, |e| {
+        e.update_stream_mode(UpdateStreamModeInput {
+            stream: StreamRef::arn(arn("t")),
+            stream_mode: StreamMode::OnDemand,
+            warm_throughput_mibps: None,
+        })
+        .unwrap()
+    });
+    d.step("stop encryption t", None, |e| {
+        e.stop_stream_encryption(StreamEncryptionInput {
+            stream: StreamRef::name("t"),
+            encryption_type: EncryptionType::Kms,
+            key_id: "alias/aws/kinesis".into(),
+        })
+        .unwrap()
+    });
+    d.puts("t", 4);
+    d.step("account commitment off", None, |e| {
+        e.update_account_settings(UpdateAccountSettingsInput { enable_minimum_throughput_billing_commitment: false })
+            .unwrap();
+    });
     d.finish()
+}
+
+fn arn(name: &str) -> String {
+    format!("arn:aws:kinesis:us-east-1:000000000000:stream/{name}")
+}
+
+/// A STRING channel on `od` (records are text without newlines: one line per record),
+/// uncompressed, to bucket `out` of the directory sink, freshness 1 s.
+fn channel_input() -> CreateChannelInput {
+    CreateChannelInput {
+        channel_name: "ch".into(),
+        service_execution_role_arn: "arn:aws:iam::000000000000:role/r".into(),
+        stream_configuration_list: vec![ChannelStreamConfiguration {
+            stream_arn: arn("od"),
+            record_configuration: RecordConfiguration {
+                record_format_type: RecordFormat::String,
+                gsr_schema_arn: None,
+            },
+        }],
+        s3_destination_configuration: Some(S3DestinationConfiguration {
+            data_freshness_in_seconds: Some(1),
+            dead_letter_queue_s3_configuration: None,
+            storage_configuration: S3StorageConfiguration {
+                bucket_arn: "arn:aws:s3:::out".into(),
+                expected_bucket_owner: "000000000000".into(),
+                output_key_template: None,
+                storage_class: None,
+                compression_type: S3Compression::None,
+            },
+        }),
+        ..Default::default()
+    }
+}
+
+/// Every line of every object under `dir` of the simulated file system.
+fn object_lines(vfs: &shardlog::io::VfsRef, dir: &Path, out: &mut Vec<Bytes>) -> Result<(), String> {
+    if !vfs.exists(dir) {
+        return Ok(());
+    }
+    for entry in vfs.read_dir(dir).map_err(|e| format!("read_dir {}: {e}", dir.display()))? {
+        let path = dir.join(&entry.name);
+        if entry.is_dir {
+            object_lines(vfs, &path, out)?;
+            continue;
+        }
+        if entry.name.ends_with(".tmp") {
+            continue;
+        }
+        let f = vfs.open_read(&path).map_err(|e| format!("open {}: {e}", path.display()))?;
+        let len = f.len().map_err(|e| format!("stat {}: {e}", path.display()))?;
+        let mut buf = vec![0u8; len as usize];
+        f.read_exact_at(&mut buf, 0).map_err(|e| format!("read {}: {e}", path.display()))?;
+        out.extend(buf.split(|b| *b == b'\n').filter(|l| !l.is_empty()).map(Bytes::copy_from_slice));
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -488,7 +668,7 @@ fn check_state(w: &Workload, state: &CrashState) -> Result<(), String> {
 
     // Records.
     let mut seen: HashSet<usize> = HashSet::new();
-    for view in &topo {
+    for view in &topo.streams {
         let mut per_stream: HashSet<usize> = HashSet::new();
         for shard in &view.shards {
             let (records, ended) = sim::read_shard(&e, &view.name, &shard.shard_id, 7)?;
@@ -601,8 +781,32 @@ fn check_state(w: &Workload, state: &CrashState) -> Result<(), String> {
         }
     }
 
+    // Channel delivery is at least once: after a reopen and two passes (the freshness has
+    // passed), every acknowledged record written to `od` since the channel was created lies
+    // in an object, and every object line is a record of `od`.
+    let channels = e.list_channels(ListChannelsInput::default()).map_err(|err| format!("ListChannels: {err}"))?;
+    if let Some(ch) = channels.channel_summaries.iter().find(|c| c.channel_status == ChannelStatus::Active) {
+        let since = ch.channel_creation_timestamp.as_millis();
+        e.deliver_channels().map_err(|err| format!("delivery after the crash: {err}"))?;
+        clock.advance(Duration::from_secs(10));
+        e.deliver_channels().map_err(|err| format!("delivery after the crash: {err}"))?;
+        let mut lines = Vec::new();
+        object_lines(&vfs, &Path::new(ROOT).join("s3").join("out"), &mut lines)?;
+        let delivered: HashSet<usize> = lines
+            .iter()
+            .map(|l| {
+                w.by_data.get(l).copied().filter(|&i| w.puts[i].stream == "od").ok_or("an object holds an unknown line")
+            })
+            .collect::<Result<_, _>>()?;
+        for (i, p) in w.puts.iter().enumerate() {
+            if p.stream == "od" && p.ack_op <= n && p.arrival_ms >= since && !delivered.contains(&i) {
+                return Err(format!("acknowledged record {} of od (acked at op {}) never delivered", p.seq, p.ack_op));
+            }
+        }
+    }
+
     // The engine works again.
-    sim::probe(&e, topo.iter().map(|v| v.name.clone()).collect())
+    sim::probe(&e, topo.streams.iter().map(|v| v.name.clone()).collect())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -739,7 +943,7 @@ fn crash_states_inside_steps_show_both_outcomes() {
         let vfs = w.sim.crash_at_with(n, TailMode::Whole, DirMode::KeepAll).shared();
         let e = Engine::open(ROOT, engine_config(vfs, &ManualClock::new(w.end_ms))).unwrap();
         let topo = snapshot(&e).unwrap();
-        let s = topo.iter().find(|v| v.name == "s").unwrap();
+        let s = topo.streams.iter().find(|v| v.name == "s").unwrap();
         s.shards.iter().map(|sh| sim::read_shard(&e, "s", &sh.shard_id, 7).unwrap().0.len()).sum()
     };
     let (before, after) = (count(trim.start), count(trim.end));

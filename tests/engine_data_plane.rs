@@ -24,7 +24,7 @@ fn put(e: &Engine, stream: &str, key: &str, data: &[u8]) -> PutRecordOutput {
     e.put_record(PutRecordInput {
         stream: StreamRef::name(stream),
         data: Bytes::copy_from_slice(data),
-        partition_key: key.into(),
+        partition_key: Some(key.into()),
         ..Default::default()
     })
     .unwrap()
@@ -44,6 +44,7 @@ fn iterator(
         shard_iterator_type: kind,
         starting_sequence_number: seq,
         timestamp: ts.map(Timestamp),
+        dry_run: false,
     })
     .map(|o| o.shard_iterator)
 }

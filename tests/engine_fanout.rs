@@ -27,15 +27,20 @@ fn engine(dir: &std::path::Path, clock: &ManualClock) -> Engine {
 const ARN: &str = "arn:aws:kinesis:us-east-1:000000000000:stream/s";
 
 fn register(e: &Engine, name: &str) -> Consumer {
-    e.register_stream_consumer(RegisterStreamConsumerInput { stream_arn: ARN.into(), consumer_name: name.into() })
-        .unwrap()
+    e.register_stream_consumer(RegisterStreamConsumerInput {
+        stream_arn: ARN.into(),
+        consumer_name: name.into(),
+        stream_id: None,
+        tags: Default::default(),
+    })
+    .unwrap()
 }
 
 fn put(e: &Engine, data: &str) -> PutRecordOutput {
     e.put_record(PutRecordInput {
         stream: StreamRef::name("s"),
         data: Bytes::copy_from_slice(data.as_bytes()),
-        partition_key: "k".into(),
+        partition_key: Some("k".into()),
         ..Default::default()
     })
     .unwrap()
@@ -52,6 +57,8 @@ fn subscribe(
         consumer_arn: c.consumer_arn.clone(),
         shard_id: "shardId-000000000000".into(),
         starting_position: StartingPosition { position_type: kind, sequence_number: seq, timestamp: ts.map(Timestamp) },
+        stream_id: None,
+        dry_run: false,
     })
 }
 
@@ -74,17 +81,29 @@ fn consumer_registry_follows_kinesis_rules() {
     let c = register(&e, "c1");
     assert_eq!(c.consumer_arn, format!("{ARN}/consumer/c1:{}", T0 / 1000));
     assert_eq!(c.consumer_status, ConsumerStatus::Active);
-    let dup =
-        e.register_stream_consumer(RegisterStreamConsumerInput { stream_arn: ARN.into(), consumer_name: "c1".into() });
+    let dup = e.register_stream_consumer(RegisterStreamConsumerInput {
+        stream_arn: ARN.into(),
+        consumer_name: "c1".into(),
+        stream_id: None,
+        tags: Default::default(),
+    });
     assert!(matches!(dup, Err(Error::ResourceInUse { .. })));
     for i in 2..=20 {
         register(&e, &format!("c{i}"));
     }
-    let over =
-        e.register_stream_consumer(RegisterStreamConsumerInput { stream_arn: ARN.into(), consumer_name: "c21".into() });
+    let over = e.register_stream_consumer(RegisterStreamConsumerInput {
+        stream_arn: ARN.into(),
+        consumer_name: "c21".into(),
+        stream_id: None,
+        tags: Default::default(),
+    });
     assert!(matches!(over, Err(Error::LimitExceeded { .. })));
-    let bad =
-        e.register_stream_consumer(RegisterStreamConsumerInput { stream_arn: ARN.into(), consumer_name: "a/b".into() });
+    let bad = e.register_stream_consumer(RegisterStreamConsumerInput {
+        stream_arn: ARN.into(),
+        consumer_name: "a/b".into(),
+        stream_id: None,
+        tags: Default::default(),
+    });
     assert!(matches!(bad, Err(Error::Validation { .. })));
     // Describe by ARN and by stream ARN + name.
     let d = e

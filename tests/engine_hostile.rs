@@ -130,7 +130,7 @@ fn put(e: &Engine, stream: &str, key: &str, data: &[u8]) -> Result<PutRecordOutp
     e.put_record(PutRecordInput {
         stream: StreamRef::name(stream),
         data: Bytes::copy_from_slice(data),
-        partition_key: key.into(),
+        partition_key: Some(key.into()),
         ..Default::default()
     })
 }
@@ -139,7 +139,7 @@ fn put_ehk(e: &Engine, stream: &str, key: &str, ehk: &str, data: &[u8]) -> Resul
     e.put_record(PutRecordInput {
         stream: StreamRef::name(stream),
         data: Bytes::copy_from_slice(data),
-        partition_key: key.into(),
+        partition_key: Some(key.into()),
         explicit_hash_key: Some(ehk.into()),
         ..Default::default()
     })
@@ -148,13 +148,13 @@ fn put_ehk(e: &Engine, stream: &str, key: &str, ehk: &str, data: &[u8]) -> Resul
 fn entry(key: &str, ehk: Option<&str>, data: &[u8]) -> PutRecordsRequestEntry {
     PutRecordsRequestEntry {
         data: Bytes::copy_from_slice(data),
-        partition_key: key.into(),
+        partition_key: Some(key.into()),
         explicit_hash_key: ehk.map(str::to_owned),
     }
 }
 
 fn put_records(e: &Engine, stream: &str, records: Vec<PutRecordsRequestEntry>) -> Result<PutRecordsOutput, Error> {
-    e.put_records(PutRecordsInput { stream: StreamRef::name(stream), records })
+    e.put_records(PutRecordsInput { stream: StreamRef::name(stream), records, dry_run: false })
 }
 
 fn gsi(
@@ -171,6 +171,7 @@ fn gsi(
         shard_iterator_type: kind,
         starting_sequence_number: seq.map(str::to_owned),
         timestamp: ts.map(Timestamp),
+        dry_run: false,
     })
     .map(|o| o.shard_iterator)
 }
@@ -180,7 +181,13 @@ fn trim_horizon(e: &Engine, stream: &str, shard: &str) -> String {
 }
 
 fn get(e: &Engine, it: &str, limit: Option<u32>) -> Result<GetRecordsOutput, Error> {
-    e.get_records(GetRecordsInput { shard_iterator: it.into(), limit, stream_arn: None })
+    e.get_records(GetRecordsInput {
+        shard_iterator: it.into(),
+        limit,
+        stream_arn: None,
+        stream_id: None,
+        dry_run: false,
+    })
 }
 
 fn read_all(e: &Engine, stream: &str, shard: &str) -> Vec<KinesisRecord> {
@@ -329,7 +336,7 @@ fn hostile_stream_names_are_rejected_by_every_operation_that_names_a_stream() {
                 fx.rejected("put_record", |e| {
                     e.put_record(PutRecordInput {
                         stream: r(),
-                        partition_key: "k".into(),
+                        partition_key: Some("k".into()),
                         data: Bytes::from_static(b"x"),
                         ..Default::default()
                     })
@@ -338,7 +345,11 @@ fn hostile_stream_names_are_rejected_by_every_operation_that_names_a_stream() {
             (
                 "put_records",
                 fx.rejected("put_records", |e| {
-                    e.put_records(PutRecordsInput { stream: r(), records: vec![entry("k", None, b"x")] })
+                    e.put_records(PutRecordsInput {
+                        stream: r(),
+                        records: vec![entry("k", None, b"x")],
+                        dry_run: false,
+                    })
                 }),
             ),
             (
@@ -350,6 +361,7 @@ fn hostile_stream_names_are_rejected_by_every_operation_that_names_a_stream() {
                         shard_iterator_type: ShardIteratorType::TrimHorizon,
                         starting_sequence_number: None,
                         timestamp: None,
+                        dry_run: false,
                     })
                 }),
             ),
@@ -862,11 +874,25 @@ fn get_records_with_a_mismatched_stream_arn_is_rejected() {
     let it = trim_horizon(&fx.e, "s", "shardId-000000000000");
     let arn = format!("arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/t");
     let err = fx.rejected("arn mismatch", |e| {
-        e.get_records(GetRecordsInput { shard_iterator: it.clone(), limit: None, stream_arn: Some(arn.clone()) })
+        e.get_records(GetRecordsInput {
+            shard_iterator: it.clone(),
+            limit: None,
+            stream_arn: Some(arn.clone()),
+            stream_id: None,
+            dry_run: false,
+        })
     });
     assert_variant(&err, "InvalidArgumentException");
     let own = format!("arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/s");
-    let r = fx.e.get_records(GetRecordsInput { shard_iterator: it, limit: None, stream_arn: Some(own) }).unwrap();
+    let r =
+        fx.e.get_records(GetRecordsInput {
+            shard_iterator: it,
+            limit: None,
+            stream_arn: Some(own),
+            stream_id: None,
+            dry_run: false,
+        })
+        .unwrap();
     assert_eq!(r.records.len(), 4);
 }
 

@@ -262,10 +262,11 @@ impl Ctx {
                 .iter()
                 .map(|(key, data)| PutRecordsRequestEntry {
                     data: data.clone(),
-                    partition_key: key.clone(),
+                    partition_key: Some(key.clone()),
                     explicit_hash_key: None,
                 })
                 .collect(),
+            dry_run: false,
         });
         let a = self.ops();
         let out = match out {
@@ -304,7 +305,7 @@ impl Ctx {
         let out = self.e().put_record(PutRecordInput {
             stream: StreamRef::name(stream),
             data: data.clone(),
-            partition_key: key.into(),
+            partition_key: Some(key.into()),
             explicit_hash_key: hash.map(|h| h.to_string()),
             ..Default::default()
         });
@@ -333,11 +334,17 @@ impl Ctx {
                     shard_iterator_type: ShardIteratorType::TrimHorizon,
                     starting_sequence_number: None,
                     timestamp: None,
+                    dry_run: false,
                 })?
                 .shard_iterator;
             for _ in 0..1000 {
-                let out =
-                    self.e().get_records(GetRecordsInput { shard_iterator: it, limit: Some(9), stream_arn: None })?;
+                let out = self.e().get_records(GetRecordsInput {
+                    shard_iterator: it,
+                    limit: Some(9),
+                    stream_arn: None,
+                    stream_id: None,
+                    dry_run: false,
+                })?;
                 for r in &out.records {
                     match_record(&self.model, stream, r, None).map_err(Stop::Wrong)?;
                 }
@@ -475,6 +482,8 @@ fn w_checkpoint(c: &mut Ctx) -> StepResult {
         c.e().register_stream_consumer(RegisterStreamConsumerInput {
             stream_arn: arn.clone(),
             consumer_name: "c1".into(),
+            stream_id: None,
+            tags: Default::default(),
         })?;
         Ok(())
     })?;
@@ -501,6 +510,7 @@ fn w_checkpoint(c: &mut Ctx) -> StepResult {
             stream_arn: Some(arn.clone()),
             consumer_name: Some("c1".into()),
             consumer_arn: None,
+            stream_id: None,
         })?)
     })?;
     c.close()
@@ -1006,7 +1016,7 @@ fn put_one(e: &Engine, stream: &str, data: &'static str) -> shardlog::Result<Put
     e.put_record(PutRecordInput {
         stream: StreamRef::name(stream),
         data: Bytes::from(data),
-        partition_key: "k".into(),
+        partition_key: Some("k".into()),
         ..Default::default()
     })
 }

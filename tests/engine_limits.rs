@@ -29,7 +29,7 @@ fn put(e: &Engine, key: &str, len: usize) -> Result<PutRecordOutput, Error> {
     e.put_record(PutRecordInput {
         stream: StreamRef::name("s"),
         data: Bytes::from(vec![7u8; len]),
-        partition_key: key.into(),
+        partition_key: Some(key.into()),
         ..Default::default()
     })
 }
@@ -41,6 +41,7 @@ fn iterator(e: &Engine) -> Result<String, Error> {
         shard_iterator_type: ShardIteratorType::TrimHorizon,
         starting_sequence_number: None,
         timestamp: None,
+        dry_run: false,
     })
     .map(|o| o.shard_iterator)
 }
@@ -84,11 +85,12 @@ fn put_records_fails_throttled_entries_alone() {
     let entries: Vec<PutRecordsRequestEntry> = (0..20)
         .map(|i| PutRecordsRequestEntry {
             data: Bytes::from(vec![1u8]),
-            partition_key: if i % 2 == 0 { "a".into() } else { "1".into() },
+            partition_key: Some(if i % 2 == 0 { "a".into() } else { "1".into() }),
             explicit_hash_key: None,
         })
         .collect();
-    let out = e.put_records(PutRecordsInput { stream: StreamRef::name("s"), records: entries }).unwrap();
+    let out =
+        e.put_records(PutRecordsInput { stream: StreamRef::name("s"), records: entries, dry_run: false }).unwrap();
     assert_eq!(out.failed_record_count, 5);
     for (i, r) in out.records.iter().enumerate() {
         let shard0 = i % 2 == 0;
@@ -175,6 +177,8 @@ fn enhanced_fan_out_pushes_2_mib_per_second_per_consumer() {
         .register_stream_consumer(RegisterStreamConsumerInput {
             stream_arn: "arn:aws:kinesis:us-east-1:000000000000:stream/s".into(),
             consumer_name: "c".into(),
+            stream_id: None,
+            tags: Default::default(),
         })
         .unwrap();
     let mut sub = e
@@ -186,6 +190,8 @@ fn enhanced_fan_out_pushes_2_mib_per_second_per_consumer() {
                 sequence_number: None,
                 timestamp: None,
             },
+            stream_id: None,
+            dry_run: false,
         })
         .unwrap();
     // Poll every 100 ms of engine time for 4 s: bytes pushed by time t never exceed the

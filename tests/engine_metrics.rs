@@ -26,7 +26,7 @@ fn create(e: &Engine, name: &str, shards: u32) {
 fn put(e: &Engine, stream: &str, key: &str, hash: &str, data: &[u8]) -> PutRecordOutput {
     e.put_record(PutRecordInput {
         stream: StreamRef::name(stream),
-        partition_key: key.into(),
+        partition_key: Some(key.into()),
         explicit_hash_key: Some(hash.into()),
         data: Bytes::copy_from_slice(data),
         ..Default::default()
@@ -41,6 +41,7 @@ fn iterator(e: &Engine, stream: &str, shard: &str) -> String {
         shard_iterator_type: ShardIteratorType::TrimHorizon,
         starting_sequence_number: None,
         timestamp: None,
+        dry_run: false,
     })
     .unwrap()
     .shard_iterator
@@ -77,17 +78,18 @@ fn counters_equal_what_was_put_and_read_per_shard_and_per_stream() {
             records: (0..4)
                 .map(|i| PutRecordsRequestEntry {
                     data: Bytes::from(vec![i as u8; 100]),
-                    partition_key: format!("k{i}"),
+                    partition_key: Some(format!("k{i}")),
                     explicit_hash_key: Some("1".into()),
                 })
                 .collect(),
+            dry_run: false,
         })
         .unwrap();
     assert_eq!(batch.failed_record_count, 0);
     // A rejected put counts nothing.
     let bad = e.put_record(PutRecordInput {
         stream: StreamRef::name("s"),
-        partition_key: String::new(),
+        partition_key: Some(String::new()),
         data: Bytes::from_static(b"x"),
         ..Default::default()
     });
@@ -175,8 +177,14 @@ fn pushed_records_and_their_lag_are_counted() {
     let e = open(dir.path(), &clock);
     create(&e, "s", 1);
     let arn = e.describe_stream_summary(StreamRef::name("s")).unwrap().stream_arn;
-    let consumer =
-        e.register_stream_consumer(RegisterStreamConsumerInput { stream_arn: arn, consumer_name: "c".into() }).unwrap();
+    let consumer = e
+        .register_stream_consumer(RegisterStreamConsumerInput {
+            stream_arn: arn,
+            consumer_name: "c".into(),
+            stream_id: None,
+            tags: Default::default(),
+        })
+        .unwrap();
     put(&e, "s", "a", "0", b"one");
     put(&e, "s", "bb", "0", b"two");
     let mut sub = e
@@ -188,6 +196,8 @@ fn pushed_records_and_their_lag_are_counted() {
                 sequence_number: None,
                 timestamp: None,
             },
+            stream_id: None,
+            dry_run: false,
         })
         .unwrap();
     let mut pushed = 0;
@@ -226,10 +236,11 @@ fn throttled_records_and_calls_are_counted_as_the_responses_said() {
                 records: (0..400)
                     .map(|i| PutRecordsRequestEntry {
                         data: Bytes::from_static(b"x"),
-                        partition_key: format!("k{i}"),
+                        partition_key: Some(format!("k{i}")),
                         ..Default::default()
                     })
                     .collect(),
+                dry_run: false,
             })
             .unwrap();
         failed += out.failed_record_count;

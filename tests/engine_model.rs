@@ -292,9 +292,10 @@ impl World {
         let r = self.e().put_record(PutRecordInput {
             stream: StreamRef::name(name),
             data: Bytes::copy_from_slice(&rec.data),
-            partition_key: rec.key.clone(),
+            partition_key: Some(rec.key.clone()),
             explicit_hash_key: rec.ehk.map(|h| h.to_string()),
             sequence_number_for_ordering: None,
+            dry_run: false,
         });
         let now = self.now();
         let Some(m) = self.streams.get_mut(name) else {
@@ -315,10 +316,11 @@ impl World {
                 .iter()
                 .map(|r| PutRecordsRequestEntry {
                     data: Bytes::copy_from_slice(&r.data),
-                    partition_key: r.key.clone(),
+                    partition_key: Some(r.key.clone()),
                     explicit_hash_key: r.ehk.map(|h| h.to_string()),
                 })
                 .collect(),
+            dry_run: false,
         });
         let now = self.now();
         let Some(m) = self.streams.get_mut(name) else {
@@ -390,6 +392,8 @@ impl World {
             shard_iterator: s.token.clone(),
             limit: Some(limit),
             stream_arn: None,
+            stream_id: None,
+            dry_run: false,
         });
         if now - s.issued_ms > 300_000 {
             return assert_code(r, "ExpiredIteratorException", ctx);
@@ -421,7 +425,13 @@ impl World {
         for call in 0..max_calls {
             let out = self
                 .e()
-                .get_records(GetRecordsInput { shard_iterator: token.clone(), limit: Some(limit), stream_arn: None })
+                .get_records(GetRecordsInput {
+                    shard_iterator: token.clone(),
+                    limit: Some(limit),
+                    stream_arn: None,
+                    stream_id: None,
+                    dry_run: false,
+                })
                 .unwrap_or_else(|e| panic!("{ctx}: get_records call {call}: {e:?}"));
             let from = offset.min(recs.len());
             let to = (from + limit as usize).min(recs.len());
@@ -530,6 +540,7 @@ fn iterator_input(
         shard_iterator_type: kind,
         starting_sequence_number: seq,
         timestamp: ts.map(Timestamp),
+        dry_run: false,
     }
 }
 

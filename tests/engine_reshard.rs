@@ -34,7 +34,7 @@ fn put(e: &Engine, key: &str, data: String) -> PutRecordOutput {
     e.put_record(PutRecordInput {
         stream: s(),
         data: Bytes::from(data),
-        partition_key: key.into(),
+        partition_key: Some(key.into()),
         ..Default::default()
     })
     .unwrap()
@@ -119,6 +119,7 @@ fn split_then_merge_back_with_lineage() {
             shard_iterator_type: ShardIteratorType::TrimHorizon,
             starting_sequence_number: None,
             timestamp: None,
+            dry_run: false,
         })
         .unwrap()
         .shard_iterator;
@@ -138,6 +139,7 @@ fn split_then_merge_back_with_lineage() {
             shard_iterator_type: ShardIteratorType::AfterSequenceNumber,
             starting_sequence_number: Some(end.to_string()),
             timestamp: None,
+            dry_run: false,
         })
         .unwrap_err();
     assert_eq!(
@@ -321,6 +323,7 @@ fn retention_trims_by_clock_and_expires_closed_shards() {
                 shard_iterator_type: ShardIteratorType::TrimHorizon,
                 starting_sequence_number: None,
                 timestamp: None,
+                dry_run: false,
             })
             .unwrap()
             .shard_iterator;
@@ -372,6 +375,7 @@ fn retention_trims_by_clock_and_expires_closed_shards() {
             shard_iterator_type: ShardIteratorType::TrimHorizon,
             starting_sequence_number: None,
             timestamp: None,
+            dry_run: false,
         })
         .unwrap_err();
     assert!(matches!(err, Error::ResourceNotFound { .. }));

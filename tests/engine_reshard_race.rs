@@ -155,7 +155,7 @@ fn produce(e: &Engine, id: usize, done: &AtomicBool, acked_total: &AtomicUsize) 
                 .put_record(PutRecordInput {
                     stream: stream(),
                     data: data.clone(),
-                    partition_key: key.clone(),
+                    partition_key: Some(key.clone()),
                     ..Default::default()
                 })
                 .unwrap();
@@ -168,10 +168,11 @@ fn produce(e: &Engine, id: usize, done: &AtomicBool, acked_total: &AtomicUsize) 
                         .iter()
                         .map(|(key, _, data)| PutRecordsRequestEntry {
                             data: data.clone(),
-                            partition_key: key.clone(),
+                            partition_key: Some(key.clone()),
                             explicit_hash_key: None,
                         })
                         .collect(),
+                    dry_run: false,
                 })
                 .unwrap();
             assert_eq!(r.failed_record_count, 0, "{r:?}");
@@ -304,12 +305,21 @@ fn race(vfs: VfsRef, root: &Path, durability: Durability) {
                 shard_iterator_type: ShardIteratorType::TrimHorizon,
                 starting_sequence_number: None,
                 timestamp: None,
+                dry_run: false,
             })
             .unwrap()
             .shard_iterator;
         let mut records = Vec::new();
         let ended = loop {
-            let r = e.get_records(GetRecordsInput { shard_iterator: it, limit: Some(500), stream_arn: None }).unwrap();
+            let r = e
+                .get_records(GetRecordsInput {
+                    shard_iterator: it,
+                    limit: Some(500),
+                    stream_arn: None,
+                    stream_id: None,
+                    dry_run: false,
+                })
+                .unwrap();
             let empty = r.records.is_empty();
             records.extend(r.records);
             match r.next_shard_iterator {

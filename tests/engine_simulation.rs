@@ -278,7 +278,7 @@ impl Run {
             .put_record(PutRecordInput {
                 stream: StreamRef::name(stream),
                 data: data.clone(),
-                partition_key: key.clone(),
+                partition_key: Some(key.clone()),
                 explicit_hash_key: explicit.map(|h| h.to_string()),
                 ..Default::default()
             })
@@ -326,10 +326,11 @@ impl Run {
                     .iter()
                     .map(|(key, data, h)| PutRecordsRequestEntry {
                         data: data.clone(),
-                        partition_key: key.clone(),
+                        partition_key: Some(key.clone()),
                         explicit_hash_key: h.map(|h| h.to_string()),
                     })
                     .collect(),
+                dry_run: false,
             })
             .map_err(|e| format!("put_records into {stream}: {e}"))?;
         let a = self.ops();
@@ -379,7 +380,13 @@ impl Run {
             let limit = self.rng.range(1, 60) as u32;
             let out = self
                 .engine()
-                .get_records(GetRecordsInput { shard_iterator: cur, limit: Some(limit), stream_arn: None })
+                .get_records(GetRecordsInput {
+                    shard_iterator: cur,
+                    limit: Some(limit),
+                    stream_arn: None,
+                    stream_id: None,
+                    dry_run: false,
+                })
                 .map_err(|e| format!("{what}: GetRecords: {e}"))?;
             if out.records.len() > limit as usize {
                 return Err(format!("{what}: {} records for limit {limit}", out.records.len()));
@@ -451,6 +458,7 @@ impl Run {
                 shard_iterator_type: kind,
                 starting_sequence_number: seq,
                 timestamp: ts.map(Timestamp),
+                dry_run: false,
             })
             .map(|o| o.shard_iterator)
             .map_err(|e| format!("GetShardIterator {kind:?} on {stream}/{}: {e}", shard.shard_id))
@@ -478,7 +486,13 @@ impl Run {
                     // iterator.
                     let out = self
                         .engine()
-                        .get_records(GetRecordsInput { shard_iterator: it, limit: Some(10), stream_arn: None })
+                        .get_records(GetRecordsInput {
+                            shard_iterator: it,
+                            limit: Some(10),
+                            stream_arn: None,
+                            stream_id: None,
+                            dry_run: false,
+                        })
                         .map_err(|e| format!("{what}: {e}"))?;
                     if !out.records.is_empty() || out.next_shard_iterator.is_some() {
                         return Err(format!("{what}: LATEST on a closed shard read {:?}", out.records));
@@ -488,7 +502,13 @@ impl Run {
                 let out = self.put_one(&stream, Some(shard.hash_key_range.starting_hash_key))?;
                 let got = self
                     .engine()
-                    .get_records(GetRecordsInput { shard_iterator: it, limit: Some(10), stream_arn: None })
+                    .get_records(GetRecordsInput {
+                        shard_iterator: it,
+                        limit: Some(10),
+                        stream_arn: None,
+                        stream_id: None,
+                        dry_run: false,
+                    })
                     .map_err(|e| format!("{what}: {e}"))?;
                 let seqs: Vec<SequenceNumber> = got.records.iter().map(|r| r.sequence_number).collect();
                 if seqs != [out.sequence_number] {
@@ -705,7 +725,12 @@ impl Run {
             self.note(format!("register consumer {stream}/{name}"));
             self.meta(false, |run| {
                 run.engine()
-                    .register_stream_consumer(RegisterStreamConsumerInput { stream_arn: arn, consumer_name: name })
+                    .register_stream_consumer(RegisterStreamConsumerInput {
+                        stream_arn: arn,
+                        consumer_name: name,
+                        stream_id: None,
+                        tags: Default::default(),
+                    })
                     .map(drop)
                     .map_err(|e| format!("register_stream_consumer: {e}"))
             })
@@ -718,10 +743,73 @@ impl Run {
                         stream_arn: Some(arn),
                         consumer_name: Some(name),
                         consumer_arn: None,
+                        stream_id: None,
                     })
                     .map_err(|e| format!("deregister_stream_consumer: {e}"))
             })
         }
+    }
+
+    /// One change of the 2026 settings: tags or a policy by ARN, encryption, enhanced
+    /// monitoring, or the account commitment (a change the limits refuse changes nothing).
+    fn settings(&mut self) -> Res {
+        let stream = self.rng.pick(&self.stream_names()).clone();
+        let arn = self.stream_arn(&stream)?;
+        let choice = self.rng.below(7);
+        let n = self.rng.below(4);
+        self.note(format!("settings {choice} on {stream}"));
+        self.meta(false, |run| {
+            let e = run.engine();
+            let r = match choice {
+                0 => e.tag_resource(TagResourceInput {
+                    resource_arn: arn,
+                    tags: [(format!("t{n}"), format!("v{n}"))].into_iter().collect(),
+                    stream_id: None,
+                }),
+                1 => e.untag_resource(UntagResourceInput {
+                    resource_arn: arn,
+                    tag_keys: vec![format!("t{n}")],
+                    stream_id: None,
+                }),
+                2 => e.put_resource_policy(PutResourcePolicyInput {
+                    resource_arn: arn,
+                    policy: format!(r#"{{"Statement":{{"Effect":"Allow","Principal":"*","Action":"kinesis:Op{n}"}}}}"#),
+                    stream_id: None,
+                }),
+                3 => e.delete_resource_policy(ResourcePolicyInput { resource_arn: arn, stream_id: None }),
+                4 => {
+                    let summary = e.describe_stream_summary(StreamRef::name(&stream)).map_err(|e| e.to_string())?;
+                    let input = |key_id: String| StreamEncryptionInput {
+                        stream: StreamRef::name(&stream),
+                        encryption_type: EncryptionType::Kms,
+                        key_id,
+                    };
+                    match summary.key_id {
+                        Some(k) if n == 0 => e.stop_stream_encryption(input(k)),
+                        _ => e.start_stream_encryption(input(format!("alias/k{n}"))),
+                    }
+                }
+                5 => {
+                    let m = vec![MetricsName::ALL[n as usize * 2]];
+                    let input = EnhancedMonitoringInput { stream: StreamRef::name(&stream), shard_level_metrics: m };
+                    if n.is_multiple_of(2) {
+                        e.enable_enhanced_monitoring(input).map(drop)
+                    } else {
+                        e.disable_enhanced_monitoring(input).map(drop)
+                    }
+                }
+                _ => e
+                    .update_account_settings(UpdateAccountSettingsInput {
+                        enable_minimum_throughput_billing_commitment: n.is_multiple_of(2),
+                    })
+                    .map(drop),
+            };
+            match r {
+                Ok(()) | Err(Error::LimitExceeded { .. }) => Ok(()),
+                // A stream modelled as UPDATING (it is ACTIVE at once here) or not encrypted.
+                Err(e) => Err(format!("settings {choice}: {e}")),
+            }
+        })
     }
 
     fn checkpoint(&mut self) -> Res {
@@ -924,6 +1012,7 @@ impl Run {
             ("create_or_delete", 1),
             ("flush", 1),
             ("reopen", 1),
+            ("settings", 3),
         ];
         let total: u64 = TABLE.iter().map(|(_, w)| w).sum();
         let mut x = self.rng.below(total);
@@ -964,6 +1053,7 @@ impl Run {
             "event_source" => self.event_source(),
             "create_or_delete" => self.create_or_delete(),
             "flush" => self.flush(),
+            "settings" => self.settings(),
             _ => self.close_and_reopen(),
         }
     }
@@ -1149,7 +1239,7 @@ fn a_checkpoint_never_points_past_durable_data_after_a_power_cut() {
             e.put_record(PutRecordInput {
                 stream: StreamRef::name("s"),
                 data: Bytes::from(data),
-                partition_key: "k".into(),
+                partition_key: Some("k".into()),
                 ..Default::default()
             })
             .unwrap()
@@ -1168,6 +1258,7 @@ fn a_checkpoint_never_points_past_durable_data_after_a_power_cut() {
             shard_iterator_type: ShardIteratorType::AtSequenceNumber,
             starting_sequence_number: Some(seq.to_string()),
             timestamp: None,
+            dry_run: false,
         });
         assert!(it.is_ok(), "{durability:?}: the checkpoint at offset {} points past the data: {it:?}", seq.counter());
     }

@@ -315,7 +315,7 @@ fn produce(sh: &Shared, setup: &Setup, p: usize, rng: &mut Rng) -> Produced {
             let r = sh.e.put_record(PutRecordInput {
                 stream: StreamRef::name(STREAM),
                 data: data.clone(),
-                partition_key: pk.clone(),
+                partition_key: Some(pk.clone()),
                 ..Default::default()
             });
             match r {
@@ -334,10 +334,11 @@ fn produce(sh: &Shared, setup: &Setup, p: usize, rng: &mut Rng) -> Produced {
                     .iter()
                     .map(|(_, _, pk, data)| PutRecordsRequestEntry {
                         data: data.clone(),
-                        partition_key: pk.clone(),
+                        partition_key: Some(pk.clone()),
                         explicit_hash_key: None,
                     })
                     .collect(),
+                dry_run: false,
             });
             match r {
                 Ok(r) => {
@@ -597,6 +598,7 @@ fn iterator_after(e: &Engine, index: u32, last: Option<SequenceNumber>) -> Strin
         shard_iterator_type: kind,
         starting_sequence_number: seq,
         timestamp: None,
+        dry_run: false,
     })
     .unwrap_or_else(|err| panic!("GetShardIterator {kind:?} on {}: {err}", shard_name(index)))
     .shard_iterator
@@ -634,7 +636,13 @@ fn poll_loop(sh: &Shared, rng: &mut Rng) -> Consumed {
             };
             out.calls += 1;
             let limit = rng.range(1, 40) as u32;
-            let r = match e.get_records(GetRecordsInput { shard_iterator: it, limit: Some(limit), stream_arn: None }) {
+            let r = match e.get_records(GetRecordsInput {
+                shard_iterator: it,
+                limit: Some(limit),
+                stream_arn: None,
+                stream_id: None,
+                dry_run: false,
+            }) {
                 Ok(r) => r,
                 Err(Error::ExpiredIterator { .. }) => {
                     out.expired_iterators += 1;
@@ -721,6 +729,8 @@ fn subscribe(e: &Engine, consumer_arn: &str, index: u32, after: Option<SequenceN
         consumer_arn: consumer_arn.into(),
         shard_id: shard_name(index),
         starting_position: StartingPosition { position_type, sequence_number, timestamp: None },
+        stream_id: None,
+        dry_run: false,
     })
     .unwrap_or_else(|err| panic!("SubscribeToShard {position_type:?} on {}: {err}", shard_name(index)))
 }
@@ -846,6 +856,8 @@ fn stress(seed: u64) -> String {
             e.register_stream_consumer(RegisterStreamConsumerInput {
                 stream_arn: STREAM_ARN.into(),
                 consumer_name: format!("sub{i}"),
+                stream_id: None,
+                tags: Default::default(),
             })
             .unwrap()
             .consumer_arn

@@ -58,7 +58,7 @@ fn put(e: &Engine, key: &str, data: &str) -> PutRecordOutput {
     e.put_record(PutRecordInput {
         stream: s(),
         data: Bytes::from(data.to_string()),
-        partition_key: key.into(),
+        partition_key: Some(key.into()),
         ..Default::default()
     })
     .unwrap()
@@ -965,10 +965,17 @@ fn restart_with_a_reopened_engine_resumes_without_loss() {
                 },
                 starting_sequence_number: before[shard].map(|s| s.to_string()),
                 timestamp: None,
+                dry_run: false,
             })
             .unwrap();
         let rec = engine
-            .get_records(GetRecordsInput { shard_iterator: out.shard_iterator, limit: Some(1), stream_arn: None })
+            .get_records(GetRecordsInput {
+                shard_iterator: out.shard_iterator,
+                limit: Some(1),
+                stream_arn: None,
+                stream_id: None,
+                dry_run: false,
+            })
             .unwrap();
         assert_eq!(&rec.records[0].sequence_number, first, "{shard} resumes exactly after its checkpoint");
     }
@@ -1328,7 +1335,7 @@ fn event_json_matches_the_lambda_example_field_by_field() {
         .put_record(PutRecordInput {
             stream: stream.clone(),
             data: Bytes::from_static(b"Hello, this is a test."),
-            partition_key: "1".into(),
+            partition_key: Some("1".into()),
             explicit_hash_key: Some(u128::MAX.to_string()), // the last shard: shardId-000000000006
             ..Default::default()
         })
@@ -1468,9 +1475,14 @@ fn run_in_the_background_then_stop() {
 
 fn register(e: &Engine, stream: &str, name: &str) -> String {
     let arn = e.describe_stream_summary(StreamRef::name(stream)).unwrap().stream_arn;
-    e.register_stream_consumer(RegisterStreamConsumerInput { stream_arn: arn, consumer_name: name.into() })
-        .unwrap()
-        .consumer_arn
+    e.register_stream_consumer(RegisterStreamConsumerInput {
+        stream_arn: arn,
+        consumer_name: name.into(),
+        stream_id: None,
+        tags: Default::default(),
+    })
+    .unwrap()
+    .consumer_arn
 }
 
 #[test]
@@ -1595,12 +1607,12 @@ fn a_long_filtered_stretch_is_read_in_bounded_steps_and_checkpointed() {
     let recs: Vec<PutRecordsRequestEntry> = (0..N)
         .map(|i| PutRecordsRequestEntry {
             data: Bytes::from(format!("{{\"i\": {i}}}")),
-            partition_key: "k".into(),
+            partition_key: Some("k".into()),
             explicit_hash_key: None,
         })
         .collect();
     for chunk in recs.chunks(500) {
-        e.engine.put_records(PutRecordsInput { stream: s(), records: chunk.to_vec() }).unwrap();
+        e.engine.put_records(PutRecordsInput { stream: s(), records: chunk.to_vec(), dry_run: false }).unwrap();
     }
     let last = put(&e.engine, "k", "{\"i\": \"last\"}").sequence_number;
     let h = Recorder::ok();

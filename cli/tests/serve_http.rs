@@ -622,7 +622,14 @@ fn update_max_record_size_and_describe_limits() {
     let l = ok_json(a, "DescribeLimits", json!({}));
     assert_eq!(
         l,
-        json!({"ShardLimit": 500, "OpenShardCount": 0, "OnDemandStreamCount": 0, "OnDemandStreamCountLimit": 50})
+        json!({
+            "ShardLimit": 500,
+            "OpenShardCount": 0,
+            "OnDemandStreamCount": 0,
+            "OnDemandStreamCountLimit": 50,
+            "ChannelCount": 0,
+            "ChannelCountLimit": 50
+        })
     );
     ok_json(a, "CreateStream", json!({"StreamName": "big", "ShardCount": 3}));
     ok_json(a, "CreateStream", json!({"StreamName": "od", "StreamModeDetails": {"StreamMode": "ON_DEMAND"}}));

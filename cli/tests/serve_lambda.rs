@@ -6,9 +6,9 @@
 //! checkpoints; lineage across a split while the mapping runs; on-failure documents in the
 //! data directory and in an SQS queue (moto's server).
 //!
-//! The Python packages come from a virtual environment under the target directory
-//! (`target/py-venv-lambda`, see `python_support`). Waiting on the server or a function is
-//! polling with a bound; time-based rules (record age, tumbling windows) are tested in
+//! The Python packages come from the virtual environment under the target directory that
+//! serve_python shares (`target/py-venv`, see `python_support`). Waiting on the server or a
+//! function is polling with a bound; time-based rules (record age, tumbling windows) are tested in
 //! process on a manual clock (server/tests/lambda_inprocess.rs).
 
 mod python_support;
@@ -24,17 +24,12 @@ use python_support::{aws_env, run};
 use serde_json::{json, Value};
 use serve_support::{ok_json, request_to, Resp, Server, AUTH};
 
-/// boto3/botocore that know the 2026 operations, the AWS CLI v1 (it bundles its own
-/// botocore), Lambda Powertools, and moto for an SQS endpoint.
-const PINS: &[&str] =
-    &["boto3==1.44.18", "botocore==1.44.18", "awscli==1.46.3", "aws-lambda-powertools==3.37.0", "moto[server]==5.2.5"];
-
 const ACCESS_KEY: &str = "AKIDSHARDLOGTEST";
 const SECRET_KEY: &str = "shardlog-test-secret";
 const DEADLINE: Duration = Duration::from_secs(120);
 
 fn venv() -> PathBuf {
-    python_support::venv("py-venv-lambda", PINS)
+    python_support::shared_venv()
 }
 
 fn script(name: &str) -> PathBuf {

@@ -55,7 +55,11 @@ struct Driver<'a> {
 /// MergeShards, UpdateShardCount, retention increase/decrease, advancing the clock,
 /// `enforce_retention`, Register/DeregisterStreamConsumer, SubscribeToShard (+ a few events),
 /// a clean close and reopen, DeleteStream, ListShards (with filters and tokens), tags,
-/// `set_checkpoint`, UpdateMaxRecordSize, ListStreams and DescribeStream.
+/// `set_checkpoint`, UpdateMaxRecordSize, ListStreams and DescribeStream; and the 2026 API:
+/// on-demand CreateStream (AUTO, warm throughput), UpdateStreamMode, Start/StopStream-
+/// Encryption, Enable/DisableEnhancedMonitoring, tags and policies by ARN, the account
+/// commitment, record distribution and warm throughput updates, channels (create, update,
+/// delete, delivery passes into the simulated file system), and DryRun puts.
 ///
 /// Checks: no panic; every failed mutating call leaves everything the API shows unchanged
 /// (streams, summaries, shards, tags, consumers, records); records of a shard come back with
@@ -121,7 +125,9 @@ impl Driver<'_> {
                 StreamRef::arn(format!("arn:aws:kinesis:us-east-1:000000000000:stream/{}", self.stream_name()))
             }
             248..=251 => StreamRef::default(),
-            _ => StreamRef { stream_name: Some(self.input.text()), stream_arn: Some(self.input.text()) },
+            _ => {
+                StreamRef { stream_name: Some(self.input.text()), stream_arn: Some(self.input.text()), stream_id: None }
+            }
         }
     }
 
@@ -199,8 +205,9 @@ impl Driver<'_> {
 
     /// One operation. Mutating calls are checked to change nothing when they fail.
     fn step(&mut self) {
-        let op = self.input.u8() % 21;
-        let before = matches!(op, 0 | 1 | 2 | 5 | 6 | 7 | 8 | 11 | 12 | 15 | 17 | 18 | 19).then(|| snapshot(self.e()));
+        let op = self.input.u8() % 30;
+        let before =
+            matches!(op, 0 | 1 | 2 | 5 | 6 | 7 | 8 | 11 | 12 | 15 | 17 | 18 | 19 | 21..=29).then(|| snapshot(self.e()));
         let failed = match op {
             0 => {
                 let name = self.stream_name();
@@ -227,9 +234,10 @@ impl Driver<'_> {
                 let r = self.e().put_record(PutRecordInput {
                     stream: stream.clone(),
                     data: data.clone(),
-                    partition_key: partition_key.clone(),
+                    partition_key: Some(partition_key.clone()),
                     explicit_hash_key,
                     sequence_number_for_ordering,
+                    dry_run: false,
                 });
                 if let Ok(out) = &r {
                     self.ack(&stream, &out.shard_id, out.sequence_number, partition_key, &data);
@@ -244,19 +252,27 @@ impl Driver<'_> {
                 };
                 let records: Vec<PutRecordsRequestEntry> = (0..n)
                     .map(|_| PutRecordsRequestEntry {
-                        partition_key: self.key(),
+                        partition_key: Some(self.key()),
                         data: self.data(),
                         explicit_hash_key: self.hash_key(),
                     })
                     .collect();
-                let r = self.e().put_records(PutRecordsInput { stream: stream.clone(), records: records.clone() });
+                let r = self.e().put_records(PutRecordsInput {
+                    stream: stream.clone(),
+                    records: records.clone(),
+                    dry_run: false,
+                });
                 if let Ok(out) = &r {
                     assert_eq!(out.records.len(), records.len(), "one result per entry");
                     for (entry, res) in records.iter().zip(&out.records) {
                         match (&res.shard_id, res.sequence_number) {
-                            (Some(shard_id), Some(seq)) => {
-                                self.ack(&stream, shard_id, seq, entry.partition_key.clone(), &entry.data)
-                            }
+                            (Some(shard_id), Some(seq)) => self.ack(
+                                &stream,
+                                shard_id,
+                                seq,
+                                entry.partition_key.clone().unwrap_or_default(),
+                                &entry.data,
+                            ),
                             _ => assert!(res.error_code.is_some(), "an entry with neither a result nor an error"),
                         }
                     }
@@ -270,6 +286,7 @@ impl Driver<'_> {
                     shard_iterator_type: self.iterator_type(),
                     starting_sequence_number: self.sequence_text(),
                     timestamp: self.timestamp(),
+                    dry_run: false,
                 };
                 if let Ok(out) = self.e().get_shard_iterator(input) {
                     self.iterators.push(out.shard_iterator);
@@ -288,7 +305,13 @@ impl Driver<'_> {
                     b @ 200..=249 => Some(u32::from(b - 200)),
                     _ => Some(self.input.u32()),
                 };
-                if let Ok(out) = self.e().get_records(GetRecordsInput { shard_iterator, limit, stream_arn: None }) {
+                if let Ok(out) = self.e().get_records(GetRecordsInput {
+                    shard_iterator,
+                    limit,
+                    stream_arn: None,
+                    stream_id: None,
+                    dry_run: false,
+                }) {
                     assert!(
                         out.records.windows(2).all(|w| w[0].sequence_number < w[1].sequence_number),
                         "GetRecords out of order"
@@ -365,7 +388,12 @@ impl Driver<'_> {
                     b @ 0..=229 => format!("c{}", b % 3),
                     _ => self.input.text(),
                 };
-                match self.e().register_stream_consumer(RegisterStreamConsumerInput { stream_arn, consumer_name }) {
+                match self.e().register_stream_consumer(RegisterStreamConsumerInput {
+                    stream_arn,
+                    consumer_name,
+                    stream_id: None,
+                    tags: Default::default(),
+                }) {
                     Ok(c) => {
                         self.consumer_arns.push(c.consumer_arn);
                         false
@@ -383,6 +411,7 @@ impl Driver<'_> {
                         stream_arn: Some(self.input.text()),
                         consumer_name: Some(self.input.text()),
                         consumer_arn: None,
+                        stream_id: None,
                     },
                 };
                 self.e().deregister_stream_consumer(consumer).is_err()
@@ -402,6 +431,8 @@ impl Driver<'_> {
                         sequence_number: self.sequence_text(),
                         timestamp: self.timestamp(),
                     },
+                    stream_id: None,
+                    dry_run: false,
                 };
                 if let Ok(mut sub) = self.e().subscribe_to_shard(input) {
                     let mut last: Option<SequenceNumber> = None;
@@ -494,6 +525,219 @@ impl Driver<'_> {
                 };
                 self.e().update_max_record_size(stream, kib).is_err()
             }
+            21 => {
+                // CreateStream without a shard count (on-demand), maybe AUTO, maybe warm.
+                let name = self.stream_name();
+                let flags = self.input.u8();
+                let warm_throughput_mibps = (flags & 2 == 2).then(|| u32::from(self.input.u8()));
+                let r = self.e().create_stream(CreateStreamInput {
+                    stream_name: name.clone(),
+                    record_distribution_strategy: (flags & 1 == 1).then_some(RecordDistribution::Auto),
+                    warm_throughput_mibps,
+                    ..CreateStreamInput::default()
+                });
+                if r.is_ok() {
+                    assert!(
+                        self.streams
+                            .insert(name.clone(), StreamModel { created_ms: self.now(), acked: vec![] })
+                            .is_none(),
+                        "stream {name} created twice"
+                    );
+                }
+                r.is_err()
+            }
+            22 => {
+                let stream = self.stream();
+                let stream_mode = if self.input.u8() & 1 == 0 { StreamMode::OnDemand } else { StreamMode::Provisioned };
+                let warm_throughput_mibps = (self.input.u8() > 200).then(|| u32::from(self.input.u8()));
+                let r =
+                    self.e().update_stream_mode(UpdateStreamModeInput { stream, stream_mode, warm_throughput_mibps });
+                r.is_err()
+            }
+            23 => {
+                let stream = self.stream();
+                let key_id = match self.input.u8() {
+                    0..=99 => "alias/aws/kinesis".to_string(),
+                    100..=199 => format!("alias/k{}", self.input.u8() % 3),
+                    _ => self.input.text(),
+                };
+                let input = StreamEncryptionInput { stream, encryption_type: EncryptionType::Kms, key_id };
+                if self.input.u8() & 1 == 0 {
+                    self.e().start_stream_encryption(input).is_err()
+                } else {
+                    self.e().stop_stream_encryption(input).is_err()
+                }
+            }
+            24 => {
+                let stream = self.stream();
+                let n = usize::from(self.input.u8() % 9);
+                let shard_level_metrics =
+                    (0..n).map(|_| MetricsName::ALL[usize::from(self.input.u8()) % MetricsName::ALL.len()]).collect();
+                let input = EnhancedMonitoringInput { stream, shard_level_metrics };
+                if self.input.u8() & 1 == 0 {
+                    self.e().enable_enhanced_monitoring(input).is_err()
+                } else {
+                    self.e().disable_enhanced_monitoring(input).is_err()
+                }
+            }
+            25 => {
+                // Tags and policies by ARN (streams, consumers, queues, garbage).
+                let resource_arn = match self.input.u8() {
+                    b @ 0..=149 => {
+                        format!("arn:aws:kinesis:us-east-1:000000000000:stream/{}", ["a", "b", "c"][usize::from(b % 3)])
+                    }
+                    b @ 150..=199 if !self.consumer_arns.is_empty() => {
+                        self.consumer_arns[usize::from(b) % self.consumer_arns.len()].clone()
+                    }
+                    200..=219 => "arn:aws:kinesis:us-east-1:000000000000:queue/q".into(),
+                    _ => self.input.text(),
+                };
+                match self.input.u8() % 5 {
+                    0 => {
+                        let n = self.input.u8() % 4;
+                        let tags = (0..n).map(|_| (self.input.text(), self.input.text())).collect();
+                        self.e().tag_resource(TagResourceInput { resource_arn, tags, stream_id: None }).is_err()
+                    }
+                    1 => {
+                        let n = self.input.u8() % 3;
+                        let tag_keys = (0..n).map(|_| self.input.text()).collect();
+                        self.e().untag_resource(UntagResourceInput { resource_arn, tag_keys, stream_id: None }).is_err()
+                    }
+                    2 => {
+                        let policy = if self.input.u8() < 200 {
+                            r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"kinesis:*"}}"#.to_string()
+                        } else {
+                            self.input.text()
+                        };
+                        let r = self.e().put_resource_policy(PutResourcePolicyInput {
+                            resource_arn,
+                            policy,
+                            stream_id: None,
+                        });
+                        r.is_err()
+                    }
+                    3 => {
+                        let input = ResourcePolicyInput { resource_arn, stream_id: None };
+                        self.e().delete_resource_policy(input).is_err()
+                    }
+                    _ => {
+                        let _ = self.e().list_tags_for_resource(ListTagsForResourceInput {
+                            resource_arn: resource_arn.clone(),
+                            stream_id: None,
+                        });
+                        let _ = self.e().get_resource_policy(ResourcePolicyInput { resource_arn, stream_id: None });
+                        false
+                    }
+                }
+            }
+            26 => {
+                let enable = self.input.u8() & 1 == 0;
+                let r = self.e().update_account_settings(UpdateAccountSettingsInput {
+                    enable_minimum_throughput_billing_commitment: enable,
+                });
+                r.is_err()
+            }
+            27 => {
+                let stream = self.stream();
+                match self.input.u8() % 2 {
+                    0 => {
+                        let record_distribution_strategy = if self.input.u8() & 1 == 0 {
+                            RecordDistribution::Auto
+                        } else {
+                            RecordDistribution::UserPartitionKey
+                        };
+                        self.e()
+                            .update_stream_record_distribution_strategy(UpdateStreamRecordDistributionStrategyInput {
+                                stream,
+                                record_distribution_strategy,
+                            })
+                            .is_err()
+                    }
+                    _ => {
+                        let warm_throughput_mibps = u32::from(self.input.u16());
+                        self.e()
+                            .update_stream_warm_throughput(UpdateStreamWarmThroughputInput {
+                                stream,
+                                warm_throughput_mibps,
+                            })
+                            .is_err()
+                    }
+                }
+            }
+            28 => {
+                // Channels: create, update, delete, or a delivery pass.
+                match self.input.u8() % 4 {
+                    0 => {
+                        let stream = self.stream_name();
+                        let freshness = i64::from(self.input.u16() % 1000);
+                        let compression = [S3Compression::None, S3Compression::Gzip, S3Compression::Zstd]
+                            [usize::from(self.input.u8() % 3)];
+                        let name = format!("ch{}", self.input.u8() % 3);
+                        let template = (self.input.u8() > 200).then(|| self.input.text());
+                        let input = CreateChannelInput {
+                            channel_name: name,
+                            service_execution_role_arn: "arn:aws:iam::000000000000:role/r".into(),
+                            stream_configuration_list: vec![ChannelStreamConfiguration {
+                                stream_arn: format!("arn:aws:kinesis:us-east-1:000000000000:stream/{stream}"),
+                                record_configuration: RecordConfiguration {
+                                    record_format_type: [
+                                        RecordFormat::Json,
+                                        RecordFormat::String,
+                                        RecordFormat::ByteArray,
+                                    ][usize::from(self.input.u8() % 3)],
+                                    gsr_schema_arn: None,
+                                },
+                            }],
+                            s3_destination_configuration: Some(S3DestinationConfiguration {
+                                data_freshness_in_seconds: Some(freshness),
+                                dead_letter_queue_s3_configuration: None,
+                                storage_configuration: S3StorageConfiguration {
+                                    bucket_arn: "arn:aws:s3:::out".into(),
+                                    expected_bucket_owner: "000000000000".into(),
+                                    output_key_template: template,
+                                    storage_class: None,
+                                    compression_type: compression,
+                                },
+                            }),
+                            ..CreateChannelInput::default()
+                        };
+                        self.e().create_channel(input).is_err()
+                    }
+                    1 => {
+                        let Some(arn) = self.channel_arn() else { return };
+                        let s3_data_freshness_in_seconds = Some(i64::from(self.input.u16()) - 100);
+                        let r = self.e().update_channel(UpdateChannelInput {
+                            channel_arn: arn,
+                            s3_data_freshness_in_seconds,
+                            ..UpdateChannelInput::default()
+                        });
+                        r.is_err()
+                    }
+                    2 => {
+                        let Some(arn) = self.channel_arn() else { return };
+                        self.e().delete_channel(&arn).is_err()
+                    }
+                    _ => {
+                        let _ = self.e().deliver_channels();
+                        false
+                    }
+                }
+            }
+            29 => {
+                // DryRun puts: every check, nothing changes (always checked below).
+                let stream = self.stream();
+                let (partition_key, data) = (self.key(), self.data());
+                let partition_key = (self.input.u8() < 230).then_some(partition_key);
+                let r = self.e().put_record(PutRecordInput {
+                    stream,
+                    data,
+                    partition_key,
+                    dry_run: true,
+                    ..PutRecordInput::default()
+                });
+                assert!(r.is_err(), "a dry run never succeeds");
+                true
+            }
             _ => {
                 let limit = self.count();
                 let exclusive_start_stream_name = (self.input.u8() > 200).then(|| self.stream_name());
@@ -512,6 +756,13 @@ impl Driver<'_> {
             let after = snapshot(self.e());
             assert_eq!(before, after, "operation {op} failed but changed what the API shows");
         }
+    }
+
+    /// The ARN of a listed channel, picked by the next byte.
+    fn channel_arn(&mut self) -> Option<String> {
+        let list = self.e().list_channels(ListChannelsInput::default()).ok()?.channel_summaries;
+        let b = usize::from(self.input.u8());
+        list.get(b % list.len().max(1)).map(|c| c.channel_arn.clone())
     }
 
     /// The live model stream a reference names, if any.
@@ -646,6 +897,27 @@ pub fn seed_programs() -> Vec<Vec<u8>> {
             vec![18, 0, 0, 0, 0, 0, 0],
         ],
         vec![create(0, 1), vec![16, 1, 1, 0, 0, 0, 0, 0, 0, 0], vec![19, 0, 0, 0], vec![20, 0, 0, 0, 0, 0, 0, 0]],
+        // The 2026 API: commitment, an on-demand AUTO stream with warm throughput, puts,
+        // encryption, monitoring, a policy, a channel and two delivery passes five seconds
+        // apart, a mode switch, and a dry run.
+        vec![
+            vec![26, 0],
+            vec![21, 0, 3, 4],
+            put(0, 1, 100),
+            put(0, 2, 30),
+            vec![23, 0, 0, 50, 0],
+            vec![24, 0, 0, 2, 7, 0, 0],
+            vec![25, 0, 2, 0],
+            vec![28, 0, 0, 60, 0, 1, 0, 0, 1],
+            put(0, 3, 10),
+            vec![28, 3],
+            vec![9, 1, 61, 0],
+            vec![28, 3],
+            vec![27, 0, 0, 0, 1],
+            vec![22, 0, 0, 1, 0],
+            vec![29, 0, 0, 1, 0, 5, 0, 1, 0],
+            reopen.clone(),
+        ],
     ];
     programs.into_iter().map(|p| p.concat()).collect()
 }

@@ -22,6 +22,7 @@ pub fn engine_config(sim: &SimVfs, clock: &ManualClock) -> EngineConfig {
         clock: Arc::new(clock.clone()),
         durability: Durability::Buffered,
         retention_check_interval: None,
+        channel_delivery_interval: None,
         log: LogConfig {
             segment_max_bytes: 2048,
             segment_max_age: None,
@@ -57,12 +58,18 @@ pub fn try_shard_records(e: &Engine, stream: &str, shard_id: &str) -> shardlog::
         shard_iterator_type: ShardIteratorType::TrimHorizon,
         starting_sequence_number: None,
         timestamp: None,
+        dry_run: false,
     })?;
     let mut out: Vec<Seen> = Vec::new();
     let mut next = Some(it.shard_iterator);
     while let Some(iterator) = next.take() {
-        let page =
-            e.get_records(GetRecordsInput { shard_iterator: iterator, limit: Some(10_000), stream_arn: None })?;
+        let page = e.get_records(GetRecordsInput {
+            shard_iterator: iterator,
+            limit: Some(10_000),
+            stream_arn: None,
+            stream_id: None,
+            dry_run: false,
+        })?;
         if page.records.is_empty() {
             break;
         }
@@ -108,8 +115,9 @@ pub fn stream_names(e: &Engine) -> Vec<String> {
     out.map(|o| o.stream_names).unwrap_or_else(|err| panic!("ListStreams failed: {err}"))
 }
 
-/// Everything the API shows: streams, their summaries, shards, tags, consumers and records
-/// (an error reading a shard is part of the picture, not a failure).
+/// Everything the API shows: streams, their summaries, shards, tags, policies, consumers
+/// (with their tags and policies) and records, the account's commitment, and channels (an
+/// error reading a shard is part of the picture, not a failure).
 pub fn snapshot(e: &Engine) -> String {
     let mut s = String::new();
     for name in stream_names(e) {
@@ -122,13 +130,24 @@ pub fn snapshot(e: &Engine) -> String {
             e.list_tags_for_stream(ListTagsForStreamInput { stream: r.clone(), ..Default::default() })
         );
         if let Ok(summary) = &summary {
+            let arn = summary.stream_arn.clone();
+            let policy = e.get_resource_policy(ResourcePolicyInput { resource_arn: arn.clone(), stream_id: None });
+            let _ = writeln!(s, "  policy {policy:?}");
             let consumers = e.list_stream_consumers(ListStreamConsumersInput {
-                stream_arn: summary.stream_arn.clone(),
+                stream_arn: arn,
                 next_token: None,
                 max_results: Some(10_000),
                 stream_creation_timestamp: None,
+                stream_id: None,
             });
             let _ = writeln!(s, "  consumers {consumers:?}");
+            for c in consumers.iter().flat_map(|c| &c.consumers) {
+                let arn = c.consumer_arn.clone();
+                let tags =
+                    e.list_tags_for_resource(ListTagsForResourceInput { resource_arn: arn.clone(), stream_id: None });
+                let policy = e.get_resource_policy(ResourcePolicyInput { resource_arn: arn, stream_id: None });
+                let _ = writeln!(s, "    {}: {tags:?} {policy:?}", c.consumer_name);
+            }
         }
         match shards(e, &name) {
             Ok(list) => {
@@ -149,6 +168,16 @@ pub fn snapshot(e: &Engine) -> String {
             Err(err) => {
                 let _ = writeln!(s, "  shards: {err}");
             }
+        }
+    }
+    let _ = writeln!(s, "account {:?}", e.describe_account_settings());
+    if let Ok(list) = e.list_channels(ListChannelsInput::default()) {
+        for c in list.channel_summaries {
+            let tags = e.list_tags_for_resource(ListTagsForResourceInput {
+                resource_arn: c.channel_arn.clone(),
+                stream_id: None,
+            });
+            let _ = writeln!(s, "channel {:?} {tags:?}", e.describe_channel(&c.channel_arn));
         }
     }
     s

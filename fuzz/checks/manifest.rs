@@ -49,9 +49,10 @@ pub fn manifest(data: &[u8]) {
         let put = e.put_record(PutRecordInput {
             stream: StreamRef::name(&name),
             data: bytes::Bytes::from_static(b"after-open"),
-            partition_key: "k".into(),
+            partition_key: Some("k".into()),
             explicit_hash_key: None,
             sequence_number_for_ordering: None,
+            dry_run: false,
         });
         let _ = put; // Ok, or a typed error (a stream that is not ACTIVE, a shard that cannot open)
     }
@@ -110,9 +111,10 @@ pub fn sample_manifests() -> Vec<Vec<u8>> {
         e.put_record(PutRecordInput {
             stream: StreamRef::name(stream),
             data: bytes::Bytes::from(key.repeat(3)),
-            partition_key: key.into(),
+            partition_key: Some(key.into()),
             explicit_hash_key: None,
             sequence_number_for_ordering: None,
+            dry_run: false,
         })
         .expect("put")
     };
@@ -132,8 +134,13 @@ pub fn sample_manifests() -> Vec<Vec<u8>> {
     .expect("merge");
     grab(&mut out);
     let arn = e.describe_stream_summary(StreamRef::name("a")).expect("summary").stream_arn;
-    e.register_stream_consumer(RegisterStreamConsumerInput { stream_arn: arn, consumer_name: "c".into() })
-        .expect("consumer");
+    e.register_stream_consumer(RegisterStreamConsumerInput {
+        stream_arn: arn,
+        consumer_name: "c".into(),
+        stream_id: None,
+        tags: Default::default(),
+    })
+    .expect("consumer");
     e.add_tags_to_stream(AddTagsToStreamInput {
         stream: StreamRef::name("b"),
         tags: [("team".to_string(), "x".to_string())].into_iter().collect(),
@@ -149,6 +156,68 @@ pub fn sample_manifests() -> Vec<Vec<u8>> {
     grab(&mut out);
     e.delete_stream(DeleteStreamInput { stream: StreamRef::name("b"), enforce_consumer_deletion: false })
         .expect("delete");
+    grab(&mut out);
+    // Everything manifest version 2 stores.
+    e.update_account_settings(UpdateAccountSettingsInput { enable_minimum_throughput_billing_commitment: true })
+        .expect("commitment");
+    e.create_stream(CreateStreamInput {
+        stream_name: "od".into(),
+        warm_throughput_mibps: Some(4),
+        record_distribution_strategy: Some(RecordDistribution::Auto),
+        ..CreateStreamInput::default()
+    })
+    .expect("on-demand");
+    let od = e.describe_stream_summary(StreamRef::name("od")).expect("summary").stream_arn;
+    e.start_stream_encryption(StreamEncryptionInput {
+        stream: StreamRef::name("a"),
+        encryption_type: EncryptionType::Kms,
+        key_id: "alias/aws/kinesis".into(),
+    })
+    .expect("encryption");
+    e.enable_enhanced_monitoring(EnhancedMonitoringInput {
+        stream: StreamRef::name("a"),
+        shard_level_metrics: vec![MetricsName::Metric(ShardMetric::IncomingBytes)],
+    })
+    .expect("monitoring");
+    let policy = r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"kinesis:*"}}"#;
+    e.put_resource_policy(PutResourcePolicyInput { resource_arn: od.clone(), policy: policy.into(), stream_id: None })
+        .expect("policy");
+    let consumer = e
+        .register_stream_consumer(RegisterStreamConsumerInput {
+            stream_arn: od.clone(),
+            consumer_name: "c2".into(),
+            tags: [("k".to_string(), "v".to_string())].into_iter().collect(),
+            ..RegisterStreamConsumerInput::default()
+        })
+        .expect("consumer");
+    e.put_resource_policy(PutResourcePolicyInput {
+        resource_arn: consumer.consumer_arn,
+        policy: policy.into(),
+        stream_id: None,
+    })
+    .expect("consumer policy");
+    e.create_channel(CreateChannelInput {
+        channel_name: "ch".into(),
+        service_execution_role_arn: "arn:aws:iam::000000000000:role/r".into(),
+        stream_configuration_list: vec![ChannelStreamConfiguration {
+            stream_arn: od,
+            record_configuration: RecordConfiguration { record_format_type: RecordFormat::Json, gsr_schema_arn: None },
+        }],
+        s3_destination_configuration: Some(S3DestinationConfiguration {
+            data_freshness_in_seconds: Some(60),
+            dead_letter_queue_s3_configuration: None,
+            storage_configuration: S3StorageConfiguration {
+                bucket_arn: "arn:aws:s3:::out".into(),
+                expected_bucket_owner: "000000000000".into(),
+                output_key_template: Some("x/!{channel-id}/!{yyyy}".into()),
+                storage_class: Some(StorageClass::Standard),
+                compression_type: S3Compression::Gzip,
+            },
+        }),
+        tags: [("t".to_string(), "1".to_string())].into_iter().collect(),
+        ..CreateChannelInput::default()
+    })
+    .expect("channel");
     grab(&mut out);
     out
 }

@@ -268,6 +268,16 @@ pub fn batch_decode(data: &[u8]) {
     assert_eq!(header, Ok(h), "verify accepted what decode_header rejected");
     let batch = Bytes::copy_from_slice(&bytes[..h.batch_len as usize]);
     batch::check_crc(&batch).expect("verified batch fails check_crc");
+    if batch::is_sealed(&batch) {
+        // A sealed batch's records need its key: opening it with another key must fail
+        // cleanly (never a panic), and nothing more can be checked without the key.
+        let key = shardlog::at_rest::AtRestKey::new([0x5a; 32]);
+        if let Ok(plain) = batch::unseal_batch(&batch, &key) {
+            let ph = batch::verify(&plain, MAX_BATCH_LEN).expect("an unsealed batch verifies");
+            assert_eq!((ph.first_offset, ph.record_count), (h.first_offset, h.record_count));
+        }
+        return;
+    }
 
     // Full decode: exactly record_count dense records.
     let mut all = Vec::new();
@@ -374,7 +384,7 @@ pub fn segment_scan(data: &[u8]) {
     }
     let header = segment::decode_header(&img);
     if let Ok((b, created)) = header {
-        let re = segment::encode_header(b, created);
+        let re = segment::encode_header_with_key(b, created, segment::header_key_id(&img));
         if re[..] != img[..32] {
             let known = tolerated(BUG_RESERVED) && differ_only_in(&re, &img[..32], &[6..8, 24..32]);
             assert!(known, "segment header decodes but re-encodes differently: {:02x?} vs {:02x?}", &img[..32], re);
@@ -704,7 +714,14 @@ pub fn prefix_data(i: u64) -> Vec<u8> {
 }
 
 fn recovery_config(interval: u32, segment_max_bytes: u64, max_batch_bytes: u32, durability: Durability) -> LogConfig {
-    LogConfig { segment_max_bytes, segment_max_age: None, index_interval_bytes: interval, max_batch_bytes, durability }
+    LogConfig {
+        segment_max_bytes,
+        segment_max_age: None,
+        index_interval_bytes: interval,
+        max_batch_bytes,
+        durability,
+        ..LogConfig::default()
+    }
 }
 
 fn sim_options(sim: &SimVfs, clock: &ManualClock, config: LogConfig) -> LogOptions {

@@ -42,15 +42,21 @@ fn fixture() -> (SimVfs, Engine, String, String) {
         e.put_record(PutRecordInput {
             stream: StreamRef::name("s"),
             data: Bytes::from(vec![i; 10]),
-            partition_key: "k".into(),
+            partition_key: Some("k".into()),
             explicit_hash_key: Some("0".into()),
             sequence_number_for_ordering: None,
+            dry_run: false,
         })
         .expect("put");
     }
     let arn = e.describe_stream_summary(StreamRef::name("s")).expect("summary").stream_arn;
-    e.register_stream_consumer(RegisterStreamConsumerInput { stream_arn: arn, consumer_name: "c".into() })
-        .expect("consumer");
+    e.register_stream_consumer(RegisterStreamConsumerInput {
+        stream_arn: arn,
+        consumer_name: "c".into(),
+        stream_id: None,
+        tags: Default::default(),
+    })
+    .expect("consumer");
     e.add_tags_to_stream(AddTagsToStreamInput {
         stream: StreamRef::name("t"),
         tags: [("team".to_string(), "x".to_string())].into_iter().collect(),
@@ -63,6 +69,7 @@ fn fixture() -> (SimVfs, Engine, String, String) {
             shard_iterator_type: ShardIteratorType::TrimHorizon,
             starting_sequence_number: None,
             timestamp: None,
+            dry_run: false,
         })
         .expect("iterator")
         .shard_iterator;

@@ -160,7 +160,7 @@ impl Env {
         self.engine
             .put_record(PutRecordInput {
                 stream: StreamRef::name("s"),
-                partition_key: key.into(),
+                partition_key: Some(key.into()),
                 data: Bytes::from(data.to_string()),
                 ..Default::default()
             })
@@ -712,6 +712,7 @@ fn an_efo_consumer_arn_is_an_event_source() {
         .register_stream_consumer(RegisterStreamConsumerInput {
             stream_arn: STREAM_ARN.into(),
             consumer_name: "lambda".into(),
+            ..Default::default()
         })
         .unwrap();
     let uuid = e.create(

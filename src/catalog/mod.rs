@@ -1,18 +1,25 @@
-//! The catalog: streams, shards, hash-key ranges, lineage, retention, tags and consumers —
-//! everything about a data directory except segment bytes — and its crash-atomic
-//! persistence in the `MANIFEST` file.
+//! The catalog: streams, shards, hash-key ranges, lineage, retention, tags, consumers,
+//! capacity and encryption settings, resource policies, channels and the account's
+//! settings — everything about a data directory except segment bytes — and its
+//! crash-atomic persistence in the `MANIFEST` file.
 //!
 //! The catalog is replaced as a whole on every metadata change (temp file, fdatasync,
 //! rename, directory fsync; see [`store`]), so after a crash either the old or the new
 //! topology is visible, never a mix. Each manifest carries a generation number that grows by
 //! one per commit and a CRC over everything.
 
+pub mod account;
+pub mod channel;
 pub mod codec;
 pub mod store;
+mod wire;
 
 use std::collections::BTreeMap;
 
 use crate::kinesis::HashKeyRange;
+
+pub use account::Commitment;
+pub use channel::ChannelMeta;
 
 /// Stream capacity mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +64,28 @@ impl ShardMeta {
     }
 }
 
+/// How records of a stream are spread over its shards (`RecordDistributionStrategy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RecordDistribution {
+    /// Routed by the MD5 of the partition key (or the explicit hash key); the key is
+    /// required. The default.
+    #[default]
+    UserPartitionKey,
+    /// Spread evenly over the open shards by the engine; keys are optional and ignored for
+    /// routing (on-demand streams only).
+    Auto,
+}
+
+/// Warm throughput of an on-demand stream (`WarmThroughputMiBps`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WarmThroughput {
+    /// The value being scaled toward.
+    pub target_mibps: u32,
+    /// The value reached before the last change (reported as current while the stream is
+    /// `UPDATING`).
+    pub previous_mibps: u32,
+}
+
 /// A registered enhanced fan-out consumer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsumerMeta {
@@ -64,6 +93,17 @@ pub struct ConsumerMeta {
     pub name: String,
     /// When it was registered (ms); its ARN embeds the second.
     pub created_ms: i64,
+    /// Its resource tags (TagResource on the consumer ARN).
+    pub tags: BTreeMap<String, String>,
+    /// Its resource policy (stored byte-identical), if one was put.
+    pub policy: Option<String>,
+}
+
+impl ConsumerMeta {
+    /// A consumer registered at `created_ms`, without tags or policy.
+    pub fn new(name: impl Into<String>, created_ms: i64) -> ConsumerMeta {
+        ConsumerMeta { name: name.into(), created_ms, tags: BTreeMap::new(), policy: None }
+    }
 }
 
 /// A stored checkpoint of a durable reader (an event-source mapping, an app).
@@ -125,6 +165,31 @@ pub struct StreamMeta {
     pub max_bytes: Option<u64>,
     /// When `UpdateShardCount` ran in the last 24 hours (ms), for its rate limit.
     pub scaling_history_ms: Vec<i64>,
+    /// `StreamId`: generated at creation, `[a-z0-9]{20}-[a-z0-9]{3}`.
+    pub stream_id: String,
+    /// `RecordDistributionStrategy`.
+    pub distribution: RecordDistribution,
+    /// The KMS key id of a stream encrypted with `StartStreamEncryption` (`None`: encryption
+    /// type `NONE`).
+    pub encryption_key: Option<String>,
+    /// When a new encryption key was applied in the last 24 hours (ms), for the 25-per-day
+    /// limit.
+    pub key_changes_ms: Vec<i64>,
+    /// When encryption was turned off in the last 24 hours (ms), for the 25-per-day limit.
+    pub encryption_stops_ms: Vec<i64>,
+    /// Enabled shard-level metrics, a bit per [`crate::engine::monitoring::ShardMetric`].
+    pub shard_level_metrics: u8,
+    /// When the capacity mode was switched in the last 24 hours (ms), for the twice-per-day
+    /// limit.
+    pub mode_changes_ms: Vec<i64>,
+    /// Warm throughput (on-demand streams of committed accounts).
+    pub warm_throughput: Option<WarmThroughput>,
+    /// The stream's resource policy (stored byte-identical), if one was put.
+    pub policy: Option<String>,
+    /// Highest write rate (bytes per second) seen on this on-demand stream in the last 30
+    /// days, saved with each automatic scaling commit: the on-demand capacity rule allows
+    /// up to twice this.
+    pub peak_write_bytes_per_sec: u64,
 }
 
 impl StreamMeta {
@@ -153,12 +218,26 @@ pub struct Catalog {
     pub streams: BTreeMap<u64, StreamMeta>,
     /// Checkpoints.
     pub checkpoints: Vec<Checkpoint>,
+    /// The account's minimum-throughput billing commitment.
+    pub commitment: Commitment,
+    /// Next channel uid to hand out.
+    pub next_channel_uid: u64,
+    /// Channels by uid.
+    pub channels: BTreeMap<u64, ChannelMeta>,
 }
 
 impl Catalog {
     /// An empty catalog with the given token key.
     pub fn new(token_key: [u8; 32]) -> Catalog {
-        Catalog { token_key, next_stream_uid: 1, streams: BTreeMap::new(), checkpoints: Vec::new() }
+        Catalog {
+            token_key,
+            next_stream_uid: 1,
+            streams: BTreeMap::new(),
+            checkpoints: Vec::new(),
+            commitment: Commitment::default(),
+            next_channel_uid: 1,
+            channels: BTreeMap::new(),
+        }
     }
 
     /// The live or deleting stream with this name.

@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use crate::catalog::{ShardMeta, StreamLifecycle, StreamMeta, StreamMode};
+use crate::catalog::{RecordDistribution, ShardMeta, StreamLifecycle, StreamMeta, StreamMode, WarmThroughput};
+use crate::engine::capacity::ON_DEMAND_STREAM_LIMIT;
 use crate::engine::types::*;
 use crate::engine::{shard_create_secs, Engine, StreamHandle};
 use crate::error::{Error, Result};
@@ -16,6 +17,8 @@ pub(crate) const DEFAULT_MAX_RECORD_KIB: u32 = 1024;
 pub(crate) const MAX_MAX_RECORD_KIB: u32 = 10240;
 /// Largest shard count of one stream.
 pub(crate) const MAX_SHARDS_PER_STREAM: u32 = 10_000;
+/// Shards of a new on-demand stream.
+pub const ON_DEMAND_SHARDS: u32 = 4;
 
 /// The Kinesis view of a shard.
 pub(crate) fn shard_view(s: &ShardMeta) -> Shard {
@@ -51,13 +54,17 @@ pub(crate) fn parse_shard_id(member: &str, id: &str) -> Result<u32> {
 }
 
 impl Engine {
-    /// `CreateStream`.
+    /// `CreateStream`. Without `ShardCount` and `StreamModeDetails` the stream is on-demand
+    /// with 4 shards, as AWS creates it today; `ShardCount` alone is a provisioned stream.
     pub fn create_stream(&self, input: CreateStreamInput) -> Result<()> {
         let inner = &self.inner;
         inner.admit_control("CreateStream", 0)?;
         inner.reap_deleted()?;
         names::validate_stream_name(&input.stream_name)?;
-        let mode = input.stream_mode.unwrap_or(StreamMode::Provisioned);
+        let mode = input.stream_mode.unwrap_or(match input.shard_count {
+            Some(_) => StreamMode::Provisioned,
+            None => StreamMode::OnDemand,
+        });
         let shard_count = match (mode, input.shard_count) {
             (StreamMode::Provisioned, None) => {
                 let mut e = ValidationErrors::new();
@@ -65,7 +72,7 @@ impl Engine {
                 return Err(e.into_result().err().unwrap_or_else(|| Error::invalid_argument("ShardCount is required")));
             }
             (_, Some(n)) => check_limit("shardCount", Some(n), 1, 100_000, 1)?,
-            (StreamMode::OnDemand, None) => 4,
+            (StreamMode::OnDemand, None) => ON_DEMAND_SHARDS,
         };
         if shard_count > MAX_SHARDS_PER_STREAM {
             return Err(Error::LimitExceeded {
@@ -86,9 +93,29 @@ impl Engine {
             let tags: Vec<(&str, &str)> = input.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
             names::validate_tags(&tags, names::MAX_TAGS_PER_STREAM)?;
         }
+        let distribution = input.record_distribution_strategy.unwrap_or_default();
+        if distribution == RecordDistribution::Auto && mode != StreamMode::OnDemand {
+            return Err(Error::invalid_argument(
+                "RecordDistributionStrategy AUTO is supported only for streams in ON_DEMAND capacity mode.",
+            ));
+        }
+        if let Some(w) = input.warm_throughput_mibps {
+            inner.check_warm(mode, w)?;
+        }
         let mut cat = inner.catalog.lock();
         if cat.catalog.stream_by_name(&input.stream_name).is_some() {
             return Err(messages::stream_already_exists(&input.stream_name, &inner.config.account_id));
+        }
+        let live = cat.catalog.streams.values().filter(|s| matches!(s.lifecycle, StreamLifecycle::Live));
+        if mode == StreamMode::OnDemand
+            && live.filter(|s| s.mode == StreamMode::OnDemand).count() as u32 >= ON_DEMAND_STREAM_LIMIT
+        {
+            return Err(Error::LimitExceeded {
+                message: format!(
+                    "Account {} already has {ON_DEMAND_STREAM_LIMIT} streams in ON_DEMAND mode.",
+                    inner.config.account_id
+                ),
+            });
         }
         let open_now: u64 =
             cat.catalog.streams.values().map(|s| s.shards.iter().filter(|sh| sh.is_open()).count() as u64).sum();
@@ -131,6 +158,16 @@ impl Engine {
             consumers: Vec::new(),
             max_bytes: None,
             scaling_history_ms: Vec::new(),
+            stream_id: crate::kinesis::ids::stream_id(&cat.catalog.token_key, uid),
+            distribution,
+            encryption_key: None,
+            key_changes_ms: Vec::new(),
+            encryption_stops_ms: Vec::new(),
+            shard_level_metrics: 0,
+            mode_changes_ms: Vec::new(),
+            warm_throughput: input.warm_throughput_mibps.map(|w| WarmThroughput { target_mibps: w, previous_mibps: 0 }),
+            policy: None,
+            peak_write_bytes_per_sec: 0,
         };
         let mut next = cat.catalog.clone();
         next.next_stream_uid = uid + 1;
@@ -138,10 +175,13 @@ impl Engine {
         inner.commit_catalog(&mut cat, &next)?;
         cat.catalog = next;
         let handle = inner.new_handle(meta, None);
-        let mut streams = inner.streams.write();
-        streams.by_name.insert(input.stream_name, std::sync::Arc::clone(&handle));
-        streams.by_uid.insert(uid, handle);
-        Ok(())
+        {
+            let mut streams = inner.streams.write();
+            streams.by_name.insert(input.stream_name, std::sync::Arc::clone(&handle));
+            streams.by_uid.insert(uid, std::sync::Arc::clone(&handle));
+        }
+        drop(cat);
+        inner.prescale(&handle)
     }
 
     /// `DeleteStream`. Without modelled delays the stream and its files are gone when this
@@ -157,6 +197,20 @@ impl Engine {
             let name = topo.meta.name.clone();
             if matches!(topo.meta.lifecycle, StreamLifecycle::Deleting { .. }) {
                 return Err(messages::stream_not_found(&name, &inner.config.account_id));
+            }
+            let channels = cat
+                .catalog
+                .channels
+                .values()
+                .filter(|c| c.stream_uid == h.uid && c.deleting_since_ms.is_none())
+                .count();
+            if channels > 0 {
+                return Err(Error::ResourceInUse {
+                    message: format!(
+                        "Stream {name} under account {} has {channels} channel(s). Delete them before the stream.",
+                        inner.config.account_id
+                    ),
+                });
             }
             if !topo.meta.consumers.is_empty() && !input.enforce_consumer_deletion {
                 return Err(Error::ResourceInUse {
@@ -209,7 +263,9 @@ impl Engine {
             shards: listed.into_iter().take(limit).map(shard_view).collect(),
             retention_period_hours: topo.meta.retention_hours,
             stream_creation_timestamp: Timestamp(topo.meta.created_ms),
-            encryption_type: "NONE",
+            enhanced_monitoring: ShardMetric::from_bits(topo.meta.shard_level_metrics),
+            encryption_type: crate::engine::data::encryption_type(&topo.meta),
+            key_id: topo.meta.encryption_key.clone(),
         })
     }
 
@@ -219,6 +275,8 @@ impl Engine {
         inner.admit_control("DescribeStreamSummary", 0)?;
         inner.reap_deleted()?;
         let h = inner.resolve(&stream)?;
+        let channel_count = inner.channel_count_of(h.uid);
+        let advantage = inner.is_advantage();
         let topo = h.topo.read();
         let m = &topo.meta;
         Ok(StreamDescriptionSummary {
@@ -228,10 +286,17 @@ impl Engine {
             stream_mode: m.mode,
             retention_period_hours: m.retention_hours,
             stream_creation_timestamp: Timestamp(m.created_ms),
-            encryption_type: "NONE",
+            enhanced_monitoring: ShardMetric::from_bits(m.shard_level_metrics),
+            encryption_type: crate::engine::data::encryption_type(m),
+            key_id: m.encryption_key.clone(),
             open_shard_count: m.shards.iter().filter(|s| s.is_open()).count() as u32,
             consumer_count: m.consumers.len() as u32,
             max_record_size_in_kib: m.max_record_size_kib,
+            stream_id: m.stream_id.clone(),
+            warm_throughput: if advantage { inner.warm_view(m) } else { None },
+            channel_count,
+            queue_count: 0,
+            record_distribution_strategy: (m.mode == StreamMode::OnDemand).then_some(m.distribution),
         })
     }
 
@@ -394,7 +459,9 @@ impl Engine {
             shard_limit: inner.config.effective_shard_limit(),
             open_shard_count: open,
             on_demand_stream_count: on_demand,
-            on_demand_stream_count_limit: 50,
+            on_demand_stream_count_limit: ON_DEMAND_STREAM_LIMIT,
+            channel_count: cat.catalog.channels.len() as u32,
+            channel_count_limit: crate::engine::channels::CHANNEL_COUNT_LIMIT,
         })
     }
 

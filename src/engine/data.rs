@@ -1,6 +1,6 @@
 //! The data plane: PutRecord, PutRecords, GetShardIterator, GetRecords.
 
-use crate::catalog::ShardMeta;
+use crate::catalog::{RecordDistribution, ShardMeta, StreamMode};
 use crate::engine::control::parse_shard_id;
 use crate::engine::types::*;
 use crate::engine::{arrival_secs, shard_create_secs, Engine, EngineInner, StreamHandle, Topology};
@@ -50,20 +50,34 @@ impl EngineInner {
     /// under the member path `member(field)` builds (e.g. `records.3.member.partitionKey`),
     /// which is only formatted when something is wrong; range errors of the explicit hash key
     /// fail at once as Kinesis does.
+    ///
+    /// USER_PARTITION_KEY streams require the key (a missing key is reported as the model
+    /// used to: `Member must not be null`) and route by its MD5 or the explicit hash key.
+    /// AUTO streams take the key as optional and ignore both for routing: records go
+    /// round-robin over the open shards (in hash-key order), so they spread evenly.
+    #[allow(clippy::too_many_arguments)]
     fn route_entry<'a>(
         &self,
+        h: &StreamHandle,
         topo: &Topology,
         member: &dyn Fn(&str) -> String,
-        key: &'a str,
+        key: Option<&'a str>,
         explicit_hash_key: Option<&str>,
         data: &'a [u8],
         errs: &mut ValidationErrors,
     ) -> Result<Option<Routed<'a>>> {
         let before = errs.len();
-        // 1..=256 bytes is always 1..=256 UTF-16 units: only other keys need the full count.
-        if key.is_empty() || key.len() > names::PARTITION_KEY_MAX_LEN {
-            errs.partition_key(&member("partitionKey"), key);
+        let auto = topo.meta.distribution == RecordDistribution::Auto;
+        match key {
+            None if !auto => errs.null(&member("partitionKey")),
+            None => {}
+            // 1..=256 bytes is always 1..=256 UTF-16 units: only other keys need the full count.
+            Some(k) if k.is_empty() || k.len() > names::PARTITION_KEY_MAX_LEN => {
+                errs.partition_key(&member("partitionKey"), k)
+            }
+            Some(_) => {}
         }
+        let key = key.unwrap_or("");
         let max = Self::max_record_bytes(topo);
         if data.len() > max {
             errs.push(
@@ -93,9 +107,40 @@ impl EngineInner {
                 key.len()
             )));
         }
+        if auto {
+            let n = topo.routes.len().max(1);
+            let i = h.auto_cursor.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % n;
+            let pos =
+                topo.routes.get(i).map(|&(_, pos)| pos).ok_or_else(|| Error::invalid_argument("no open shard"))?;
+            return Ok(Some(Routed { key, hash_key: None, data, pos }));
+        }
         let hash = hash_key.unwrap_or_else(|| partition_key_hash(key.as_bytes()));
         let pos = topo.route(hash).ok_or_else(|| Error::invalid_argument("no open shard covers the hash key"))?;
         Ok(Some(Routed { key, hash_key, data, pos }))
+    }
+
+    /// With limits on, an on-demand stream's stream-wide write capacity (see `capacity`):
+    /// true if `records` records of `bytes` bytes are admitted (spent unless `dry_run`).
+    fn admit_stream_write(&self, h: &StreamHandle, topo: &Topology, records: f64, bytes: f64, dry_run: bool) -> bool {
+        if topo.meta.mode != StreamMode::OnDemand || self.limits_for(h).is_off() {
+            return true;
+        }
+        h.demand.lock().admit(&topo.meta, records, bytes, self.now_ms(), !dry_run)
+    }
+
+    /// Count accepted writes for the hot-shard detector of an on-demand stream; the index
+    /// of the shard if it just became hot.
+    fn observe_hot(&self, h: &StreamHandle, topo: &Topology, pos: usize, records: f64, bytes: f64) -> Option<u32> {
+        if topo.meta.mode != StreamMode::OnDemand {
+            return None;
+        }
+        let limits = self.limits_for(h);
+        if limits.is_off() {
+            return None;
+        }
+        let slot = topo.slots.get(pos)?;
+        let hot = slot.hot.lock().observe(&self.config.on_demand, &limits, self.now_ms(), records, bytes);
+        hot.then_some(slot.index)
     }
 
     fn sequence_number(shard: &ShardMeta, offset: u64, arrival_ms: i64) -> SequenceNumber {
@@ -178,69 +223,117 @@ impl EngineInner {
     }
 }
 
+/// `DryRunOperationException`: every check passed, nothing was done.
+pub(crate) fn dry_run_succeeded() -> Error {
+    Error::DryRunOperation { message: "Request would have succeeded, but DryRun flag is set.".into() }
+}
+
+/// The `EncryptionType` of records written to a stream now.
+pub(crate) fn encryption_type(meta: &crate::catalog::StreamMeta) -> EncryptionType {
+    if meta.encryption_key.is_some() {
+        EncryptionType::Kms
+    } else {
+        EncryptionType::None
+    }
+}
+
 impl Engine {
     /// `PutRecord`: validated like Kinesis, routed by MD5 of the partition key (or the
-    /// explicit hash key), appended and acknowledged per the engine's durability.
+    /// explicit hash key; round-robin on AUTO streams), appended and acknowledged per the
+    /// engine's durability. With `dry_run`, every check runs (throughput included, without
+    /// spending it) and the answer is `DryRunOperation`.
     pub fn put_record(&self, input: PutRecordInput) -> Result<PutRecordOutput> {
         let inner = &self.inner;
         let h = inner.resolve(&input.stream)?;
-        let topo = h.topo.read();
-        let mut errs = ValidationErrors::new();
-        let routed = inner.route_entry(
-            &topo,
-            &|field: &str| field.to_string(),
-            &input.partition_key,
-            input.explicit_hash_key.as_deref(),
-            &input.data,
-            &mut errs,
-        )?;
-        errs.into_result()?;
-        let Some(r) = routed else { return Err(Error::invalid_argument("record rejected")) };
-        if let Some(s) = &input.sequence_number_for_ordering {
-            let seq = check_sequence_number_for_ordering(s, &topo.meta.name, &inner.config.account_id)?;
-            let now_secs = arrival_secs(inner.now_ms());
-            if seq.arrival_secs() > now_secs + 1 || seq.shard_create_secs() > now_secs + 1 {
-                return Err(messages::exclusive_minimum_sequence_number_invalid(
-                    s,
-                    &topo.meta.name,
-                    &inner.config.account_id,
-                ));
+        let (out, hot) = {
+            let topo = h.topo.read();
+            let mut errs = ValidationErrors::new();
+            let routed = inner.route_entry(
+                &h,
+                &topo,
+                &|field: &str| field.to_string(),
+                input.partition_key.as_deref(),
+                input.explicit_hash_key.as_deref(),
+                &input.data,
+                &mut errs,
+            )?;
+            errs.into_result()?;
+            let Some(r) = routed else { return Err(Error::invalid_argument("record rejected")) };
+            if let Some(s) = &input.sequence_number_for_ordering {
+                if topo.meta.distribution == RecordDistribution::Auto {
+                    return Err(Error::invalid_argument(format!(
+                        "SequenceNumberForOrdering is not supported on stream {} under account {}: its \
+                         RecordDistributionStrategy is AUTO.",
+                        topo.meta.name, inner.config.account_id
+                    )));
+                }
+                let seq = check_sequence_number_for_ordering(s, &topo.meta.name, &inner.config.account_id)?;
+                let now_secs = arrival_secs(inner.now_ms());
+                if seq.arrival_secs() > now_secs + 1 || seq.shard_create_secs() > now_secs + 1 {
+                    return Err(messages::exclusive_minimum_sequence_number_invalid(
+                        s,
+                        &topo.meta.name,
+                        &inner.config.account_id,
+                    ));
+                }
             }
-        }
-        inner.check_writable(&topo)?;
-        let shard = topo.meta.shards.get(r.pos).ok_or_else(|| Error::invalid_argument("no such shard"))?;
-        let slot = topo.slots.get(r.pos).ok_or_else(|| Error::invalid_argument("no such shard"))?;
-        let limits = inner.limits_for(&h);
-        if !limits.is_off() {
+            inner.check_writable(&topo)?;
+            let shard = topo.meta.shards.get(r.pos).ok_or_else(|| Error::invalid_argument("no such shard"))?;
+            let slot = topo.slots.get(r.pos).ok_or_else(|| Error::invalid_argument("no such shard"))?;
+            let limits = inner.limits_for(&h);
             let bytes = (r.key.len() + r.data.len()) as f64;
-            let max = EngineInner::max_record_bytes(&topo) as f64;
-            if !slot.buckets.lock().admit_write(&limits, 1.0, bytes, max, inner.now_ms()) {
-                slot.counters.write_throttled(1);
-                h.counters.write_throttled(1);
-                return Err(messages::shard_rate_exceeded(
-                    &names::shard_id_name(shard.index),
-                    &topo.meta.name,
-                    &inner.config.account_id,
-                ));
+            if !limits.is_off() {
+                let max = EngineInner::max_record_bytes(&topo) as f64;
+                let now = inner.now_ms();
+                let admitted = {
+                    let mut b = slot.buckets.lock();
+                    let shard_ok = b.can_write(&limits, 1.0, bytes, max, now);
+                    shard_ok
+                        && inner.admit_stream_write(&h, &topo, 1.0, bytes, input.dry_run)
+                        && (input.dry_run || b.admit_write(&limits, 1.0, bytes, max, now))
+                };
+                if !admitted {
+                    if !input.dry_run {
+                        slot.counters.write_throttled(1);
+                        h.counters.write_throttled(1);
+                    }
+                    return Err(messages::shard_rate_exceeded(
+                        &names::shard_id_name(shard.index),
+                        &topo.meta.name,
+                        &inner.config.account_id,
+                    ));
+                }
             }
+            if input.dry_run {
+                return Err(dry_run_succeeded());
+            }
+            let log = inner.log(slot)?;
+            let seal = topo.meta.encryption_key.is_some();
+            let a = log.append_with(
+                &[RecordRef { partition_key: r.key.as_bytes(), explicit_hash_key: r.hash_key, data: r.data }],
+                seal,
+            )?;
+            slot.counters.incoming(1, bytes as u64);
+            h.counters.incoming(1, bytes as u64);
+            let hot = inner.observe_hot(&h, &topo, r.pos, 1.0, bytes);
+            let out = PutRecordOutput {
+                shard_id: names::shard_id_name(shard.index),
+                sequence_number: EngineInner::sequence_number(shard, a.first_offset, a.arrival_ms),
+                encryption_type: encryption_type(&topo.meta),
+            };
+            (out, hot)
+        };
+        if let Some(index) = hot {
+            inner.split_hot_shard(&h, index);
         }
-        let log = inner.log(slot)?;
-        let a =
-            log.append(&[RecordRef { partition_key: r.key.as_bytes(), explicit_hash_key: r.hash_key, data: r.data }])?;
-        let bytes = (r.key.len() + r.data.len()) as u64;
-        slot.counters.incoming(1, bytes);
-        h.counters.incoming(1, bytes);
-        Ok(PutRecordOutput {
-            shard_id: names::shard_id_name(shard.index),
-            sequence_number: EngineInner::sequence_number(shard, a.first_offset, a.arrival_ms),
-            encryption_type: "NONE",
-        })
+        Ok(out)
     }
 
     /// `PutRecords`: every entry validated first (a bad entry fails the whole request, as in
     /// Kinesis); records bound for the same shard are appended as one batch (one write, and
     /// under `Sync` one shared fdatasync). A storage failure on one shard fails only that
-    /// shard's entries, with `InternalFailure`.
+    /// shard's entries, with `InternalFailure`. With `dry_run`, every check runs (per-entry
+    /// throttling included, without spending) and the answer is `DryRunOperation`.
     pub fn put_records(&self, input: PutRecordsInput) -> Result<PutRecordsOutput> {
         let inner = &self.inner;
         let n = input.records.len();
@@ -252,112 +345,142 @@ impl Engine {
         }
         errs.into_result()?;
         let h = inner.resolve(&input.stream)?;
-        let topo = h.topo.read();
-        let mut routed = Vec::with_capacity(n);
-        let mut errs = ValidationErrors::new();
-        let mut total = 0usize;
-        for (i, e) in input.records.iter().enumerate() {
-            total += e.data.len() + e.partition_key.len();
-            let member = |field: &str| format!("records.{}.member.{field}", i + 1);
-            routed.push(inner.route_entry(
-                &topo,
-                &member,
-                &e.partition_key,
-                e.explicit_hash_key.as_deref(),
-                &e.data,
-                &mut errs,
-            )?);
-        }
-        errs.into_result()?;
-        let limit =
-            if topo.meta.max_record_size_kib > 1024 { MAX_PUT_RECORDS_BYTES_LARGE } else { MAX_PUT_RECORDS_BYTES };
-        if total > limit {
-            return Err(Error::invalid_argument(format!("Records size exceeds {} MB limit", limit / (1024 * 1024))));
-        }
-        inner.check_writable(&topo)?;
-        let routed: Vec<Routed<'_>> = routed.into_iter().flatten().collect();
-        // Throughput limits are per entry, in request order: a throttled entry fails alone
-        // and later entries are still tried.
-        let limits = inner.limits_for(&h);
-        let mut throttled = vec![false; routed.len()];
-        if !limits.is_off() {
-            let now = inner.now_ms();
-            let max = EngineInner::max_record_bytes(&topo) as f64;
-            for (r, t) in routed.iter().zip(throttled.iter_mut()) {
-                if let Some(slot) = topo.slots.get(r.pos) {
-                    let bytes = (r.key.len() + r.data.len()) as f64;
-                    *t = !slot.buckets.lock().admit_write(&limits, 1.0, bytes, max, now);
+        let mut hot: Vec<u32> = Vec::new();
+        let out = {
+            let topo = h.topo.read();
+            let mut routed = Vec::with_capacity(n);
+            let mut errs = ValidationErrors::new();
+            let mut total = 0usize;
+            for (i, e) in input.records.iter().enumerate() {
+                total += e.data.len() + e.partition_key.as_ref().map_or(0, String::len);
+                let member = |field: &str| format!("records.{}.member.{field}", i + 1);
+                routed.push(inner.route_entry(
+                    &h,
+                    &topo,
+                    &member,
+                    e.partition_key.as_deref(),
+                    e.explicit_hash_key.as_deref(),
+                    &e.data,
+                    &mut errs,
+                )?);
+            }
+            errs.into_result()?;
+            let limit =
+                if topo.meta.max_record_size_kib > 1024 { MAX_PUT_RECORDS_BYTES_LARGE } else { MAX_PUT_RECORDS_BYTES };
+            if total > limit {
+                return Err(Error::invalid_argument(format!(
+                    "Records size exceeds {} MB limit",
+                    limit / (1024 * 1024)
+                )));
+            }
+            inner.check_writable(&topo)?;
+            let routed: Vec<Routed<'_>> = routed.into_iter().flatten().collect();
+            // Throughput limits are per entry, in request order: a throttled entry fails alone
+            // and later entries are still tried. A dry run checks each entry alone.
+            let limits = inner.limits_for(&h);
+            let mut throttled = vec![false; routed.len()];
+            if !limits.is_off() {
+                let now = inner.now_ms();
+                let max = EngineInner::max_record_bytes(&topo) as f64;
+                for (r, t) in routed.iter().zip(throttled.iter_mut()) {
+                    if let Some(slot) = topo.slots.get(r.pos) {
+                        let bytes = (r.key.len() + r.data.len()) as f64;
+                        let mut b = slot.buckets.lock();
+                        let ok = b.can_write(&limits, 1.0, bytes, max, now)
+                            && inner.admit_stream_write(&h, &topo, 1.0, bytes, input.dry_run)
+                            && (input.dry_run || b.admit_write(&limits, 1.0, bytes, max, now));
+                        *t = !ok;
+                        if !ok && !input.dry_run {
+                            slot.counters.write_throttled(1);
+                            h.counters.write_throttled(1);
+                        }
+                    }
                 }
             }
-        }
-        // Group entry indexes by shard, keeping request order within a shard.
-        let mut order: Vec<usize> =
-            (0..routed.len()).filter(|&i| !throttled.get(i).copied().unwrap_or(false)).collect();
-        order.sort_by_key(|&i| routed.get(i).map_or(0, |r| r.pos));
-        let mut results: Vec<PutRecordsResultEntry> =
-            vec![
-                PutRecordsResultEntry { sequence_number: None, shard_id: None, error_code: None, error_message: None };
+            if input.dry_run {
+                return Err(dry_run_succeeded());
+            }
+            // Group entry indexes by shard, keeping request order within a shard.
+            let mut order: Vec<usize> =
+                (0..routed.len()).filter(|&i| !throttled.get(i).copied().unwrap_or(false)).collect();
+            order.sort_by_key(|&i| routed.get(i).map_or(0, |r| r.pos));
+            let mut results: Vec<PutRecordsResultEntry> = vec![
+                PutRecordsResultEntry {
+                    sequence_number: None,
+                    shard_id: None,
+                    error_code: None,
+                    error_message: None
+                };
                 routed.len()
             ];
-        let mut failed = 0u32;
-        for (i, _) in throttled.iter().enumerate().filter(|(_, t)| **t) {
-            let (Some(out), Some(shard)) =
-                (results.get_mut(i), routed.get(i).and_then(|r| topo.meta.shards.get(r.pos)))
-            else {
-                continue;
-            };
-            if let Some(slot) = routed.get(i).and_then(|r| topo.slots.get(r.pos)) {
-                slot.counters.write_throttled(1);
+            let mut failed = 0u32;
+            for (i, _) in throttled.iter().enumerate().filter(|(_, t)| **t) {
+                let (Some(out), Some(shard)) =
+                    (results.get_mut(i), routed.get(i).and_then(|r| topo.meta.shards.get(r.pos)))
+                else {
+                    continue;
+                };
+                failed += 1;
+                out.error_code = Some("ProvisionedThroughputExceededException".into());
+                out.error_message = Some(
+                    messages::shard_rate_exceeded(
+                        &names::shard_id_name(shard.index),
+                        &topo.meta.name,
+                        &inner.config.account_id,
+                    )
+                    .to_string(),
+                );
             }
-            h.counters.write_throttled(1);
-            failed += 1;
-            out.error_code = Some("ProvisionedThroughputExceededException".into());
-            out.error_message = Some(
-                messages::shard_rate_exceeded(
-                    &names::shard_id_name(shard.index),
-                    &topo.meta.name,
-                    &inner.config.account_id,
-                )
-                .to_string(),
-            );
-        }
-        let mut batch: Vec<RecordRef<'_>> = Vec::new();
-        for group in order.chunk_by(|&a, &b| routed.get(a).map(|r| r.pos) == routed.get(b).map(|r| r.pos)) {
-            let Some(pos) = group.first().and_then(|&i| routed.get(i)).map(|r| r.pos) else { continue };
-            let (Some(shard), Some(slot)) = (topo.meta.shards.get(pos), topo.slots.get(pos)) else { continue };
-            batch.clear();
-            batch.extend(group.iter().filter_map(|&i| routed.get(i)).map(|r| RecordRef {
-                partition_key: r.key.as_bytes(),
-                explicit_hash_key: r.hash_key,
-                data: r.data,
-            }));
-            let appended = inner.log(slot).and_then(|log| log.append(&batch));
-            if appended.is_ok() {
-                let bytes: usize = batch.iter().map(|r| r.partition_key.len() + r.data.len()).sum();
-                slot.counters.incoming(batch.len() as u64, bytes as u64);
-                h.counters.incoming(batch.len() as u64, bytes as u64);
-            }
-            let shard_id = names::shard_id_name(shard.index);
-            for (k, &i) in group.iter().enumerate() {
-                let Some(out) = results.get_mut(i) else { continue };
-                match &appended {
-                    Ok(a) => {
-                        out.sequence_number =
-                            Some(EngineInner::sequence_number(shard, a.first_offset + k as u64, a.arrival_ms));
-                        out.shard_id = Some(shard_id.clone());
-                    }
-                    Err(_) => {
-                        failed += 1;
-                        out.error_code = Some("InternalFailure".into());
-                        out.error_message = Some(messages::INTERNAL_FAILURE_MESSAGE.into());
+            let mut batch: Vec<RecordRef<'_>> = Vec::new();
+            for group in order.chunk_by(|&a, &b| routed.get(a).map(|r| r.pos) == routed.get(b).map(|r| r.pos)) {
+                let Some(pos) = group.first().and_then(|&i| routed.get(i)).map(|r| r.pos) else { continue };
+                let (Some(shard), Some(slot)) = (topo.meta.shards.get(pos), topo.slots.get(pos)) else { continue };
+                batch.clear();
+                batch.extend(group.iter().filter_map(|&i| routed.get(i)).map(|r| RecordRef {
+                    partition_key: r.key.as_bytes(),
+                    explicit_hash_key: r.hash_key,
+                    data: r.data,
+                }));
+                let seal = topo.meta.encryption_key.is_some();
+                let appended = inner.log(slot).and_then(|log| log.append_with(&batch, seal));
+                let shard_id = names::shard_id_name(shard.index);
+                if appended.is_ok() {
+                    let bytes: usize = batch.iter().map(|r| r.partition_key.len() + r.data.len()).sum();
+                    slot.counters.incoming(batch.len() as u64, bytes as u64);
+                    h.counters.incoming(batch.len() as u64, bytes as u64);
+                    hot.extend(inner.observe_hot(&h, &topo, pos, batch.len() as f64, bytes as f64));
+                }
+                for (k, &i) in group.iter().enumerate() {
+                    let Some(out) = results.get_mut(i) else { continue };
+                    match &appended {
+                        Ok(a) => {
+                            out.sequence_number =
+                                Some(EngineInner::sequence_number(shard, a.first_offset + k as u64, a.arrival_ms));
+                            out.shard_id = Some(shard_id.clone());
+                        }
+                        Err(_) => {
+                            failed += 1;
+                            out.error_code = Some("InternalFailure".into());
+                            out.error_message = Some(messages::INTERNAL_FAILURE_MESSAGE.into());
+                        }
                     }
                 }
             }
+            PutRecordsOutput {
+                failed_record_count: failed,
+                records: results,
+                encryption_type: encryption_type(&topo.meta),
+            }
+        };
+        for index in hot {
+            inner.split_hot_shard(&h, index);
         }
-        Ok(PutRecordsOutput { failed_record_count: failed, records: results, encryption_type: "NONE" })
+        Ok(out)
     }
 
-    /// `GetShardIterator` with the five iterator types and Kinesis' rules and errors.
+    /// `GetShardIterator` with the five iterator types and Kinesis' rules and errors. With
+    /// `dry_run`, the answer is `DryRunOperation` once every check passed (the call's
+    /// throughput token is not spent).
     pub fn get_shard_iterator(&self, input: GetShardIteratorInput) -> Result<GetShardIteratorOutput> {
         let inner = &self.inner;
         let h = inner.resolve(&input.stream)?;
@@ -375,7 +498,15 @@ impl Engine {
         let slot = topo.slots.get(pos).ok_or_else(|| Error::invalid_argument("no such shard"))?;
         let now = inner.now_ms();
         let limits = inner.limits_for(&h);
-        if !slot.buckets.lock().admit_iterator(&limits, now) {
+        let admitted = {
+            let mut b = slot.buckets.lock();
+            if input.dry_run {
+                b.can_iterator(&limits, now)
+            } else {
+                b.admit_iterator(&limits, now)
+            }
+        };
+        if !admitted {
             return Err(messages::shard_rate_exceeded(
                 &names::shard_id_name(shard.index),
                 &topo.meta.name,
@@ -392,6 +523,9 @@ impl Engine {
             input.timestamp,
             now,
         )?;
+        if input.dry_run {
+            return Err(dry_run_succeeded());
+        }
         let token =
             ShardIteratorToken { stream_uid: h.uid, shard_index: shard.index, offset, issued_ms: now, flags: 0 };
         Ok(GetShardIteratorOutput { shard_iterator: token.encode(&inner.token_key) })
@@ -400,6 +534,8 @@ impl Engine {
     /// `GetRecords`: up to `limit` records (default and maximum 10,000) and 10 MiB from the
     /// iterator's position, a fresh `NextShardIterator` every call (none once a closed shard
     /// is read to its end, when `ChildShards` are given instead), and `MillisBehindLatest`.
+    /// With `dry_run`, the iterator and limits are checked, nothing is read and no throughput
+    /// is used, and the answer is `DryRunOperation`.
     pub fn get_records(&self, input: GetRecordsInput) -> Result<GetRecordsOutput> {
         let inner = &self.inner;
         let limit = input.limit.unwrap_or(MAX_GET_RECORDS_LIMIT);
@@ -410,6 +546,9 @@ impl Engine {
             return Err(Error::invalid_argument(format!(
                 "Limit {limit} is greater than the maximum of {MAX_GET_RECORDS_LIMIT}."
             )));
+        }
+        if let Some(id) = &input.stream_id {
+            crate::engine::check_stream_id(id)?;
         }
         let token = ShardIteratorToken::decode(&input.shard_iterator, &inner.token_key)?;
         let now = inner.now_ms();
@@ -432,6 +571,13 @@ impl Engine {
                 )));
             }
         }
+        if let Some(id) = &input.stream_id {
+            if *id != topo.meta.stream_id {
+                return Err(Error::invalid_argument(format!(
+                    "StreamId {id} does not match the shard iterator's stream."
+                )));
+            }
+        }
         let shard_id = names::shard_id_name(token.shard_index);
         let pos = topo
             .position(token.shard_index)
@@ -439,7 +585,11 @@ impl Engine {
         let (Some(shard), Some(slot)) = (topo.meta.shards.get(pos), topo.slots.get(pos)) else {
             return Err(messages::shard_not_found(&shard_id, &topo.meta.name, &inner.config.account_id));
         };
+        let encryption = encryption_type(&topo.meta);
         let Some(log) = inner.existing_log(slot)? else {
+            if input.dry_run {
+                return Err(dry_run_succeeded());
+            }
             // Never written: an empty shard.
             let at_end = shard.closed.is_some();
             slot.counters.get_records(0, 0, 0);
@@ -453,10 +603,23 @@ impl Engine {
             });
         };
         let limits = inner.limits_for(&h);
-        if !slot.buckets.lock().admit_read(&limits, now) {
-            slot.counters.read_throttled();
-            h.counters.read_throttled();
+        let admitted = {
+            let mut b = slot.buckets.lock();
+            if input.dry_run {
+                b.can_read(&limits, now)
+            } else {
+                b.admit_read(&limits, now)
+            }
+        };
+        if !admitted {
+            if !input.dry_run {
+                slot.counters.read_throttled();
+                h.counters.read_throttled();
+            }
             return Err(messages::shard_rate_exceeded(&shard_id, &topo.meta.name, &inner.config.account_id));
+        }
+        if input.dry_run {
+            return Err(dry_run_succeeded());
         }
         let read = log.read(token.offset, limit as usize, MAX_GET_RECORDS_BYTES)?;
         let read_bytes: usize = read.records.iter().map(|r| r.data.len() + r.partition_key.len()).sum();
@@ -466,7 +629,7 @@ impl Engine {
         let last_arrival = read.records.last().map(|r| r.arrival_ms);
         let mut records = Vec::with_capacity(read.records.len());
         for r in read.records {
-            records.push(to_kinesis(shard, r)?);
+            records.push(to_kinesis(shard, r, encryption)?);
         }
         let millis_behind_latest = if next >= hw {
             0
@@ -490,7 +653,7 @@ impl Engine {
     }
 }
 
-pub(crate) fn to_kinesis(shard: &ShardMeta, r: Record) -> Result<KinesisRecord> {
+pub(crate) fn to_kinesis(shard: &ShardMeta, r: Record, encryption_type: EncryptionType) -> Result<KinesisRecord> {
     let partition_key = std::str::from_utf8(&r.partition_key)
         .map_err(|_| Error::Corrupt {
             path: std::path::PathBuf::from(names::shard_id_name(shard.index)),
@@ -504,6 +667,7 @@ pub(crate) fn to_kinesis(shard: &ShardMeta, r: Record) -> Result<KinesisRecord> 
         data: r.data,
         partition_key,
         explicit_hash_key: r.explicit_hash_key,
+        encryption_type,
     })
 }
 

@@ -27,8 +27,11 @@ use crate::error::{Error, Result};
 use crate::kinesis::{messages, names, NextToken, ResumeAt, SequenceNumber, ValidationErrors};
 use crate::shard::ShardLog;
 
-/// Most consumers per stream.
+/// Most consumers per stream (provisioned streams and On-demand Standard accounts).
 pub const MAX_CONSUMERS_PER_STREAM: usize = 20;
+/// Most consumers per stream while the account has a billing commitment (On-demand
+/// Advantage).
+pub const MAX_CONSUMERS_PER_STREAM_ADVANTAGE: usize = 50;
 /// Most consumers `CREATING` at once per stream (with modelled delays).
 pub const MAX_CREATING_CONSUMERS: usize = 5;
 
@@ -101,7 +104,7 @@ impl EngineInner {
     }
 
     /// The stream and consumer a request names.
-    fn resolve_consumer(&self, r: &ConsumerRef) -> Result<(Arc<StreamHandle>, ConsumerMeta)> {
+    pub(crate) fn resolve_consumer(&self, r: &ConsumerRef) -> Result<(Arc<StreamHandle>, ConsumerMeta)> {
         let (stream_ref, name, arn_secs) = match (&r.consumer_arn, &r.stream_arn, &r.consumer_name) {
             (Some(arn), sarn, cname) => {
                 let p = names::parse_consumer_arn(arn).ok_or_else(|| {
@@ -134,6 +137,7 @@ impl EngineInner {
                 ))
             }
         };
+        let stream_ref = StreamRef { stream_id: r.stream_id.clone(), ..stream_ref };
         let h = self.resolve(&stream_ref)?;
         let found = {
             let topo = h.topo.read();
@@ -167,13 +171,22 @@ fn consumer_not_found(what: &str) -> Error {
 }
 
 impl Engine {
-    /// `RegisterStreamConsumer`: at most 20 per stream; a duplicate name is `ResourceInUse`.
+    /// `RegisterStreamConsumer`: at most 20 per stream (50 while the account has a billing
+    /// commitment); a duplicate name is `ResourceInUse`.
     pub fn register_stream_consumer(&self, input: RegisterStreamConsumerInput) -> Result<Consumer> {
         self.inner.admit_control("RegisterStreamConsumer", 0)?;
         names::validate_consumer_name(&input.consumer_name)?;
+        if !input.tags.is_empty() {
+            crate::engine::resources::validate_resource_tags(&input.tags)?;
+        }
         let inner = &self.inner;
-        let stream = StreamRef::arn(input.stream_arn.clone());
+        let stream = StreamRef {
+            stream_arn: Some(input.stream_arn.clone()),
+            stream_id: input.stream_id.clone(),
+            ..StreamRef::default()
+        };
         let now = inner.now_ms();
+        let max_consumers = inner.max_consumers();
         let mut registered = None;
         self.update_stream(&stream, |inner, meta| {
             if meta.consumers.iter().any(|c| c.name == input.consumer_name) {
@@ -184,10 +197,10 @@ impl Engine {
                     ),
                 });
             }
-            if meta.consumers.len() >= MAX_CONSUMERS_PER_STREAM {
+            if meta.consumers.len() >= max_consumers {
                 return Err(Error::LimitExceeded {
                     message: format!(
-                        "Consumer limit of {MAX_CONSUMERS_PER_STREAM} reached for stream {} under account {}.",
+                        "Consumer limit of {max_consumers} reached for stream {} under account {}.",
                         meta.name, inner.config.account_id
                     ),
                 });
@@ -204,7 +217,8 @@ impl Engine {
             }
             // ARNs embed the creation second; a re-registration in the same second as a
             // previous registration of the name must still get a different ARN.
-            let c = ConsumerMeta { name: input.consumer_name.clone(), created_ms: now };
+            let mut c = ConsumerMeta::new(input.consumer_name.clone(), now);
+            c.tags = input.tags.clone();
             meta.consumers.push(c.clone());
             registered = Some((meta.name.clone(), c));
             Ok(())
@@ -256,7 +270,12 @@ impl Engine {
         e.into_result()?;
         // At most 100 are returned whatever MaxResults says.
         let max = max.min(100);
-        let h = inner.resolve(&StreamRef::arn(input.stream_arn.clone()))?;
+        let stream = StreamRef {
+            stream_arn: Some(input.stream_arn.clone()),
+            stream_id: input.stream_id.clone(),
+            ..StreamRef::default()
+        };
+        let h = inner.resolve(&stream)?;
         let now = inner.now_ms();
         let after = match &input.next_token {
             Some(t) => {
@@ -289,10 +308,16 @@ impl Engine {
         Ok(ListStreamConsumersOutput { consumers, next_token })
     }
 
-    /// `SubscribeToShard`: a push subscription for a registered, active consumer.
+    /// `SubscribeToShard`: a push subscription for a registered, active consumer. With
+    /// `dry_run`, every check runs (including the 5-second rule) and the answer is
+    /// `DryRunOperation`; no subscription starts or is taken over.
     pub fn subscribe_to_shard(&self, input: SubscribeToShardInput) -> Result<Subscription> {
         let inner = &self.inner;
-        let consumer_ref = ConsumerRef { consumer_arn: Some(input.consumer_arn.clone()), ..ConsumerRef::default() };
+        let consumer_ref = ConsumerRef {
+            consumer_arn: Some(input.consumer_arn.clone()),
+            stream_id: input.stream_id.clone(),
+            ..ConsumerRef::default()
+        };
         let (h, c) = inner.resolve_consumer(&consumer_ref)?;
         if inner.consumer_status(&c) != ConsumerStatus::Active {
             return Err(Error::ResourceInUse {
@@ -342,6 +367,11 @@ impl Engine {
                         ),
                     });
                 }
+            }
+            if input.dry_run {
+                return Err(crate::engine::data::dry_run_succeeded());
+            }
+            if let Some(old) = subs.get(&key) {
                 old.cancel.store(true, Ordering::Release);
                 old.log.wake_waiters();
             }
@@ -447,7 +477,8 @@ impl Subscription {
             return self.finish(Some(Error::ResourceNotFound { message: "The stream was deleted.".into() }));
         };
         let topo = h.topo.read();
-        if !topo.meta.consumers.contains(&self.consumer) {
+        if !topo.meta.consumers.iter().any(|c| c.name == self.consumer.name && c.created_ms == self.consumer.created_ms)
+        {
             drop(topo);
             return self.finish(Some(consumer_not_found(&self.consumer.name)));
         }
@@ -478,8 +509,9 @@ impl Subscription {
             let last_arrival = read.records.last().map(|r| r.arrival_ms);
             self.position = read.next_offset;
             let mut records = Vec::with_capacity(read.records.len());
+            let encryption = crate::engine::data::encryption_type(&topo.meta);
             for r in read.records {
-                match crate::engine::data::to_kinesis(&shard, r) {
+                match crate::engine::data::to_kinesis(&shard, r, encryption) {
                     Ok(k) => records.push(k),
                     Err(e) => return self.finish(Some(e)),
                 }

@@ -127,6 +127,7 @@ impl LineageReader {
                 shard_iterator_type: kind,
                 starting_sequence_number: seq,
                 timestamp: None,
+                dry_run: false,
             })?
             .shard_iterator)
     }
@@ -180,6 +181,8 @@ impl LineageReader {
                 shard_iterator: it,
                 limit: Some(limit),
                 stream_arn: None,
+                stream_id: None,
+                dry_run: false,
             }) {
                 Ok(r) => r,
                 Err(Error::ExpiredIterator { .. }) => {

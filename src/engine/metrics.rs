@@ -25,55 +25,7 @@ use crate::engine::Engine;
 use crate::io::Vfs;
 use crate::kinesis::names;
 
-/// One of Kinesis' shard-level (enhanced monitoring) metrics, `MetricsName` in the API.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ShardMetric {
-    /// `IncomingBytes`.
-    IncomingBytes,
-    /// `IncomingRecords`.
-    IncomingRecords,
-    /// `OutgoingBytes` (GetRecords and SubscribeToShard).
-    OutgoingBytes,
-    /// `OutgoingRecords` (GetRecords and SubscribeToShard).
-    OutgoingRecords,
-    /// `WriteProvisionedThroughputExceeded`.
-    WriteProvisionedThroughputExceeded,
-    /// `ReadProvisionedThroughputExceeded`.
-    ReadProvisionedThroughputExceeded,
-    /// `IteratorAgeMilliseconds`.
-    IteratorAgeMilliseconds,
-}
-
-impl ShardMetric {
-    /// All seven (what `ALL` enables).
-    pub const ALL: [ShardMetric; 7] = [
-        ShardMetric::IncomingBytes,
-        ShardMetric::IncomingRecords,
-        ShardMetric::OutgoingBytes,
-        ShardMetric::OutgoingRecords,
-        ShardMetric::WriteProvisionedThroughputExceeded,
-        ShardMetric::ReadProvisionedThroughputExceeded,
-        ShardMetric::IteratorAgeMilliseconds,
-    ];
-
-    /// The API name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ShardMetric::IncomingBytes => "IncomingBytes",
-            ShardMetric::IncomingRecords => "IncomingRecords",
-            ShardMetric::OutgoingBytes => "OutgoingBytes",
-            ShardMetric::OutgoingRecords => "OutgoingRecords",
-            ShardMetric::WriteProvisionedThroughputExceeded => "WriteProvisionedThroughputExceeded",
-            ShardMetric::ReadProvisionedThroughputExceeded => "ReadProvisionedThroughputExceeded",
-            ShardMetric::IteratorAgeMilliseconds => "IteratorAgeMilliseconds",
-        }
-    }
-
-    /// Parse an API name (`ALL` is not one metric: expand it with [`ShardMetric::ALL`]).
-    pub fn parse(name: &str) -> Option<ShardMetric> {
-        ShardMetric::ALL.into_iter().find(|m| m.as_str() == name)
-    }
-}
+pub use crate::engine::types::ShardMetric;
 
 /// Live counters of one shard or one stream.
 #[derive(Debug, Default)]
@@ -214,16 +166,9 @@ pub struct EngineMetrics {
     pub loaded_segments: u64,
 }
 
-/// The shard-level metrics a stream has enabled.
-///
-/// INTEGRATION POINT (enhanced monitoring, issue #15): until the catalog stores what
-/// `EnableEnhancedMonitoring` enables, no stream has shard-level metrics, so exporters show
-/// stream-level series only. When the catalog has the set, return it here (and let
-/// [`ShardMetric`] be the API's enum of the same seven names if it defines one); the
-/// exporters need no change.
+/// The stream's enabled shard-level metrics (`EnableEnhancedMonitoring`), in the model's order.
 fn enabled_shard_level_metrics(meta: &StreamMeta) -> Vec<ShardMetric> {
-    let _ = meta;
-    Vec::new()
+    ShardMetric::from_bits(meta.shard_level_metrics)
 }
 
 impl Engine {

@@ -4,7 +4,9 @@
 //!   directories the catalog does not know (orphans of an interrupted create, delete or
 //!   reshard) and opens shard logs lazily on first use.
 //! - Control plane (`control`): streams, tags, listing. Data plane (`data`): puts, shard
-//!   iterators, reads.
+//!   iterators, reads. Capacity (`capacity`): stream mode, warm throughput, record
+//!   distribution and on-demand scaling. `encryption`, `monitoring`, `resources` (tags and
+//!   policies by ARN), `account` (billing commitment), `channels` (delivery to S3).
 //!
 //! Concurrency: each stream's topology (its catalog entry, routing table and shard-log slots)
 //! sits behind a read-write lock. Puts and reads take it shared; a metadata change takes it
@@ -12,13 +14,19 @@
 //! it, so a put never lands on a shard the durable catalog has closed. Manifest commits are
 //! serialised by the catalog mutex; the data plane never takes that mutex.
 
+pub mod account;
+pub mod capacity;
+pub mod channels;
 pub mod checkpoint;
 pub(crate) mod control;
 mod data;
+pub mod encryption;
 pub mod fanout;
 pub mod lineage;
 pub mod metrics;
+pub mod monitoring;
 mod reshard;
+pub mod resources;
 pub(crate) mod retention;
 mod timer;
 pub mod types;
@@ -87,7 +95,21 @@ pub struct EngineConfig {
     /// Push-subscription tunables.
     pub fanout: fanout::FanoutConfig,
     /// Throughput limits (off by default; `Limits::kinesis()` for the real service's).
+    /// With limits on, on-demand streams also scale themselves (see [`capacity`]).
     pub limits: crate::limits::Limits,
+    /// Where channels deliver objects (`None`: into `<root>/s3/<bucket>/<key>`, see
+    /// [`channels::DirectorySink`]).
+    pub channel_sink: Option<Arc<dyn channels::ObjectSink>>,
+    /// How often the background delivery pass runs (`None`: only
+    /// [`Engine::deliver_channels`]).
+    pub channel_delivery_interval: Option<Duration>,
+    /// On-demand scaling tunables.
+    pub on_demand: capacity::OnDemandConfig,
+    /// Local key for encryption at rest: records of streams with KMS encryption on
+    /// (`StartStreamEncryption`) are stored sealed with it (see [`crate::at_rest`]). Without
+    /// it, KMS is reported but records are stored in the clear; reading sealed records then
+    /// fails with `KMSNotFoundException`.
+    pub encryption_key: Option<Arc<crate::at_rest::AtRestKey>>,
 }
 
 impl Default for EngineConfig {
@@ -105,6 +127,10 @@ impl Default for EngineConfig {
             retention_check_interval: Some(Duration::from_secs(60)),
             fanout: fanout::FanoutConfig::default(),
             limits: crate::limits::Limits::off(),
+            channel_sink: None,
+            channel_delivery_interval: Some(Duration::from_secs(1)),
+            on_demand: capacity::OnDemandConfig::default(),
+            encryption_key: None,
         }
     }
 }
@@ -145,6 +171,9 @@ pub(crate) struct EngineInner {
     metadata_poisoned: std::sync::atomic::AtomicBool,
     control: crate::limits::ControlPlane,
     timer: Arc<timer::Timer>,
+    /// Records read for channels and not yet written out (run-time state).
+    deliveries: Mutex<channels::Buffers>,
+    delivery_task: Mutex<Option<retention::RetentionTask>>,
     _lock: Box<dyn LockGuard>,
 }
 
@@ -169,6 +198,11 @@ struct Streams {
 pub(crate) struct StreamHandle {
     /// Per-stream limits overriding the engine's (run-time setting, not persisted).
     pub(crate) limits: RwLock<Option<crate::limits::Limits>>,
+    /// Write demand of an on-demand stream (run-time state): the stream-wide capacity
+    /// bucket and the observed peak.
+    pub(crate) demand: Mutex<capacity::StreamDemand>,
+    /// Round-robin position of AUTO record distribution.
+    pub(crate) auto_cursor: std::sync::atomic::AtomicUsize,
     pub(crate) uid: u64,
     pub(crate) arn: String,
     pub(crate) dir: PathBuf,
@@ -193,8 +227,10 @@ pub(crate) struct ShardSlot {
     log: Mutex<Option<ShardLog>>,
     /// Throughput-limit buckets (run-time state).
     pub(crate) buckets: Mutex<crate::limits::ShardBuckets>,
-    /// Shard-level data-plane counters.
+    /// Shard-level data-plane counters (the enhanced-monitoring metrics; run-time state).
     pub(crate) counters: metrics::Counters,
+    /// The hot-shard detector of on-demand scaling (run-time state).
+    pub(crate) hot: parking_lot::Mutex<capacity::HotShard>,
 }
 
 impl Topology {
@@ -210,6 +246,7 @@ impl Topology {
                         log: Mutex::new(None),
                         buckets: Mutex::new(crate::limits::ShardBuckets::default()),
                         counters: metrics::Counters::default(),
+                        hot: parking_lot::Mutex::new(capacity::HotShard::default()),
                     })
                 })
             })
@@ -270,6 +307,8 @@ impl Engine {
             metadata_poisoned: std::sync::atomic::AtomicBool::new(false),
             control: crate::limits::ControlPlane::default(),
             timer: Arc::new(timer::Timer::default()),
+            deliveries: Mutex::new(channels::Buffers::default()),
+            delivery_task: Mutex::new(None),
             _lock: lock,
             root,
             config,
@@ -289,6 +328,17 @@ impl Engine {
         if let Some(period) = engine.inner.config.retention_check_interval {
             let task = retention::RetentionTask::start(Arc::downgrade(&engine.inner), period);
             *engine.inner.retention_task.lock() = Some(task);
+        }
+        if let Some(period) = engine.inner.config.channel_delivery_interval {
+            let task = retention::RetentionTask::start_with(
+                Arc::downgrade(&engine.inner),
+                period,
+                "shardlog-delivery",
+                |inner| {
+                    let _ = inner.deliver_channels();
+                },
+            );
+            *engine.inner.delivery_task.lock() = Some(task);
         }
         Ok(engine)
     }
@@ -328,6 +378,9 @@ impl Engine {
         if let Some(task) = self.inner.retention_task.lock().take() {
             task.stop_and_join();
         }
+        if let Some(task) = self.inner.delivery_task.lock().take() {
+            task.stop_and_join();
+        }
         let mut first_err = None;
         for h in self.inner.all_handles() {
             let topo = h.topo.read();
@@ -361,6 +414,8 @@ impl EngineInner {
         let arn = names::stream_arn(&self.config.region, &self.config.account_id, &meta.name);
         Arc::new(StreamHandle {
             limits: RwLock::new(None),
+            demand: Mutex::new(capacity::StreamDemand::default()),
+            auto_cursor: std::sync::atomic::AtomicUsize::new(0),
             uid: meta.uid,
             arn,
             topo: RwLock::new(Topology::new(meta, &dir, old)),
@@ -373,6 +428,9 @@ impl EngineInner {
     fn log_options(&self) -> LogOptions {
         let mut config = self.config.log.clone();
         config.durability = self.config.durability;
+        if self.config.encryption_key.is_some() {
+            config.at_rest_key = self.config.encryption_key.clone();
+        }
         LogOptions {
             config,
             vfs: Arc::clone(&self.config.vfs),
@@ -495,6 +553,8 @@ impl EngineInner {
         let mut next = cat.catalog.clone();
         next.streams.remove(&uid);
         next.checkpoints.retain(|c| c.stream_uid != uid);
+        // Only DELETING channels can remain on a deleted stream; they go with it.
+        next.channels.retain(|_, c| c.stream_uid != uid);
         self.commit_catalog(&mut cat, &next)?;
         cat.catalog = next;
         {
@@ -542,11 +602,23 @@ impl EngineInner {
         Ok(())
     }
 
-    /// The stream a request names, with Kinesis' validation and errors.
+    /// The stream a request names, with Kinesis' validation and errors. A `StreamId` must
+    /// match its pattern; alone it names the stream, with a name or ARN it must agree.
     pub(crate) fn resolve(&self, r: &StreamRef) -> Result<Arc<StreamHandle>> {
+        if let Some(id) = &r.stream_id {
+            check_stream_id(id)?;
+        }
         let name = match (&r.stream_name, &r.stream_arn) {
             (None, None) => {
-                return Err(Error::Validation { message: "Either StreamName or StreamARN must be provided.".into() })
+                let Some(id) = &r.stream_id else {
+                    return Err(Error::Validation {
+                        message: "Either StreamName or StreamARN must be provided.".into(),
+                    });
+                };
+                let found = self.streams.read().by_uid.values().find(|h| h.topo.read().meta.stream_id == *id).cloned();
+                return found.ok_or_else(|| Error::ResourceNotFound {
+                    message: format!("Stream with id {id} under account {} not found.", self.account()),
+                });
             }
             (Some(n), arn) => {
                 names::validate_stream_name(n)?;
@@ -561,7 +633,13 @@ impl EngineInner {
             (None, Some(arn)) => self.parse_arn(arn)?,
         };
         let h = self.streams.read().by_name.get(name).cloned();
-        h.ok_or_else(|| messages::stream_not_found(name, self.account()))
+        let h = h.ok_or_else(|| messages::stream_not_found(name, self.account()))?;
+        if let Some(id) = &r.stream_id {
+            if h.topo.read().meta.stream_id != *id {
+                return Err(Error::invalid_argument(format!("StreamId {id} does not match stream {name}.")));
+            }
+        }
+        Ok(h)
     }
 
     fn parse_arn<'a>(&self, arn: &'a str) -> Result<&'a str> {
@@ -615,6 +693,20 @@ impl EngineInner {
 }
 
 type CatalogGuard<'a> = parking_lot::MutexGuard<'a, CatalogState>;
+
+/// Pattern of `StreamId`.
+pub(crate) const STREAM_ID_PATTERN: &str = "[a-z0-9]{20}-[a-z0-9]{3}";
+
+/// A `StreamId` member must match its pattern (`ValidationException` on member `streamId`).
+pub(crate) fn check_stream_id(id: &str) -> Result<()> {
+    if crate::kinesis::ids::is_stream_id(id) {
+        return Ok(());
+    }
+    let mut e = crate::kinesis::ValidationErrors::new();
+    e.pattern("streamId", id, STREAM_ID_PATTERN);
+    e.length("streamId", id, 1, 24);
+    e.into_result()
+}
 
 fn remove_any(vfs: &VfsRef, path: &Path, is_dir: bool) -> Result<()> {
     let r = if is_dir { vfs.remove_dir_all(path) } else { vfs.remove_file(path) };

@@ -21,18 +21,31 @@ impl EngineInner {
     /// Run a reshard `plan` on a stream: checks its state, lets the plan edit a copy of the
     /// catalog entry (closing shards through `Reshard::close`), and commits.
     fn reshard<T>(&self, stream: &StreamRef, plan: impl FnOnce(&mut Reshard<'_>) -> Result<T>) -> Result<T> {
+        self.reshard_with(stream, false, plan)
+    }
+
+    /// [`Self::reshard`]; `managed` is the engine scaling an on-demand stream itself (user
+    /// reshards of on-demand streams are refused).
+    pub(crate) fn reshard_with<T>(
+        &self,
+        stream: &StreamRef,
+        managed: bool,
+        plan: impl FnOnce(&mut Reshard<'_>) -> Result<T>,
+    ) -> Result<T> {
         self.reap_deleted()?;
         let h = self.resolve(stream)?;
         let mut cat = self.catalog.lock();
         let mut topo = h.topo.write();
         let status = self.status(&topo.meta);
-        if status != StreamStatus::Active {
+        // The engine scales on-demand streams during their updates too.
+        let allowed = status == StreamStatus::Active || (managed && status == StreamStatus::Updating);
+        if !allowed {
             return Err(messages::stream_not_active(&topo.meta.name, &self.config.account_id, status.as_str()));
         }
         if matches!(topo.meta.lifecycle, StreamLifecycle::Deleting { .. }) {
             return Err(messages::stream_not_found(&topo.meta.name, &self.config.account_id));
         }
-        if topo.meta.mode == StreamMode::OnDemand {
+        if topo.meta.mode == StreamMode::OnDemand && !managed {
             return Err(Error::Validation {
                 message: "This API is not supported for streams in ON_DEMAND capacity mode.".into(),
             });
@@ -69,10 +82,10 @@ impl EngineInner {
 }
 
 /// A reshard in progress: a working copy of the stream's catalog entry.
-struct Reshard<'a> {
+pub(crate) struct Reshard<'a> {
     inner: &'a EngineInner,
     topo: &'a Topology,
-    meta: &'a mut StreamMeta,
+    pub(crate) meta: &'a mut StreamMeta,
     now: i64,
 }
 
@@ -138,7 +151,7 @@ impl Reshard<'_> {
     }
 
     /// Split open shard `s` at `key` (already checked: `start + 1 < key < end`).
-    fn split(&mut self, s: &ShardMeta, key: u128) -> Result<(u32, u32)> {
+    pub(crate) fn split(&mut self, s: &ShardMeta, key: u128) -> Result<(u32, u32)> {
         self.close(s.index)?;
         let lower = HashKeyRange { starting_hash_key: s.range.starting_hash_key, ending_hash_key: key - 1 };
         let upper = HashKeyRange { starting_hash_key: key, ending_hash_key: s.range.ending_hash_key };
@@ -156,7 +169,7 @@ impl Reshard<'_> {
         self.open(range, a.index, Some(b.index))
     }
 
-    fn open_sorted(&self) -> Vec<ShardMeta> {
+    pub(crate) fn open_sorted(&self) -> Vec<ShardMeta> {
         self.meta.open_shards().into_iter().cloned().collect()
     }
 }
@@ -284,7 +297,7 @@ impl Engine {
 /// open shard, then merging, within each target range, adjacent shards pairwise until one
 /// remains. A boundary one key from a shard edge cannot be split there (each child needs
 /// two keys): that shard is first merged with a neighbour.
-fn scale_uniformly(r: &mut Reshard<'_>, target: u32) -> Result<()> {
+pub(crate) fn scale_uniformly(r: &mut Reshard<'_>, target: u32) -> Result<()> {
     let goal = even_split(target);
     let boundaries: Vec<u128> = goal.iter().skip(1).map(|g| g.starting_hash_key).collect();
     // Split phase.

@@ -179,9 +179,23 @@ pub(crate) struct RetentionTask {
 
 impl RetentionTask {
     pub(crate) fn start(engine: Weak<EngineInner>, period: Duration) -> RetentionTask {
+        RetentionTask::start_with(engine, period, "shardlog-retention", |inner| {
+            // Errors are surfaced by the next explicit call; a background pass just retries.
+            let _ = inner.enforce_retention();
+        })
+    }
+
+    /// A background thread that runs `pass` every `period` until stopped or the engine is
+    /// dropped (also used for channel delivery).
+    pub(crate) fn start_with(
+        engine: Weak<EngineInner>,
+        period: Duration,
+        name: &str,
+        pass: fn(&EngineInner),
+    ) -> RetentionTask {
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let signal = Arc::clone(&stop);
-        let thread = std::thread::Builder::new().name("shardlog-retention".into()).spawn(move || loop {
+        let thread = std::thread::Builder::new().name(name.into()).spawn(move || loop {
             {
                 let mut stopped = signal.0.lock();
                 if !*stopped {
@@ -192,8 +206,7 @@ impl RetentionTask {
                 }
             }
             let Some(inner) = engine.upgrade() else { return };
-            // Errors are surfaced by the next explicit call; a background pass just retries.
-            let _ = inner.enforce_retention();
+            pass(&inner);
         });
         RetentionTask { stop, thread: thread.ok() }
     }

@@ -237,6 +237,8 @@ impl ShardRunner {
                         consumer_arn: ctx.config.consumer_arn.clone().unwrap_or_default(),
                         shard_id: self.shard_id.clone(),
                         starting_position: self.position().into_subscribe(),
+                        stream_id: None,
+                        dry_run: false,
                     })?;
                     self.subscription.insert(sub)
                 }
@@ -306,6 +308,8 @@ impl ShardRunner {
                 shard_iterator: it,
                 limit: Some(limit),
                 stream_arn: None,
+                stream_id: None,
+                dry_run: false,
             }) {
                 Ok(out) => out,
                 Err(Error::ExpiredIterator { .. }) if !expired_once => {
@@ -352,6 +356,7 @@ impl ShardRunner {
                 shard_iterator_type: kind,
                 starting_sequence_number: seq,
                 timestamp,
+                dry_run: false,
             })?
             .shard_iterator)
     }

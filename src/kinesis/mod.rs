@@ -5,10 +5,12 @@
 //! - [`names`]: stream/consumer/partition-key/tag validation in the `ValidationException`
 //!   form, shard ids, ARNs.
 //! - [`token`]: MAC-authenticated shard iterators and pagination tokens.
+//! - [`ids`]: generated `StreamId`s and channel ids.
 //! - [`messages`]: one constructor per Kinesis error message.
 
 mod decimal;
 pub mod hashkey;
+pub mod ids;
 pub mod messages;
 pub mod names;
 pub mod sequence;

@@ -392,6 +392,68 @@ pub fn parse_consumer_arn(arn: &str) -> Option<ConsumerArnParts<'_>> {
     Some(ConsumerArnParts { region, account, stream, consumer, creation_secs })
 }
 
+/// `arn:aws:kinesis:<region>:<account>:channel/<channel id>` (the id is what SDK endpoint
+/// rules read as the resource id).
+pub fn channel_arn(region: &str, account: &str, channel_id: &str) -> String {
+    format!("arn:aws:kinesis:{region}:{account}:channel/{channel_id}")
+}
+
+/// `arn:aws:kinesis:<region>:<account>:queue/<queue id>`.
+pub fn queue_arn(region: &str, account: &str, queue_id: &str) -> String {
+    format!("arn:aws:kinesis:{region}:{account}:queue/{queue_id}")
+}
+
+/// The kind of resource a `ResourceARN` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResourceKind {
+    /// `…:stream/<name>`.
+    Stream,
+    /// `…:stream/<name>/consumer/<name>:<secs>`.
+    Consumer,
+    /// `…:channel/<id>`.
+    Channel,
+    /// `…:queue/<id>`.
+    Queue,
+}
+
+/// The parts of a `ResourceARN`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResourceArnParts<'a> {
+    /// Region.
+    pub region: &'a str,
+    /// 12-digit account id.
+    pub account: &'a str,
+    /// What it names.
+    pub kind: ResourceKind,
+    /// The stream name (streams and consumers) or the channel or queue id.
+    pub id: &'a str,
+}
+
+/// Parses a `ResourceARN` (model pattern
+/// `arn:aws.*:kinesis:.*:\d{12}:.*(stream|channel|queue)/\S+`, length ≤ 2048) naming a
+/// stream, consumer, channel or queue.
+pub fn parse_resource_arn(arn: &str) -> Option<ResourceArnParts<'_>> {
+    if let Some(c) = parse_consumer_arn(arn) {
+        return Some(ResourceArnParts {
+            region: c.region,
+            account: c.account,
+            kind: ResourceKind::Consumer,
+            id: c.stream,
+        });
+    }
+    let (region, account, resource) = split_kinesis_arn(arn)?;
+    let (kind, id) = if let Some(n) = resource.strip_prefix("stream/") {
+        (ResourceKind::Stream, n)
+    } else if let Some(id) = resource.strip_prefix("channel/") {
+        (ResourceKind::Channel, id)
+    } else if let Some(id) = resource.strip_prefix("queue/") {
+        (ResourceKind::Queue, id)
+    } else {
+        return None;
+    };
+    (!id.is_empty() && !id.chars().any(char::is_whitespace)).then_some(ResourceArnParts { region, account, kind, id })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -641,6 +703,20 @@ mod tests {
             "arn:aws:kinesis:us-east-1:123456789012:stream/s1",
         ] {
             assert_eq!(parse_consumer_arn(bad), None, "{bad}");
+        }
+
+        let kinds = [
+            (stream_arn("r", "123456789012", "s"), ResourceKind::Stream, "s"),
+            (consumer_arn("r", "123456789012", "s", "c", 5), ResourceKind::Consumer, "s"),
+            (channel_arn("r", "123456789012", "abc"), ResourceKind::Channel, "abc"),
+            (queue_arn("r", "123456789012", "q1"), ResourceKind::Queue, "q1"),
+        ];
+        for (arn, kind, id) in kinds {
+            let p = parse_resource_arn(&arn).unwrap_or_else(|| panic!("{arn}"));
+            assert_eq!((p.kind, p.id, p.region, p.account), (kind, id, "r", "123456789012"));
+        }
+        for bad in ["arn:aws:kinesis:r:123456789012:table/x", "arn:aws:kinesis:r:123456789012:channel/", "x"] {
+            assert_eq!(parse_resource_arn(bad), None, "{bad}");
         }
     }
 

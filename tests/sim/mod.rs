@@ -66,6 +66,7 @@ pub fn engine_config(vfs: VfsRef, clock: &ManualClock, durability: Durability) -
         clock: Arc::new(clock.clone()),
         durability,
         retention_check_interval: None,
+        channel_delivery_interval: None,
         log: LogConfig {
             segment_max_bytes: SEGMENT_BYTES,
             segment_max_age: None,
@@ -156,6 +157,9 @@ pub struct StreamView {
     pub shards: Vec<Shard>,
     /// Registered consumers: name and creation time.
     pub consumers: Vec<(String, i64)>,
+    /// The 2026 settings the API shows: mode, record distribution, encryption, enhanced
+    /// monitoring, tags and policy.
+    pub settings: String,
 }
 
 impl StreamView {
@@ -181,10 +185,12 @@ pub fn is_closed(s: &Shard) -> bool {
 /// A key of the catalog whose value is checked on its own ("old or new").
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Key {
-    /// A stream's topology, retention and consumers.
+    /// A stream's topology, retention, consumers and settings.
     Stream(String),
     /// A checkpoint: (stream, owner, shard id).
     Checkpoint(String, String, String),
+    /// The account's billing commitment.
+    Account,
 }
 
 /// The value of a [`Key`].
@@ -194,6 +200,8 @@ pub enum Val {
     Stream(StreamView),
     /// A checkpoint: last processed sequence number and the finished flag.
     Checkpoint(Option<SequenceNumber>, bool),
+    /// The account's commitment as DescribeAccountSettings shows it.
+    Account(String),
 }
 
 /// The whole catalog as the API shows it.
@@ -246,6 +254,20 @@ pub fn snapshot(e: &Engine, owners: &BTreeMap<String, BTreeSet<String>>) -> shar
                 );
             }
         }
+        let arn = summary.stream_arn.clone();
+        let tags = e.list_tags_for_resource(ListTagsForResourceInput { resource_arn: arn.clone(), stream_id: None })?;
+        let policy = e.get_resource_policy(ResourcePolicyInput { resource_arn: arn, stream_id: None })?.policy;
+        // Not the StreamId: it derives from the data directory's random key, and some
+        // harnesses compare with a reference run in another directory.
+        let settings = format!(
+            "{:?} {:?} {:?} {:?} {:?} {:?} {policy}",
+            summary.stream_mode,
+            summary.record_distribution_strategy,
+            summary.encryption_type,
+            summary.key_id,
+            summary.enhanced_monitoring,
+            tags.tags,
+        );
         view.insert(
             Key::Stream(name),
             Val::Stream(StreamView {
@@ -253,8 +275,16 @@ pub fn snapshot(e: &Engine, owners: &BTreeMap<String, BTreeSet<String>>) -> shar
                 retention_hours: summary.retention_period_hours,
                 shards,
                 consumers,
+                settings,
             }),
         );
+    }
+    // A never-configured account shows no key (as before anything was created).
+    let account = e.describe_account_settings()?.minimum_throughput_billing_commitment;
+    // The stored times only: the status follows from them and the clock, which differs
+    // between the run and the checks.
+    if account.started_at.is_some() {
+        view.insert(Key::Account, Val::Account(format!("{:?} {:?}", account.started_at, account.ended_at)));
     }
     Ok(view)
 }
@@ -290,8 +320,12 @@ pub fn describe_val(v: Option<&Val>) -> String {
         Some(Val::Checkpoint(seq, fin)) => {
             format!("checkpoint {} finished={fin}", seq.map_or("-".into(), |s| s.counter().to_string()))
         }
+        Some(Val::Account(a)) => format!("account {a}"),
         Some(Val::Stream(s)) => {
-            let mut out = format!("created {} {}h consumers {:?}:", s.created_ms, s.retention_hours, s.consumers);
+            let mut out = format!(
+                "created {} {}h consumers {:?} [{}]:",
+                s.created_ms, s.retention_hours, s.consumers, s.settings
+            );
             for sh in &s.shards {
                 out.push_str(&format!(
                     " {}{}",
@@ -656,13 +690,20 @@ pub fn read_shard(e: &Engine, stream: &str, shard_id: &str, limit: u32) -> Resul
             shard_iterator_type: ShardIteratorType::TrimHorizon,
             starting_sequence_number: None,
             timestamp: None,
+            dry_run: false,
         })
         .map_err(|err| format!("GetShardIterator {stream}/{shard_id}: {err}"))?
         .shard_iterator;
     let mut out = Vec::new();
     for _ in 0..100_000 {
         let r = e
-            .get_records(GetRecordsInput { shard_iterator: it, limit: Some(limit), stream_arn: None })
+            .get_records(GetRecordsInput {
+                shard_iterator: it,
+                limit: Some(limit),
+                stream_arn: None,
+                stream_id: None,
+                dry_run: false,
+            })
             .map_err(|err| format!("GetRecords {stream}/{shard_id}: {err}"))?;
         let empty = r.records.is_empty();
         out.extend(r.records);
@@ -928,6 +969,7 @@ pub fn check_engine(
             shard_iterator_type: ShardIteratorType::AtSequenceNumber,
             starting_sequence_number: Some(seq.to_string()),
             timestamp: None,
+            dry_run: false,
         });
         tally.checkpoints += 1;
         if past || it.is_err() {
@@ -1012,7 +1054,7 @@ pub fn probe(e: &Engine, mut targets: Vec<String>) -> Result<(), String> {
             .put_record(PutRecordInput {
                 stream: StreamRef::name(&name),
                 data: data.clone(),
-                partition_key: "after".into(),
+                partition_key: Some("after".into()),
                 ..Default::default()
             })
             .map_err(|err| format!("put into {name} after reopen: {err}"))?;
@@ -1023,11 +1065,18 @@ pub fn probe(e: &Engine, mut targets: Vec<String>) -> Result<(), String> {
                 shard_iterator_type: ShardIteratorType::AtSequenceNumber,
                 starting_sequence_number: Some(out.sequence_number.to_string()),
                 timestamp: None,
+                dry_run: false,
             })
             .map_err(|err| format!("iterator on {name} after reopen: {err}"))?
             .shard_iterator;
         let got = e
-            .get_records(GetRecordsInput { shard_iterator: it, limit: Some(1), stream_arn: None })
+            .get_records(GetRecordsInput {
+                shard_iterator: it,
+                limit: Some(1),
+                stream_arn: None,
+                stream_id: None,
+                dry_run: false,
+            })
             .map_err(|err| format!("read of {name} after reopen: {err}"))?;
         if got.records.first().map(|r| &r.data) != Some(&data) {
             return Err(format!("the put into {name} after reopen does not read back: {:?}", got.records));

@@ -188,6 +188,7 @@ pub(crate) fn start(
                     shard_iterator_type: ShardIteratorType::Latest,
                     starting_sequence_number: None,
                     timestamp: None,
+                    dry_run: false,
                 })
                 .map_err(|e| fail("GetShardIterator", e))?;
             its.push(it.shard_iterator);
@@ -210,6 +211,8 @@ pub(crate) fn start(
     let consumer_arn = match engine.register_stream_consumer(RegisterStreamConsumerInput {
         stream_arn: arn.clone(),
         consumer_name: "bench-push".into(),
+        stream_id: None,
+        tags: Default::default(),
     }) {
         Ok(c) => c.consumer_arn,
         Err(shardlog::Error::ResourceInUse { .. }) => {
@@ -218,6 +221,7 @@ pub(crate) fn start(
                     stream_arn: Some(arn),
                     consumer_name: Some("bench-push".into()),
                     consumer_arn: None,
+                    stream_id: None,
                 })
                 .map_err(|e| fail("DescribeStreamConsumer", e))?
                 .consumer_arn
@@ -236,6 +240,8 @@ pub(crate) fn start(
                     sequence_number: None,
                     timestamp: None,
                 },
+                stream_id: None,
+                dry_run: false,
             })
             .map_err(|e| fail("SubscribeToShard", e))?;
         if let Some(t) = tasks.get_mut(i % threads) {
@@ -274,7 +280,13 @@ fn poll_loop(engine: &Engine, iterators: Vec<String>, interval: Duration, shared
             }
             let Some(iterator) = it.take() else { continue };
             out.calls += 1;
-            match engine.get_records(GetRecordsInput { shard_iterator: iterator, limit: None, stream_arn: None }) {
+            match engine.get_records(GetRecordsInput {
+                shard_iterator: iterator,
+                limit: None,
+                stream_arn: None,
+                stream_id: None,
+                dry_run: false,
+            }) {
                 Ok(r) => {
                     let got = note_records(r.records.iter(), &mut out.latency);
                     shared.poll_received.fetch_add(got, Ordering::Relaxed);

@@ -269,7 +269,7 @@ impl Producer<'_> {
                     let len = size - key.len();
                     let e = PutRecordsRequestEntry {
                         data: data.slice(pos..pos + len),
-                        partition_key: key,
+                        partition_key: Some(key),
                         explicit_hash_key: None,
                     };
                     pos += len;
@@ -287,14 +287,15 @@ impl Producer<'_> {
                     let len = size - key.len();
                     PutRecordsRequestEntry {
                         data: self.pool.slice(start..start + len),
-                        partition_key: key,
+                        partition_key: Some(key),
                         explicit_hash_key: None,
                     }
                 })
                 .collect()
         };
         let t = Instant::now();
-        let result = self.engine.put_records(PutRecordsInput { stream: StreamRef::name(self.stream), records });
+        let result =
+            self.engine.put_records(PutRecordsInput { stream: StreamRef::name(self.stream), records, dry_run: false });
         let latency = t.elapsed();
         let done_ns = self.t0.elapsed().as_nanos() as u64;
         self.out.put.record(latency.as_micros() as u64);
@@ -410,12 +411,12 @@ impl Bed {
                 .iter()
                 .map(|k| PutRecordsRequestEntry {
                     data: Bytes::from_static(&[0u8; STAMP_LEN]),
-                    partition_key: k.clone(),
+                    partition_key: Some(k.clone()),
                     explicit_hash_key: None,
                 })
                 .collect();
             let out = engine
-                .put_records(PutRecordsInput { stream: StreamRef::name(&self.name), records })
+                .put_records(PutRecordsInput { stream: StreamRef::name(&self.name), records, dry_run: false })
                 .map_err(|e| Failure::run(format!("priming {}: {e}", self.name)))?;
             if out.failed_record_count > 0 {
                 return Err(Failure::run(format!("priming {}: {} entries failed", self.name, out.failed_record_count)));

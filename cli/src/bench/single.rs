@@ -132,14 +132,14 @@ pub(crate) fn run(
                                 let at = (i as usize) % span;
                                 PutRecordsRequestEntry {
                                     data: pool.slice(at..at + data_len),
-                                    partition_key: key.clone(),
+                                    partition_key: Some(key.clone()),
                                     explicit_hash_key: None,
                                 }
                             })
                             .collect();
                         let t = Instant::now();
                         let out = engine
-                            .put_records(PutRecordsInput { stream: StreamRef::name(name), records })
+                            .put_records(PutRecordsInput { stream: StreamRef::name(name), records, dry_run: false })
                             .map_err(|e| Failure::run(format!("PutRecords on {name}: {e}")))?;
                         hist.record(t.elapsed().as_micros() as u64);
                         if out.failed_record_count > 0 {
@@ -187,6 +187,7 @@ pub(crate) fn run(
                 shard_iterator_type: ShardIteratorType::TrimHorizon,
                 starting_sequence_number: None,
                 timestamp: None,
+                dry_run: false,
             })
             .map_err(|e| fail("GetShardIterator", e))?
             .shard_iterator,
@@ -196,7 +197,13 @@ pub(crate) fn run(
     while read_records < records {
         let Some(iterator) = it.take() else { break };
         let r = engine
-            .get_records(GetRecordsInput { shard_iterator: iterator, limit: None, stream_arn: None })
+            .get_records(GetRecordsInput {
+                shard_iterator: iterator,
+                limit: None,
+                stream_arn: None,
+                stream_id: None,
+                dry_run: false,
+            })
             .map_err(|e| fail("GetRecords", e))?;
         if r.records.is_empty() {
             return Err(Failure::run(format!("{name}: read stopped at {read_records} of {records} records")));

@@ -441,12 +441,13 @@ fn produce(
             list.push(Outcome::Unknown);
             records.push(PutRecordsRequestEntry {
                 data: Bytes::from(id.encode()),
-                partition_key: id.partition_key(),
+                partition_key: Some(id.partition_key()),
                 explicit_hash_key: None,
             });
             ids.push(id);
         }
-        let result = engine.put_records(PutRecordsInput { stream: StreamRef::name(stream_name(st)), records });
+        let result =
+            engine.put_records(PutRecordsInput { stream: StreamRef::name(stream_name(st)), records, dry_run: false });
         let set = |sent: &mut Vec<Vec<Vec<Outcome>>>, id: &Id, o: Outcome| {
             if let Some(x) = sent
                 .get_mut(usize::from(id.stream))
@@ -559,11 +560,14 @@ fn horizons(engine: &Engine, st: usize) -> shardlog::Result<HashMap<u32, u64>> {
             shard_iterator_type: ShardIteratorType::TrimHorizon,
             starting_sequence_number: None,
             timestamp: None,
+            dry_run: false,
         })?;
         let r = engine.get_records(GetRecordsInput {
             shard_iterator: it.shard_iterator,
             limit: Some(1),
             stream_arn: None,
+            stream_id: None,
+            dry_run: false,
         })?;
         let h = r.records.first().map_or(u64::MAX, |x| x.sequence_number.counter());
         out.insert(names::parse_shard_id(&s.shard_id).unwrap_or(u32::MAX), h);

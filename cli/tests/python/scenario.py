@@ -440,8 +440,11 @@ def step_bad_requests(k, unchecked):
                  ShardIteratorType="SOON", contains="Member must satisfy enum value set")
     expect_error("ValidationException", unchecked.put_records, StreamName="py1", Records=[],
                  contains="Member must have length greater than or equal to 1")
+    # PartitionKey is optional in the current model (AUTO streams); Data is required.
     msg = expect_error("ValidationException", unchecked.put_record, StreamName="py1")
-    check("2 validation errors detected" in msg, f"both missing members reported: {msg!r}")
+    check("Value null at 'data'" in msg, f"the missing Data is reported: {msg!r}")
+    msg = expect_error("ValidationException", unchecked.put_record, StreamName="py1", Data=b"x")
+    check("Value null at 'partitionKey'" in msg, f"a USER_PARTITION_KEY stream needs the key: {msg!r}")
     expect_error("SerializationException", unchecked.create_stream, StreamName="py5", ShardCount="three")
 
     # Deleting: with EnforceConsumerDeletion, then the stream is gone.

@@ -16,6 +16,18 @@ use std::time::{Duration, Instant};
 /// The first-run installation is given this long before it is stopped.
 const INSTALL_DEADLINE: Duration = Duration::from_secs(15 * 60);
 
+/// What the one virtual environment of these tests holds: boto3 and botocore 1.44.18 (they
+/// know the 2026 operations), the AWS CLI v1 (on the same botocore), Lambda Powertools (the
+/// function behind the Invoke API stub) and moto's server (S3 for channel deliveries, SQS for
+/// on-failure destinations).
+pub const PINS: &[&str] =
+    &["boto3==1.44.18", "botocore==1.44.18", "awscli==1.46.3", "aws-lambda-powertools==3.37.0", "moto[server]==5.2.5"];
+
+/// The shared virtual environment (`target/py-venv`) with [`PINS`].
+pub fn shared_venv() -> PathBuf {
+    venv("py-venv", PINS)
+}
+
 pub const INSTALL_HINT: &str = "install them (Debian/Ubuntu: `apt-get install python3 python3-venv python3-pip`) \
                                 or set SHARDLOG_PYTHON to a Python 3 interpreter that has the venv module";
 

@@ -19,40 +19,62 @@ use shardlog::Engine;
 
 use super::errors::ApiError;
 use super::wire::{decode_base64, Codec, In, Out};
+use super::{channels, resources, settings};
 
-/// Every operation served.
+/// Every operation served: the 45 operations of the Kinesis model except the queue
+/// operations (a later issue).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Op {
     /// `AddTagsToStream`.
     AddTagsToStream,
+    /// `CreateChannel`.
+    CreateChannel,
     /// `CreateStream`.
     CreateStream,
     /// `DecreaseStreamRetentionPeriod`.
     DecreaseStreamRetentionPeriod,
+    /// `DeleteChannel`.
+    DeleteChannel,
+    /// `DeleteResourcePolicy`.
+    DeleteResourcePolicy,
     /// `DeleteStream`.
     DeleteStream,
     /// `DeregisterStreamConsumer`.
     DeregisterStreamConsumer,
+    /// `DescribeAccountSettings`.
+    DescribeAccountSettings,
+    /// `DescribeChannel`.
+    DescribeChannel,
+    /// `DescribeLimits`.
+    DescribeLimits,
     /// `DescribeStream`.
     DescribeStream,
     /// `DescribeStreamConsumer`.
     DescribeStreamConsumer,
-    /// `DescribeLimits`.
-    DescribeLimits,
     /// `DescribeStreamSummary`.
     DescribeStreamSummary,
+    /// `DisableEnhancedMonitoring`.
+    DisableEnhancedMonitoring,
+    /// `EnableEnhancedMonitoring`.
+    EnableEnhancedMonitoring,
     /// `GetRecords`.
     GetRecords,
+    /// `GetResourcePolicy`.
+    GetResourcePolicy,
     /// `GetShardIterator`.
     GetShardIterator,
     /// `IncreaseStreamRetentionPeriod`.
     IncreaseStreamRetentionPeriod,
+    /// `ListChannels`.
+    ListChannels,
     /// `ListShards`.
     ListShards,
     /// `ListStreamConsumers`.
     ListStreamConsumers,
     /// `ListStreams`.
     ListStreams,
+    /// `ListTagsForResource`.
+    ListTagsForResource,
     /// `ListTagsForStream`.
     ListTagsForStream,
     /// `MergeShards`.
@@ -61,18 +83,38 @@ pub enum Op {
     PutRecord,
     /// `PutRecords`.
     PutRecords,
+    /// `PutResourcePolicy`.
+    PutResourcePolicy,
     /// `RegisterStreamConsumer`.
     RegisterStreamConsumer,
     /// `RemoveTagsFromStream`.
     RemoveTagsFromStream,
     /// `SplitShard`.
     SplitShard,
+    /// `StartStreamEncryption`.
+    StartStreamEncryption,
+    /// `StopStreamEncryption`.
+    StopStreamEncryption,
     /// `SubscribeToShard` (answered as an event stream, see `eventstream`).
     SubscribeToShard,
+    /// `TagResource`.
+    TagResource,
+    /// `UntagResource`.
+    UntagResource,
+    /// `UpdateAccountSettings`.
+    UpdateAccountSettings,
+    /// `UpdateChannel`.
+    UpdateChannel,
     /// `UpdateMaxRecordSize`.
     UpdateMaxRecordSize,
     /// `UpdateShardCount`.
     UpdateShardCount,
+    /// `UpdateStreamMode`.
+    UpdateStreamMode,
+    /// `UpdateStreamRecordDistributionStrategy`.
+    UpdateStreamRecordDistributionStrategy,
+    /// `UpdateStreamWarmThroughput`.
+    UpdateStreamWarmThroughput,
 }
 
 /// The `X-Amz-Target` service prefix.
@@ -81,30 +123,50 @@ pub const SERVICE: &str = "Kinesis_20131202";
 /// Every operation with its wire name.
 pub const ALL: &[(Op, &str)] = &[
     (Op::AddTagsToStream, "AddTagsToStream"),
+    (Op::CreateChannel, "CreateChannel"),
     (Op::CreateStream, "CreateStream"),
     (Op::DecreaseStreamRetentionPeriod, "DecreaseStreamRetentionPeriod"),
+    (Op::DeleteChannel, "DeleteChannel"),
+    (Op::DeleteResourcePolicy, "DeleteResourcePolicy"),
     (Op::DeleteStream, "DeleteStream"),
     (Op::DeregisterStreamConsumer, "DeregisterStreamConsumer"),
+    (Op::DescribeAccountSettings, "DescribeAccountSettings"),
+    (Op::DescribeChannel, "DescribeChannel"),
+    (Op::DescribeLimits, "DescribeLimits"),
     (Op::DescribeStream, "DescribeStream"),
     (Op::DescribeStreamConsumer, "DescribeStreamConsumer"),
-    (Op::DescribeLimits, "DescribeLimits"),
     (Op::DescribeStreamSummary, "DescribeStreamSummary"),
+    (Op::DisableEnhancedMonitoring, "DisableEnhancedMonitoring"),
+    (Op::EnableEnhancedMonitoring, "EnableEnhancedMonitoring"),
     (Op::GetRecords, "GetRecords"),
+    (Op::GetResourcePolicy, "GetResourcePolicy"),
     (Op::GetShardIterator, "GetShardIterator"),
     (Op::IncreaseStreamRetentionPeriod, "IncreaseStreamRetentionPeriod"),
+    (Op::ListChannels, "ListChannels"),
     (Op::ListShards, "ListShards"),
     (Op::ListStreamConsumers, "ListStreamConsumers"),
     (Op::ListStreams, "ListStreams"),
+    (Op::ListTagsForResource, "ListTagsForResource"),
     (Op::ListTagsForStream, "ListTagsForStream"),
     (Op::MergeShards, "MergeShards"),
     (Op::PutRecord, "PutRecord"),
     (Op::PutRecords, "PutRecords"),
+    (Op::PutResourcePolicy, "PutResourcePolicy"),
     (Op::RegisterStreamConsumer, "RegisterStreamConsumer"),
     (Op::RemoveTagsFromStream, "RemoveTagsFromStream"),
     (Op::SplitShard, "SplitShard"),
+    (Op::StartStreamEncryption, "StartStreamEncryption"),
+    (Op::StopStreamEncryption, "StopStreamEncryption"),
     (Op::SubscribeToShard, "SubscribeToShard"),
+    (Op::TagResource, "TagResource"),
+    (Op::UntagResource, "UntagResource"),
+    (Op::UpdateAccountSettings, "UpdateAccountSettings"),
+    (Op::UpdateChannel, "UpdateChannel"),
     (Op::UpdateMaxRecordSize, "UpdateMaxRecordSize"),
     (Op::UpdateShardCount, "UpdateShardCount"),
+    (Op::UpdateStreamMode, "UpdateStreamMode"),
+    (Op::UpdateStreamRecordDistributionStrategy, "UpdateStreamRecordDistributionStrategy"),
+    (Op::UpdateStreamWarmThroughput, "UpdateStreamWarmThroughput"),
 ];
 
 impl Op {
@@ -235,7 +297,7 @@ fn to_map(v: In) -> Result<Vec<(String, In)>, ApiError> {
 
 /// The members of a structure, read once each.
 pub struct Members {
-    codec: Codec,
+    pub(crate) codec: Codec,
     map: Vec<(String, In)>,
 }
 
@@ -249,7 +311,7 @@ impl Members {
         }
     }
 
-    fn structure(codec: Codec, v: In) -> Result<Members, ApiError> {
+    pub(crate) fn structure(codec: Codec, v: In) -> Result<Members, ApiError> {
         match untag(v) {
             In::Map(map) => Ok(Members { codec, map }),
             In::List(_) => Err(ser(LIST_NOT_EXPECTED)),
@@ -258,7 +320,7 @@ impl Members {
     }
 
     /// Take a member (`None` when absent or null; the last one when repeated).
-    fn take(&mut self, name: &str) -> Option<In> {
+    pub(crate) fn take(&mut self, name: &str) -> Option<In> {
         let i = self.map.iter().rposition(|(k, _)| k == name)?;
         match self.map.swap_remove(i).1 {
             In::Null => None,
@@ -266,36 +328,36 @@ impl Members {
         }
     }
 
-    fn string(&mut self, name: &str) -> Result<Option<String>, ApiError> {
+    pub(crate) fn string(&mut self, name: &str) -> Result<Option<String>, ApiError> {
         self.take(name).map(to_string).transpose()
     }
 
-    fn int(&mut self, name: &str) -> Result<Option<i64>, ApiError> {
+    pub(crate) fn int(&mut self, name: &str) -> Result<Option<i64>, ApiError> {
         self.take(name).map(to_int).transpose()
     }
 
-    fn boolean(&mut self, name: &str) -> Result<Option<bool>, ApiError> {
+    pub(crate) fn boolean(&mut self, name: &str) -> Result<Option<bool>, ApiError> {
         self.take(name).map(to_bool).transpose()
     }
 
-    fn blob(&mut self, name: &str) -> Result<Option<Bytes>, ApiError> {
+    pub(crate) fn blob(&mut self, name: &str) -> Result<Option<Bytes>, ApiError> {
         self.take(name).map(to_blob).transpose()
     }
 
-    fn timestamp(&mut self, name: &str) -> Result<Option<Timestamp>, ApiError> {
+    pub(crate) fn timestamp(&mut self, name: &str) -> Result<Option<Timestamp>, ApiError> {
         let codec = self.codec;
         self.take(name).map(|v| to_timestamp(codec, v)).transpose()
     }
 
-    fn list(&mut self, name: &str) -> Result<Option<Vec<In>>, ApiError> {
+    pub(crate) fn list(&mut self, name: &str) -> Result<Option<Vec<In>>, ApiError> {
         self.take(name).map(to_list).transpose()
     }
 
-    fn string_list(&mut self, name: &str) -> Result<Option<Vec<String>>, ApiError> {
+    pub(crate) fn string_list(&mut self, name: &str) -> Result<Option<Vec<String>>, ApiError> {
         self.list(name)?.map(|items| items.into_iter().filter(|v| *v != In::Null).map(to_string).collect()).transpose()
     }
 
-    fn string_map(&mut self, name: &str) -> Result<Option<BTreeMap<String, String>>, ApiError> {
+    pub(crate) fn string_map(&mut self, name: &str) -> Result<Option<BTreeMap<String, String>>, ApiError> {
         let Some(m) = self.take(name).map(to_map).transpose()? else { return Ok(None) };
         let mut out = BTreeMap::new();
         for (k, v) in m {
@@ -306,15 +368,16 @@ impl Members {
         Ok(Some(out))
     }
 
-    fn sub(&mut self, name: &str) -> Result<Option<Members>, ApiError> {
+    pub(crate) fn sub(&mut self, name: &str) -> Result<Option<Members>, ApiError> {
         let codec = self.codec;
         self.take(name).map(|v| Members::structure(codec, v)).transpose()
     }
 
-    fn stream_ref(&mut self) -> Result<StreamRef, ApiError> {
+    pub(crate) fn stream_ref(&mut self) -> Result<StreamRef, ApiError> {
         let stream_arn = self.string("StreamARN")?;
         let stream_name = self.string("StreamName")?;
-        Ok(StreamRef { stream_name, stream_arn })
+        let stream_id = self.string("StreamId")?;
+        Ok(StreamRef { stream_name, stream_arn, stream_id })
     }
 }
 
@@ -323,13 +386,13 @@ impl Members {
 
 /// Violations found before the engine is called.
 #[derive(Default)]
-struct Checks {
-    errs: ValidationErrors,
+pub(crate) struct Checks {
+    pub(crate) errs: ValidationErrors,
 }
 
 impl Checks {
     /// A required member: records `Member must not be null` when absent.
-    fn required<T>(&mut self, member: &str, v: Option<T>) -> Option<T> {
+    pub(crate) fn required<T>(&mut self, member: &str, v: Option<T>) -> Option<T> {
         if v.is_none() {
             self.errs.null(member);
         }
@@ -339,7 +402,7 @@ impl Checks {
     /// An integer member with model minimum `min`, for an engine input of type `u32`: a value
     /// below the minimum is reported here (the engine cannot see negatives); the rest of
     /// its range is checked by the engine.
-    fn int(&mut self, member: &str, v: Option<i64>, min: i64) -> Option<u32> {
+    pub(crate) fn int(&mut self, member: &str, v: Option<i64>, min: i64) -> Option<u32> {
         let v = v?;
         if v < min {
             self.errs.push(member, v, Constraint::MinValue(i128::from(min)));
@@ -349,7 +412,12 @@ impl Checks {
     }
 
     /// An enum member.
-    fn enumeration<T: Copy>(&mut self, member: &str, v: Option<String>, values: &[(&'static str, T)]) -> Option<T> {
+    pub(crate) fn enumeration<T: Copy>(
+        &mut self,
+        member: &str,
+        v: Option<String>,
+        values: &[(&'static str, T)],
+    ) -> Option<T> {
         let s = v?;
         match values.iter().find(|(name, _)| *name == s) {
             Some((_, t)) => Some(*t),
@@ -361,7 +429,7 @@ impl Checks {
         }
     }
 
-    fn finish(self) -> Result<(), ApiError> {
+    pub(crate) fn finish(self) -> Result<(), ApiError> {
         self.errs.into_result().map_err(|e| ApiError::validation(e.to_string()))
     }
 }
@@ -375,8 +443,12 @@ const ITERATOR_TYPES: &[(&str, ShardIteratorType)] = &[
     ("TRIM_HORIZON", ShardIteratorType::TrimHorizon),
 ];
 
-const STREAM_MODES: &[(&str, StreamMode)] =
+pub(crate) const STREAM_MODES: &[(&str, StreamMode)] =
     &[("PROVISIONED", StreamMode::Provisioned), ("ON_DEMAND", StreamMode::OnDemand)];
+
+/// `RecordDistributionStrategy`, in the model's order.
+pub(crate) const DISTRIBUTIONS: &[(&str, RecordDistribution)] =
+    &[("AUTO", RecordDistribution::Auto), ("USER_PARTITION_KEY", RecordDistribution::UserPartitionKey)];
 
 const SHARD_FILTER_TYPES: &[(&str, ShardFilterType)] = &[
     ("AFTER_SHARD_ID", ShardFilterType::AfterShardId),
@@ -389,18 +461,18 @@ const SHARD_FILTER_TYPES: &[(&str, ShardFilterType)] = &[
 
 const SCALING_TYPES: &[(&str, ScalingType)] = &[("UNIFORM_SCALING", ScalingType::UniformScaling)];
 
-fn api<T>(r: shardlog::Result<T>) -> Result<T, ApiError> {
+pub(crate) fn api<T>(r: shardlog::Result<T>) -> Result<T, ApiError> {
     r.map_err(|e| ApiError::from_engine(&e))
 }
 
 // ---------------------------------------------------------------------------------------
 // Output conversions.
 
-fn s(v: impl Into<String>) -> Out {
+pub(crate) fn s(v: impl Into<String>) -> Out {
     Out::Str(v.into())
 }
 
-fn opt_push(members: &mut Vec<(&'static str, Out)>, name: &'static str, v: Option<Out>) {
+pub(crate) fn opt_push(members: &mut Vec<(&'static str, Out)>, name: &'static str, v: Option<Out>) {
     if let Some(v) = v {
         members.push((name, v));
     }
@@ -428,22 +500,33 @@ fn shard(sh: &Shard) -> Out {
     Out::Map(m)
 }
 
-fn stream_mode(m: StreamMode) -> Out {
+pub(crate) fn stream_mode(m: StreamMode) -> Out {
     Out::Map(vec![("StreamMode", Out::Static(m.as_str()))])
 }
 
-fn enhanced_monitoring() -> Out {
-    Out::List(vec![Out::Map(vec![("ShardLevelMetrics", Out::List(Vec::new()))])])
+pub(crate) fn metrics_list(m: &[ShardMetric]) -> Out {
+    Out::List(m.iter().map(|x| Out::Static(x.as_str())).collect())
 }
 
-/// A record as GetRecords and SubscribeToShard events show it.
+fn enhanced_monitoring(m: &[ShardMetric]) -> Out {
+    Out::List(vec![Out::Map(vec![("ShardLevelMetrics", metrics_list(m))])])
+}
+
+/// A record as GetRecords and SubscribeToShard events show it (no `PartitionKey` when the
+/// producer sent none, on AUTO streams; `EncryptionType` KMS on encrypted streams).
 pub fn record(r: &KinesisRecord) -> Out {
-    Out::Map(vec![
+    let mut m = vec![
         ("SequenceNumber", s(r.sequence_number.to_string())),
         ("ApproximateArrivalTimestamp", Out::Time(r.approximate_arrival_timestamp.as_millis())),
         ("Data", Out::Blob(r.data.clone())),
-        ("PartitionKey", s(r.partition_key.clone())),
-    ])
+    ];
+    if !r.partition_key.is_empty() {
+        m.push(("PartitionKey", s(r.partition_key.clone())));
+    }
+    if r.encryption_type == EncryptionType::Kms {
+        m.push(("EncryptionType", Out::Static(r.encryption_type.as_str())));
+    }
+    Out::Map(m)
 }
 
 /// `ChildShards`.
@@ -470,7 +553,7 @@ pub fn subscribe_event(e: &SubscribeToShardEvent) -> Out {
     Out::Map(m)
 }
 
-fn consumer(c: &Consumer) -> Out {
+pub(crate) fn consumer(c: &Consumer) -> Out {
     Out::Map(vec![
         ("ConsumerName", s(c.consumer_name.clone())),
         ("ConsumerARN", s(c.consumer_arn.clone())),
@@ -497,22 +580,39 @@ pub fn call(engine: &Engine, op: Op, codec: Codec, body: In) -> Result<Out, ApiE
         Op::DescribeStreamSummary => {
             let stream = m.stream_ref()?;
             let d = api(engine.describe_stream_summary(stream))?;
-            Ok(Out::Map(vec![(
-                "StreamDescriptionSummary",
-                Out::Map(vec![
-                    ("StreamName", s(d.stream_name)),
-                    ("StreamARN", s(d.stream_arn)),
-                    ("StreamStatus", Out::Static(d.stream_status.as_str())),
-                    ("StreamModeDetails", stream_mode(d.stream_mode)),
-                    ("RetentionPeriodHours", Out::Int(i64::from(d.retention_period_hours))),
-                    ("StreamCreationTimestamp", Out::Time(d.stream_creation_timestamp.as_millis())),
-                    ("EnhancedMonitoring", enhanced_monitoring()),
-                    ("EncryptionType", Out::Static(d.encryption_type)),
-                    ("OpenShardCount", Out::Int(i64::from(d.open_shard_count))),
-                    ("ConsumerCount", Out::Int(i64::from(d.consumer_count))),
-                    ("MaxRecordSizeInKiB", Out::Int(i64::from(d.max_record_size_in_kib))),
-                ]),
-            )]))
+            let mut sm = vec![
+                ("StreamName", s(d.stream_name)),
+                ("StreamARN", s(d.stream_arn)),
+                ("StreamId", s(d.stream_id)),
+                ("StreamStatus", Out::Static(d.stream_status.as_str())),
+                ("StreamModeDetails", stream_mode(d.stream_mode)),
+                ("RetentionPeriodHours", Out::Int(i64::from(d.retention_period_hours))),
+                ("StreamCreationTimestamp", Out::Time(d.stream_creation_timestamp.as_millis())),
+                ("EnhancedMonitoring", enhanced_monitoring(&d.enhanced_monitoring)),
+                ("EncryptionType", Out::Static(d.encryption_type.as_str())),
+            ];
+            opt_push(&mut sm, "KeyId", d.key_id.map(Out::Str));
+            sm.push(("OpenShardCount", Out::Int(i64::from(d.open_shard_count))));
+            sm.push(("ConsumerCount", Out::Int(i64::from(d.consumer_count))));
+            opt_push(
+                &mut sm,
+                "WarmThroughput",
+                d.warm_throughput.map(|w| {
+                    Out::Map(vec![
+                        ("TargetMiBps", Out::Int(i64::from(w.target_mibps))),
+                        ("CurrentMiBps", Out::Int(i64::from(w.current_mibps))),
+                    ])
+                }),
+            );
+            sm.push(("MaxRecordSizeInKiB", Out::Int(i64::from(d.max_record_size_in_kib))));
+            sm.push(("ChannelCount", Out::Int(i64::from(d.channel_count))));
+            opt_push(
+                &mut sm,
+                "RecordDistributionStrategy",
+                d.record_distribution_strategy.map(|r| Out::Static(r.as_str())),
+            );
+            sm.push(("QueueCount", Out::Int(i64::from(d.queue_count))));
+            Ok(Out::Map(vec![("StreamDescriptionSummary", Out::Map(sm))]))
         }
         Op::DescribeLimits => {
             let l = api(engine.describe_limits())?;
@@ -521,18 +621,20 @@ pub fn call(engine: &Engine, op: Op, codec: Codec, body: In) -> Result<Out, ApiE
                 ("OpenShardCount", Out::Int(i64::from(l.open_shard_count))),
                 ("OnDemandStreamCount", Out::Int(i64::from(l.on_demand_stream_count))),
                 ("OnDemandStreamCountLimit", Out::Int(i64::from(l.on_demand_stream_count_limit))),
+                ("ChannelCount", Out::Int(i64::from(l.channel_count))),
+                ("ChannelCountLimit", Out::Int(i64::from(l.channel_count_limit))),
             ]))
         }
         Op::UpdateMaxRecordSize => {
             // The model names the stream by `StreamARN` only (`StreamId` is reserved).
             let stream_arn = m.string("StreamARN")?;
-            let _stream_id = m.string("StreamId")?;
+            let stream_id = m.string("StreamId")?;
             let kib = m.int("MaxRecordSizeInKiB")?;
             let mut c = Checks::default();
             let kib = c.required("maxRecordSizeInKiB", kib);
             let kib = c.int("maxRecordSizeInKiB", kib, 1024);
             c.finish()?;
-            let stream = StreamRef { stream_name: None, stream_arn };
+            let stream = StreamRef { stream_name: None, stream_arn, stream_id };
             api(engine.update_max_record_size(stream, kib.unwrap_or_default()))?;
             Ok(Out::empty())
         }
@@ -654,7 +756,8 @@ pub fn call(engine: &Engine, op: Op, codec: Codec, body: In) -> Result<Out, ApiE
         Op::RegisterStreamConsumer => {
             let name = m.string("ConsumerName")?;
             let arn = m.string("StreamARN")?;
-            let _tags = m.string_map("Tags")?;
+            let stream_id = m.string("StreamId")?;
+            let tags = m.string_map("Tags")?;
             let mut c = Checks::default();
             let name = c.required("consumerName", name);
             let arn = c.required("streamARN", arn);
@@ -662,6 +765,8 @@ pub fn call(engine: &Engine, op: Op, codec: Codec, body: In) -> Result<Out, ApiE
             let out = api(engine.register_stream_consumer(RegisterStreamConsumerInput {
                 stream_arn: arn.unwrap_or_default(),
                 consumer_name: name.unwrap_or_default(),
+                stream_id,
+                tags: tags.unwrap_or_default(),
             }))?;
             Ok(Out::Map(vec![("Consumer", consumer(&out))]))
         }
@@ -689,6 +794,7 @@ pub fn call(engine: &Engine, op: Op, codec: Codec, body: In) -> Result<Out, ApiE
             let next_token = m.string("NextToken")?;
             let arn = m.string("StreamARN")?;
             let created = m.timestamp("StreamCreationTimestamp")?;
+            let stream_id = m.string("StreamId")?;
             let mut c = Checks::default();
             let max = c.int("maxResults", max, 1);
             let arn = c.required("streamARN", arn);
@@ -698,6 +804,7 @@ pub fn call(engine: &Engine, op: Op, codec: Codec, body: In) -> Result<Out, ApiE
                 next_token,
                 max_results: max,
                 stream_creation_timestamp: created,
+                stream_id,
             }))?;
             let mut members = vec![("Consumers", Out::List(out.consumers.iter().map(consumer).collect()))];
             opt_push(&mut members, "NextToken", out.next_token.map(Out::Str));
@@ -707,6 +814,26 @@ pub fn call(engine: &Engine, op: Op, codec: Codec, body: In) -> Result<Out, ApiE
             // Served as an event stream by the caller; never reached through `call`.
             Err(ApiError::unknown_operation())
         }
+        Op::DescribeAccountSettings => settings::describe_account_settings(engine, &mut m),
+        Op::UpdateAccountSettings => settings::update_account_settings(engine, &mut m),
+        Op::UpdateStreamMode => settings::update_stream_mode(engine, &mut m),
+        Op::UpdateStreamWarmThroughput => settings::update_stream_warm_throughput(engine, &mut m),
+        Op::UpdateStreamRecordDistributionStrategy => settings::update_record_distribution(engine, &mut m),
+        Op::StartStreamEncryption => settings::stream_encryption(engine, &mut m, true),
+        Op::StopStreamEncryption => settings::stream_encryption(engine, &mut m, false),
+        Op::EnableEnhancedMonitoring => settings::enhanced_monitoring(engine, &mut m, true),
+        Op::DisableEnhancedMonitoring => settings::enhanced_monitoring(engine, &mut m, false),
+        Op::TagResource => resources::tag_resource(engine, &mut m),
+        Op::UntagResource => resources::untag_resource(engine, &mut m),
+        Op::ListTagsForResource => resources::list_tags_for_resource(engine, &mut m),
+        Op::PutResourcePolicy => resources::put_resource_policy(engine, &mut m),
+        Op::GetResourcePolicy => resources::get_resource_policy(engine, &mut m),
+        Op::DeleteResourcePolicy => resources::delete_resource_policy(engine, &mut m),
+        Op::CreateChannel => channels::create_channel(engine, &mut m),
+        Op::DescribeChannel => channels::describe_channel(engine, &mut m),
+        Op::ListChannels => channels::list_channels(engine, &mut m),
+        Op::UpdateChannel => channels::update_channel(engine, &mut m),
+        Op::DeleteChannel => channels::delete_channel(engine, &mut m),
     }
 }
 
@@ -715,6 +842,7 @@ fn consumer_ref(m: &mut Members) -> Result<ConsumerRef, ApiError> {
         consumer_arn: m.string("ConsumerARN")?,
         consumer_name: m.string("ConsumerName")?,
         stream_arn: m.string("StreamARN")?,
+        stream_id: m.string("StreamId")?,
     })
 }
 
@@ -727,7 +855,8 @@ fn create_stream(engine: &Engine, m: &mut Members) -> Result<Out, ApiError> {
         None => None,
     };
     let tags = m.string_map("Tags")?;
-    let _warm = m.int("WarmThroughputMiBps")?;
+    let warm = m.int("WarmThroughputMiBps")?;
+    let distribution = m.string("RecordDistributionStrategy")?;
     let mut c = Checks::default();
     let max_kib = c.int("maxRecordSizeInKiB", max_kib, 1024);
     let shard_count = c.int("shardCount", shard_count, 1);
@@ -739,6 +868,8 @@ fn create_stream(engine: &Engine, m: &mut Members) -> Result<Out, ApiError> {
         }
         None => None,
     };
+    let warm = c.int("warmThroughputMiBps", warm, 0);
+    let distribution = c.enumeration("recordDistributionStrategy", distribution, DISTRIBUTIONS);
     c.finish()?;
     api(engine.create_stream(CreateStreamInput {
         stream_name: name.unwrap_or_default(),
@@ -746,6 +877,8 @@ fn create_stream(engine: &Engine, m: &mut Members) -> Result<Out, ApiError> {
         stream_mode,
         tags: tags.unwrap_or_default(),
         max_record_size_in_kib: max_kib,
+        warm_throughput_mibps: warm,
+        record_distribution_strategy: distribution,
     }))?;
     Ok(Out::empty())
 }
@@ -758,7 +891,8 @@ fn describe_stream(engine: &Engine, m: &mut Members) -> Result<Out, ApiError> {
     let limit = c.int("limit", limit, 1);
     c.finish()?;
     let d = api(engine.describe_stream(DescribeStreamInput { stream, limit, exclusive_start_shard_id: start }))?;
-    Ok(Out::Map(vec![(
+    let key_id = d.key_id.clone();
+    let out = Out::Map(vec![(
         "StreamDescription",
         Out::Map(vec![
             ("StreamName", s(d.stream_name)),
@@ -769,10 +903,24 @@ fn describe_stream(engine: &Engine, m: &mut Members) -> Result<Out, ApiError> {
             ("HasMoreShards", Out::Bool(d.has_more_shards)),
             ("RetentionPeriodHours", Out::Int(i64::from(d.retention_period_hours))),
             ("StreamCreationTimestamp", Out::Time(d.stream_creation_timestamp.as_millis())),
-            ("EnhancedMonitoring", enhanced_monitoring()),
-            ("EncryptionType", Out::Static(d.encryption_type)),
+            ("EnhancedMonitoring", enhanced_monitoring(&d.enhanced_monitoring)),
+            ("EncryptionType", Out::Static(d.encryption_type.as_str())),
         ]),
-    )]))
+    )]);
+    Ok(with_key_id(out, key_id))
+}
+
+/// Add `KeyId` to a `StreamDescription` of an encrypted stream.
+fn with_key_id(out: Out, key_id: Option<String>) -> Out {
+    match (out, key_id) {
+        (Out::Map(mut top), Some(k)) => {
+            if let Some((_, Out::Map(d))) = top.first_mut() {
+                d.push(("KeyId", Out::Str(k)));
+            }
+            Out::Map(top)
+        }
+        (out, _) => out,
+    }
 }
 
 fn list_streams(engine: &Engine, m: &mut Members) -> Result<Out, ApiError> {
@@ -848,57 +996,56 @@ fn put_record(engine: &Engine, m: &mut Members) -> Result<Out, ApiError> {
     let key = m.string("PartitionKey")?;
     let ordering = m.string("SequenceNumberForOrdering")?;
     let stream = m.stream_ref()?;
+    let dry_run = m.boolean("DryRun")?.unwrap_or(false);
     let mut c = Checks::default();
-    let key = c.required("partitionKey", key);
     let data = c.required("data", data);
     c.finish()?;
+    // PartitionKey is optional in the model; the engine requires it on USER_PARTITION_KEY
+    // streams with the model's old "must not be null" error.
     let out = api(engine.put_record(PutRecordInput {
         stream,
         data: data.unwrap_or_default(),
-        partition_key: key.unwrap_or_default(),
+        partition_key: key,
         explicit_hash_key: ehk,
         sequence_number_for_ordering: ordering,
+        dry_run,
     }))?;
     Ok(Out::Map(vec![
         ("ShardId", s(out.shard_id)),
         ("SequenceNumber", s(out.sequence_number.to_string())),
-        ("EncryptionType", Out::Static(out.encryption_type)),
+        ("EncryptionType", Out::Static(out.encryption_type.as_str())),
     ]))
 }
 
 fn put_records(engine: &Engine, m: &mut Members) -> Result<Out, ApiError> {
     let records = m.list("Records")?;
     let stream = m.stream_ref()?;
+    let dry_run = m.boolean("DryRun")?.unwrap_or(false);
     let mut c = Checks::default();
     let mut entries = Vec::new();
     if let Some(items) = c.required("records", records) {
-        {
-            entries.reserve(items.len());
-            let mut read = Vec::with_capacity(items.len());
-            for item in items {
-                if item == In::Null {
-                    continue;
-                }
-                let mut e = Members::structure(m.codec, item)?;
-                read.push((e.blob("Data")?, e.string("ExplicitHashKey")?, e.string("PartitionKey")?));
+        entries.reserve(items.len());
+        let mut read = Vec::with_capacity(items.len());
+        for item in items {
+            if item == In::Null {
+                continue;
             }
-            for (i, (data, ehk, key)) in read.into_iter().enumerate() {
-                if key.is_none() {
-                    c.errs.null(&format!("records.{}.member.partitionKey", i + 1));
-                }
-                if data.is_none() {
-                    c.errs.null(&format!("records.{}.member.data", i + 1));
-                }
-                entries.push(PutRecordsRequestEntry {
-                    data: data.unwrap_or_default(),
-                    partition_key: key.unwrap_or_default(),
-                    explicit_hash_key: ehk,
-                });
+            let mut e = Members::structure(m.codec, item)?;
+            read.push((e.blob("Data")?, e.string("ExplicitHashKey")?, e.string("PartitionKey")?));
+        }
+        for (i, (data, ehk, key)) in read.into_iter().enumerate() {
+            if data.is_none() {
+                c.errs.null(&format!("records.{}.member.data", i + 1));
             }
+            entries.push(PutRecordsRequestEntry {
+                data: data.unwrap_or_default(),
+                partition_key: key,
+                explicit_hash_key: ehk,
+            });
         }
     }
     c.finish()?;
-    let out = api(engine.put_records(PutRecordsInput { stream, records: entries }))?;
+    let out = api(engine.put_records(PutRecordsInput { stream, records: entries, dry_run }))?;
     let results = out
         .records
         .into_iter()
@@ -914,7 +1061,7 @@ fn put_records(engine: &Engine, m: &mut Members) -> Result<Out, ApiError> {
     Ok(Out::Map(vec![
         ("FailedRecordCount", Out::Int(i64::from(out.failed_record_count))),
         ("Records", Out::List(results)),
-        ("EncryptionType", Out::Static(out.encryption_type)),
+        ("EncryptionType", Out::Static(out.encryption_type.as_str())),
     ]))
 }
 
@@ -924,6 +1071,7 @@ fn get_shard_iterator(engine: &Engine, m: &mut Members) -> Result<Out, ApiError>
     let start = m.string("StartingSequenceNumber")?;
     let stream = m.stream_ref()?;
     let timestamp = m.timestamp("Timestamp")?;
+    let dry_run = m.boolean("DryRun")?.unwrap_or(false);
     let mut c = Checks::default();
     let shard_id = c.required("shardId", shard_id);
     let kind = c.required("shardIteratorType", kind);
@@ -936,6 +1084,7 @@ fn get_shard_iterator(engine: &Engine, m: &mut Members) -> Result<Out, ApiError>
         shard_iterator_type: kind,
         starting_sequence_number: start,
         timestamp,
+        dry_run,
     }))?;
     Ok(Out::Map(vec![("ShardIterator", s(out.shard_iterator))]))
 }
@@ -944,12 +1093,19 @@ fn get_records(engine: &Engine, m: &mut Members) -> Result<Out, ApiError> {
     let limit = m.int("Limit")?;
     let iterator = m.string("ShardIterator")?;
     let stream_arn = m.string("StreamARN")?;
+    let stream_id = m.string("StreamId")?;
+    let dry_run = m.boolean("DryRun")?.unwrap_or(false);
     let mut c = Checks::default();
     let limit = c.int("limit", limit, 1);
     let iterator = c.required("shardIterator", iterator);
     c.finish()?;
-    let out =
-        api(engine.get_records(GetRecordsInput { shard_iterator: iterator.unwrap_or_default(), limit, stream_arn }))?;
+    let out = api(engine.get_records(GetRecordsInput {
+        shard_iterator: iterator.unwrap_or_default(),
+        limit,
+        stream_arn,
+        stream_id,
+        dry_run,
+    }))?;
     let mut members = vec![("Records", Out::List(out.records.iter().map(record).collect()))];
     opt_push(&mut members, "NextShardIterator", out.next_shard_iterator.map(Out::Str));
     members.push(("MillisBehindLatest", Out::Int(out.millis_behind_latest)));
@@ -962,6 +1118,8 @@ pub fn subscribe_input(codec: Codec, body: In) -> Result<SubscribeToShardInput, 
     let mut m = Members::new(codec, body)?;
     let arn = m.string("ConsumerARN")?;
     let shard_id = m.string("ShardId")?;
+    let stream_id = m.string("StreamId")?;
+    let dry_run = m.boolean("DryRun")?.unwrap_or(false);
     let position = match m.sub("StartingPosition")? {
         Some(mut p) => Some((p.string("SequenceNumber")?, p.timestamp("Timestamp")?, p.string("Type")?)),
         None => None,
@@ -981,7 +1139,7 @@ pub fn subscribe_input(codec: Codec, body: In) -> Result<SubscribeToShardInput, 
     let (Some(consumer_arn), Some(shard_id), Some(starting_position)) = (arn, shard_id, position) else {
         return Err(ApiError::internal());
     };
-    Ok(SubscribeToShardInput { consumer_arn, shard_id, starting_position })
+    Ok(SubscribeToShardInput { consumer_arn, shard_id, starting_position, stream_id, dry_run })
 }
 
 #[cfg(test)]

@@ -133,6 +133,24 @@ pub struct ServeArgs {
     /// How long shutdown waits for in-flight requests before closing the engine anyway.
     #[arg(long, default_value_t = 10, value_name = "SECS")]
     pub shutdown_timeout_secs: u64,
+    /// Deliver channels to this S3-compatible endpoint (`http://host:port`, path-style
+    /// requests signed with SigV4). Without it, channels deliver into `<dir>/s3/<bucket>/<key>`.
+    #[arg(long, value_name = "URL")]
+    pub s3_endpoint: Option<String>,
+    /// Access key for `--s3-endpoint` (default: `AWS_ACCESS_KEY_ID`, else `shardlog`).
+    #[arg(long, value_name = "ID")]
+    pub s3_access_key: Option<String>,
+    /// Secret key for `--s3-endpoint` (default: `AWS_SECRET_ACCESS_KEY`, else `shardlog`).
+    #[arg(long, value_name = "SECRET", hide_env_values = true)]
+    pub s3_secret_key: Option<String>,
+    /// Encrypt records of KMS-encrypted streams at rest with this local key: a file of 32
+    /// bytes, or 64 hexadecimal digits (AES-256-GCM per batch; see the README).
+    #[arg(long, value_name = "FILE")]
+    pub encryption_key_file: Option<PathBuf>,
+    /// How often channel deliveries are checked (a channel writes once its
+    /// DataFreshnessInSeconds has passed).
+    #[arg(long, default_value_t = 1000, value_name = "MS", value_parser = clap::value_parser!(u64).range(10..))]
+    pub channel_delivery_interval_ms: u64,
     /// Lambda event-source mappings (`--lambda-*`, `--sqs-endpoint`).
     #[command(flatten)]
     pub lambda: crate::lambda::LambdaArgs,

@@ -46,7 +46,7 @@ enum Outcome {
     /// A complete response body in the request's codec.
     Done(Vec<u8>),
     /// A live subscription to stream.
-    Subscribed(Subscription),
+    Subscribed(Box<Subscription>),
     /// An error response.
     Failed(ApiError),
 }
@@ -213,7 +213,7 @@ async fn process(state: &Arc<State>, req: Request<Incoming>, info: &mut LogInfo)
                 Err(e) => return Outcome::Failed(e),
             };
             return match st.engine.subscribe_to_shard(input) {
-                Ok(sub) => Outcome::Subscribed(sub),
+                Ok(sub) => Outcome::Subscribed(Box::new(sub)),
                 Err(e) => Outcome::Failed(ApiError::from_engine(&e)),
             };
         }
@@ -234,7 +234,7 @@ async fn process(state: &Arc<State>, req: Request<Incoming>, info: &mut LogInfo)
             let (tx, rx) = tokio::sync::mpsc::channel(4);
             // The channel is empty: the first frame always fits.
             let _ = tx.try_send(eventstream::initial_response(ct.codec));
-            tokio::spawn(eventstream::pump(sub, ct.codec, tx, state.stopping()));
+            tokio::spawn(eventstream::pump(*sub, ct.codec, tx, state.stopping()));
             let mut resp = Response::new(Body::Stream(rx));
             resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(eventstream::CONTENT_TYPE));
             resp

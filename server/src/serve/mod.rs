@@ -34,6 +34,7 @@ mod handler;
 pub mod logging;
 pub mod metrics;
 mod routes;
+pub mod s3;
 mod server;
 mod startup;
 pub mod tls;
@@ -100,6 +101,9 @@ impl ServeArgs {
             account_id: self.account.clone(),
             durability: self.durability(),
             limits: self.limits(),
+            channel_sink: self.channel_sink()?,
+            encryption_key: self.encryption_key()?,
+            channel_delivery_interval: Some(Duration::from_millis(self.channel_delivery_interval_ms)),
             ..EngineConfig::default()
         };
         let mut b = Server::builder()
@@ -130,6 +134,34 @@ impl ServeArgs {
             (false, _, _) => return Err(ServeError::usage("--tls-cert and --tls-key need --tls")),
         }
         Ok(b)
+    }
+
+    /// The S3 writer of `--s3-endpoint`, if given (channels deliver into the data directory
+    /// otherwise).
+    fn channel_sink(&self) -> Result<Option<Arc<dyn shardlog::engine::channels::ObjectSink>>, ServeError> {
+        let Some(url) = &self.s3_endpoint else {
+            if self.s3_access_key.is_some() || self.s3_secret_key.is_some() {
+                return Err(ServeError::usage("--s3-access-key and --s3-secret-key need --s3-endpoint"));
+            }
+            return Ok(None);
+        };
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let access =
+            self.s3_access_key.clone().or_else(|| env("AWS_ACCESS_KEY_ID")).unwrap_or_else(|| "shardlog".into());
+        let secret =
+            self.s3_secret_key.clone().or_else(|| env("AWS_SECRET_ACCESS_KEY")).unwrap_or_else(|| "shardlog".into());
+        let sink = s3::S3Sink::new(url, &self.region, &access, &secret).map_err(ServeError::usage)?;
+        Ok(Some(Arc::new(sink)))
+    }
+
+    /// The at-rest key of `--encryption-key-file`, if given.
+    fn encryption_key(&self) -> Result<Option<Arc<shardlog::at_rest::AtRestKey>>, ServeError> {
+        let Some(path) = &self.encryption_key_file else { return Ok(None) };
+        let bytes = std::fs::read(path)
+            .map_err(|e| ServeError::usage(format!("--encryption-key-file {}: {e}", path.display())))?;
+        let key = shardlog::at_rest::AtRestKey::from_file_bytes(&bytes)
+            .map_err(|e| ServeError::usage(format!("--encryption-key-file {}: {e}", path.display())))?;
+        Ok(Some(Arc::new(key)))
     }
 }
 

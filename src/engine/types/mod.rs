@@ -3,11 +3,19 @@
 //! Wire strings that Kinesis validates (stream names, shard ids, hash keys, sequence numbers)
 //! are taken as strings and validated by the engine with Kinesis' errors.
 
+mod channels;
+mod resources;
+mod settings;
+
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
 
+pub use crate::catalog::RecordDistribution;
 pub use crate::kinesis::{HashKeyRange, SequenceNumber};
+pub use channels::*;
+pub use resources::*;
+pub use settings::*;
 
 /// A point in time: milliseconds since the Unix epoch (Kinesis' JSON shows it as seconds with
 /// a fraction, CBOR as milliseconds).
@@ -30,23 +38,37 @@ impl Timestamp {
 }
 
 /// How a stream is named in a request: Kinesis accepts the name, the ARN, or both
-/// (consistent).
+/// (consistent), and optionally the `StreamId`.
+///
+/// `StreamId` is documented as "reserved for future use"; here it must match its pattern,
+/// names the stream on its own when neither name nor ARN is given, and must belong to the
+/// same stream when they are (`InvalidArgumentException` otherwise).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StreamRef {
     /// `StreamName`.
     pub stream_name: Option<String>,
     /// `StreamARN`.
     pub stream_arn: Option<String>,
+    /// `StreamId`.
+    pub stream_id: Option<String>,
 }
 
 impl StreamRef {
     /// By name.
     pub fn name(name: impl Into<String>) -> StreamRef {
-        StreamRef { stream_name: Some(name.into()), stream_arn: None }
+        StreamRef { stream_name: Some(name.into()), ..StreamRef::default() }
     }
     /// By ARN.
     pub fn arn(arn: impl Into<String>) -> StreamRef {
-        StreamRef { stream_name: None, stream_arn: Some(arn.into()) }
+        StreamRef { stream_arn: Some(arn.into()), ..StreamRef::default() }
+    }
+    /// By `StreamId`.
+    pub fn id(id: impl Into<String>) -> StreamRef {
+        StreamRef { stream_id: Some(id.into()), ..StreamRef::default() }
+    }
+    /// True when neither a name, an ARN nor an id is given.
+    pub fn is_empty(&self) -> bool {
+        self.stream_name.is_none() && self.stream_arn.is_none() && self.stream_id.is_none()
     }
 }
 
@@ -101,6 +123,11 @@ pub struct CreateStreamInput {
     pub tags: BTreeMap<String, String>,
     /// `MaxRecordSizeInKiB` (1,024–10,240; default 1,024).
     pub max_record_size_in_kib: Option<u32>,
+    /// `WarmThroughputMiBps` (on-demand streams of committed accounts).
+    pub warm_throughput_mibps: Option<u32>,
+    /// `RecordDistributionStrategy` (AUTO only for on-demand streams; default
+    /// USER_PARTITION_KEY).
+    pub record_distribution_strategy: Option<RecordDistribution>,
 }
 
 /// `DeleteStream` input.
@@ -166,8 +193,12 @@ pub struct StreamDescription {
     pub retention_period_hours: u32,
     /// `StreamCreationTimestamp`.
     pub stream_creation_timestamp: Timestamp,
-    /// `EncryptionType` (always `NONE`).
-    pub encryption_type: &'static str,
+    /// `EnhancedMonitoring[0].ShardLevelMetrics`.
+    pub enhanced_monitoring: Vec<ShardMetric>,
+    /// `EncryptionType`.
+    pub encryption_type: EncryptionType,
+    /// `KeyId` (encrypted streams).
+    pub key_id: Option<String>,
 }
 
 /// `DescribeStreamSummary` output's `StreamDescriptionSummary`.
@@ -185,14 +216,28 @@ pub struct StreamDescriptionSummary {
     pub retention_period_hours: u32,
     /// `StreamCreationTimestamp`.
     pub stream_creation_timestamp: Timestamp,
-    /// `EncryptionType` (always `NONE`).
-    pub encryption_type: &'static str,
+    /// `EnhancedMonitoring[0].ShardLevelMetrics`.
+    pub enhanced_monitoring: Vec<ShardMetric>,
+    /// `EncryptionType`.
+    pub encryption_type: EncryptionType,
+    /// `KeyId` (encrypted streams).
+    pub key_id: Option<String>,
     /// `OpenShardCount`.
     pub open_shard_count: u32,
-    /// `ConsumerCount`.
+    /// `ConsumerCount` (enhanced fan-out consumers only).
     pub consumer_count: u32,
     /// `MaxRecordSizeInKiB`.
     pub max_record_size_in_kib: u32,
+    /// `StreamId`.
+    pub stream_id: String,
+    /// `WarmThroughput` (on-demand streams of committed accounts).
+    pub warm_throughput: Option<WarmThroughputObject>,
+    /// `ChannelCount`.
+    pub channel_count: u32,
+    /// `QueueCount` (queues are not built yet: always 0).
+    pub queue_count: u32,
+    /// `RecordDistributionStrategy` (on-demand streams only).
+    pub record_distribution_strategy: Option<RecordDistribution>,
 }
 
 /// `ListStreams` input.
@@ -295,12 +340,15 @@ pub struct PutRecordInput {
     pub stream: StreamRef,
     /// `Data`.
     pub data: Bytes,
-    /// `PartitionKey`.
-    pub partition_key: String,
+    /// `PartitionKey`: required on USER_PARTITION_KEY streams, optional (and ignored for
+    /// routing) on AUTO streams.
+    pub partition_key: Option<String>,
     /// `ExplicitHashKey` (decimal string).
     pub explicit_hash_key: Option<String>,
     /// `SequenceNumberForOrdering`.
     pub sequence_number_for_ordering: Option<String>,
+    /// `DryRun`: run every check, change nothing, answer `DryRunOperation` on success.
+    pub dry_run: bool,
 }
 
 /// `PutRecord` output.
@@ -310,8 +358,8 @@ pub struct PutRecordOutput {
     pub shard_id: String,
     /// `SequenceNumber`.
     pub sequence_number: SequenceNumber,
-    /// `EncryptionType` (always `NONE`).
-    pub encryption_type: &'static str,
+    /// `EncryptionType`.
+    pub encryption_type: EncryptionType,
 }
 
 /// One entry of `PutRecords`.
@@ -319,8 +367,8 @@ pub struct PutRecordOutput {
 pub struct PutRecordsRequestEntry {
     /// `Data`.
     pub data: Bytes,
-    /// `PartitionKey`.
-    pub partition_key: String,
+    /// `PartitionKey` (required on USER_PARTITION_KEY streams).
+    pub partition_key: Option<String>,
     /// `ExplicitHashKey` (decimal string).
     pub explicit_hash_key: Option<String>,
 }
@@ -332,6 +380,8 @@ pub struct PutRecordsInput {
     pub stream: StreamRef,
     /// `Records` (1–500).
     pub records: Vec<PutRecordsRequestEntry>,
+    /// `DryRun`.
+    pub dry_run: bool,
 }
 
 /// One result of `PutRecords`: a success or a per-entry failure.
@@ -354,8 +404,8 @@ pub struct PutRecordsOutput {
     pub failed_record_count: u32,
     /// `Records`: one per request entry, same order.
     pub records: Vec<PutRecordsResultEntry>,
-    /// `EncryptionType` (always `NONE`).
-    pub encryption_type: &'static str,
+    /// `EncryptionType`.
+    pub encryption_type: EncryptionType,
 }
 
 /// `ShardIteratorType` (and `StartingPosition.Type`).
@@ -399,6 +449,8 @@ pub struct GetShardIteratorInput {
     pub starting_sequence_number: Option<String>,
     /// `Timestamp`.
     pub timestamp: Option<Timestamp>,
+    /// `DryRun`.
+    pub dry_run: bool,
 }
 
 /// `GetShardIterator` output.
@@ -417,6 +469,10 @@ pub struct GetRecordsInput {
     pub limit: Option<u32>,
     /// `StreamARN` (optional; must match the iterator's stream).
     pub stream_arn: Option<String>,
+    /// `StreamId` (optional; must match the iterator's stream).
+    pub stream_id: Option<String>,
+    /// `DryRun`: the iterator is checked, nothing is read and no throughput is used.
+    pub dry_run: bool,
 }
 
 /// A record returned by `GetRecords`.
@@ -428,11 +484,13 @@ pub struct KinesisRecord {
     pub approximate_arrival_timestamp: Timestamp,
     /// `Data` (zero-copy).
     pub data: Bytes,
-    /// `PartitionKey`.
+    /// `PartitionKey` (empty when the producer sent none, on AUTO streams).
     pub partition_key: String,
     /// The explicit hash key the producer gave, if any (not a Kinesis member; kept for
     /// consumers that re-route).
     pub explicit_hash_key: Option<u128>,
+    /// `EncryptionType`: KMS for records written while the stream was encrypted.
+    pub encryption_type: EncryptionType,
 }
 
 /// `ChildShard`.
@@ -637,6 +695,10 @@ pub struct RegisterStreamConsumerInput {
     pub stream_arn: String,
     /// `ConsumerName`.
     pub consumer_name: String,
+    /// `StreamId` (optional; must match the stream).
+    pub stream_id: Option<String>,
+    /// `Tags` of the consumer.
+    pub tags: BTreeMap<String, String>,
 }
 
 /// How Deregister/DescribeStreamConsumer name a consumer: its ARN, or the stream ARN and the
@@ -649,6 +711,8 @@ pub struct ConsumerRef {
     pub consumer_name: Option<String>,
     /// `ConsumerARN`.
     pub consumer_arn: Option<String>,
+    /// `StreamId` (optional; must match the consumer's stream).
+    pub stream_id: Option<String>,
 }
 
 /// `ListStreamConsumers` input.
@@ -662,6 +726,8 @@ pub struct ListStreamConsumersInput {
     pub max_results: Option<u32>,
     /// `StreamCreationTimestamp`.
     pub stream_creation_timestamp: Option<Timestamp>,
+    /// `StreamId` (optional; must match the stream).
+    pub stream_id: Option<String>,
 }
 
 /// `ListStreamConsumers` output.
@@ -693,6 +759,10 @@ pub struct SubscribeToShardInput {
     pub shard_id: String,
     /// `StartingPosition`.
     pub starting_position: StartingPosition,
+    /// `StreamId` (optional; must match the consumer's stream).
+    pub stream_id: Option<String>,
+    /// `DryRun`.
+    pub dry_run: bool,
 }
 
 /// `SubscribeToShardEvent`.
@@ -721,4 +791,8 @@ pub struct DescribeLimitsOutput {
     pub on_demand_stream_count: u32,
     /// `OnDemandStreamCountLimit`.
     pub on_demand_stream_count_limit: u32,
+    /// `ChannelCount`.
+    pub channel_count: u32,
+    /// `ChannelCountLimit`.
+    pub channel_count_limit: u32,
 }
