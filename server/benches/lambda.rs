@@ -33,8 +33,8 @@ use shardlog::event_source::{
     EventSourceConfig, EventSourceMapping, EventSourcePosition, FunctionError, Handler, HandlerResponse, KinesisEvent,
 };
 use shardlog::{Durability, Engine, EngineConfig};
-use shardlog_server::lambda::outbound::Credentials;
 use shardlog_server::lambda::{Lambda, LambdaConfig};
+use shardlog_server::outbound::Credentials;
 
 const RECORD_BYTES: usize = 100;
 const STREAM: &str = "bench";

@@ -13,8 +13,8 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use serde_json::{json, Value};
 use shardlog::engine::*;
 use shardlog::{Durability, Engine, EngineConfig, ManualClock};
-use shardlog_server::lambda::outbound::Credentials;
 use shardlog_server::lambda::{Lambda, LambdaConfig};
+use shardlog_server::outbound::Credentials;
 
 /// 2026-01-01T00:00:00Z (a multiple of every window length used).
 const T0: i64 = 1_767_225_600_000;

@@ -27,9 +27,9 @@ use http::Method;
 use serde_json::{json, Value};
 use shardlog::event_source::{OnFailureDestination, OnFailureDocument};
 
-use super::outbound::{Abort, Outbound};
 use super::status::Live;
 use super::store::sync_dir;
+use crate::outbound::{Abort, Call, Outbound};
 
 /// The directory of outbox files inside a mapping's directory.
 const OUTBOX: &str = "sqs-outbox";
@@ -295,19 +295,17 @@ impl SqsSender {
     fn call(&self, action: &str, body: Value) -> Result<Value, String> {
         let target = format!("AmazonSQS.{action}");
         let headers = [("content-type", "application/x-amz-json-1.0"), ("x-amz-target", target.as_str())];
-        let reply = self
-            .outbound
-            .send(
-                Method::POST,
-                &format!("{}/", self.endpoint),
-                &headers,
-                body.to_string().into_bytes(),
-                "sqs",
-                Duration::from_secs(30),
-                1024 * 1024,
-                &self.abort,
-            )
-            .map_err(|e| format!("{action} to {}: {e}", self.endpoint))?;
+        let url = format!("{}/", self.endpoint);
+        let call = Call {
+            method: Method::POST,
+            url: &url,
+            headers: &headers,
+            body: body.to_string().into_bytes(),
+            service: "sqs",
+            timeout: Duration::from_secs(30),
+            max_body: 1024 * 1024,
+        };
+        let reply = self.outbound.send(call, &self.abort).map_err(|e| format!("{action} to {}: {e}", self.endpoint))?;
         let text = String::from_utf8_lossy(&reply.body);
         if !reply.status.is_success() {
             return Err(format!("{action} to {} answered {}: {text}", self.endpoint, reply.status));

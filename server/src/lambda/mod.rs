@@ -10,7 +10,7 @@
 //!   tumbling-window, filtering and lineage rules; `store`: their crash-atomic file;
 //!   `status`: live `LastProcessingResult` and counters.
 //! - `invoke`: running a function — the Lambda Invoke API (`--lambda-endpoint`) or a local
-//!   command (`--lambda-command NAME=CMD`); `outbound`: signed outgoing HTTP;
+//!   command (`--lambda-command NAME=CMD`), over [`crate::outbound`]'s signed HTTP;
 //!   `destination`: on-failure documents (local files, or SQS with `--sqs-endpoint`).
 //! - `route`: the HTTP side (body limits, authentication, the blocking pool); `metrics`:
 //!   per-mapping series on `/metrics`.
@@ -25,7 +25,6 @@ pub mod errors;
 pub mod invoke;
 pub mod metrics;
 pub mod model;
-pub mod outbound;
 mod poller;
 pub mod registry;
 pub mod route;
@@ -40,6 +39,7 @@ use http::{HeaderMap, Method, StatusCode};
 use shardlog::event_source::StepReport;
 use shardlog::Engine;
 
+use crate::outbound::{Abort, Credentials, Outbound};
 use crate::serve::auth;
 use crate::ServeError;
 use api::{ListQuery, Members, Op};
@@ -50,7 +50,6 @@ use invoke::http::HttpBackend;
 use invoke::Backend;
 use invoke::Functions;
 use model::FunctionRef;
-use outbound::{Abort, Credentials, Outbound};
 use registry::{Env, Registry};
 
 /// The `serve` arguments of the Lambda side.
@@ -141,16 +140,7 @@ impl LambdaConfig {
             }
             commands.push((f.name, cmd.to_string()));
         }
-        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        let credentials = match (access_key, secret_key) {
-            (Some(a), Some(s)) => Credentials { access_key: a.into(), secret_key: s.into(), session_token: None },
-            _ => match (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
-                (Some(a), Some(s)) => {
-                    Credentials { access_key: a, secret_key: s, session_token: env("AWS_SESSION_TOKEN") }
-                }
-                _ => Credentials { access_key: "shardlog".into(), secret_key: "shardlog".into(), session_token: None },
-            },
-        };
+        let credentials = Credentials::resolve(access_key.zip(secret_key));
         Ok(LambdaConfig {
             endpoint: args.lambda_endpoint.clone(),
             commands,
@@ -181,7 +171,8 @@ pub struct LambdaResponse {
 }
 
 impl LambdaResponse {
-    fn error(op: &'static str, e: LambdaError) -> LambdaResponse {
+    /// The answer of error `e` to operation `op`.
+    pub(crate) fn error(op: &'static str, e: LambdaError) -> LambdaResponse {
         LambdaResponse { status: e.status, body: e.body(), op, error: Some(e.code), message: Some(e.message) }
     }
 }

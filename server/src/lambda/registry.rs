@@ -45,10 +45,10 @@ use super::destination::Destinations;
 use super::errors::LambdaError;
 use super::invoke::Functions;
 use super::model::{EventSource, FunctionRef, MappingDef, State, NO_RECORDS_PROCESSED, USER_ACTION};
-use super::outbound::Abort;
 use super::poller::{self, BuildCtx, Poller, Stepped, StopSignal};
 use super::status::{Counters, Live};
 use super::store::{Snapshot, Store};
+use crate::outbound::Abort;
 
 /// Most mappings one server runs (each enabled one has a thread).
 pub const MAX_MAPPINGS: usize = 1_000;

@@ -9,6 +9,7 @@ use http::{Response, StatusCode};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
 
+use super::errors::LambdaError;
 use super::{Lambda, LambdaResponse};
 use crate::serve::body::Body;
 
@@ -27,16 +28,7 @@ pub struct Served {
 pub async fn serve(lambda: &Lambda, parts: Parts, body: Incoming) -> (Response<Body>, Served) {
     let max = lambda.max_body_bytes();
     let declared = parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
-    let too_large = || {
-        let e = super::errors::LambdaError::new_too_large(max);
-        respond(LambdaResponse {
-            status: e.status,
-            body: e.body(),
-            op: "-",
-            error: Some(e.code),
-            message: Some(e.message),
-        })
-    };
+    let too_large = || respond(LambdaResponse::error("-", LambdaError::new_too_large(max)));
     if declared.is_some_and(|n| n > max) {
         return too_large();
     }
@@ -44,14 +36,8 @@ pub async fn serve(lambda: &Lambda, parts: Parts, body: Incoming) -> (Response<B
         Ok(c) => c.to_bytes(),
         Err(e) if e.is::<LengthLimitError>() => return too_large(),
         Err(e) => {
-            let e = super::errors::LambdaError::serialization(format!("The request body could not be read: {e}"));
-            return respond(LambdaResponse {
-                status: e.status,
-                body: e.body(),
-                op: "-",
-                error: Some(e.code),
-                message: Some(e.message),
-            });
+            let e = LambdaError::serialization(format!("The request body could not be read: {e}"));
+            return respond(LambdaResponse::error("-", e));
         }
     };
     let l = lambda.clone();
@@ -67,16 +53,7 @@ pub async fn serve(lambda: &Lambda, parts: Parts, body: Incoming) -> (Response<B
     .await;
     match answered {
         Ok(r) => respond(r),
-        Err(e) => {
-            let e = super::errors::LambdaError::service(format!("the request task failed: {e}"));
-            respond(LambdaResponse {
-                status: e.status,
-                body: e.body(),
-                op: "-",
-                error: Some(e.code),
-                message: Some(e.message),
-            })
-        }
+        Err(e) => respond(LambdaResponse::error("-", LambdaError::service(format!("the request task failed: {e}")))),
     }
 }
 

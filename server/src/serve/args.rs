@@ -133,7 +133,7 @@ pub struct ServeArgs {
     /// How long shutdown waits for in-flight requests before closing the engine anyway.
     #[arg(long, default_value_t = 10, value_name = "SECS")]
     pub shutdown_timeout_secs: u64,
-    /// Deliver channels to this S3-compatible endpoint (`http://host:port`, path-style
+    /// Deliver channels to this S3-compatible endpoint (`http[s]://host[:port]`, path-style
     /// requests signed with SigV4). Without it, channels deliver into `<dir>/s3/<bucket>/<key>`.
     #[arg(long, value_name = "URL")]
     pub s3_endpoint: Option<String>,

@@ -52,6 +52,7 @@ use std::time::Duration;
 use shardlog::{Engine, EngineConfig};
 use tokio::sync::watch;
 
+use crate::outbound::Credentials;
 use crate::ServeError;
 
 /// What every request handler shares.
@@ -145,12 +146,18 @@ impl ServeArgs {
             }
             return Ok(None);
         };
-        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        let access =
-            self.s3_access_key.clone().or_else(|| env("AWS_ACCESS_KEY_ID")).unwrap_or_else(|| "shardlog".into());
-        let secret =
-            self.s3_secret_key.clone().or_else(|| env("AWS_SECRET_ACCESS_KEY")).unwrap_or_else(|| "shardlog".into());
-        let sink = s3::S3Sink::new(url, &self.region, &access, &secret).map_err(ServeError::usage)?;
+        // Each flag overrides its half of the usual resolution (a session token belongs to
+        // the environment's pair only).
+        let usual = Credentials::resolve(None);
+        let credentials = match (&self.s3_access_key, &self.s3_secret_key) {
+            (None, None) => usual,
+            (a, s) => Credentials {
+                access_key: a.clone().unwrap_or(usual.access_key),
+                secret_key: s.clone().unwrap_or(usual.secret_key),
+                session_token: None,
+            },
+        };
+        let sink = s3::S3Sink::new(url, &self.region, credentials).map_err(ServeError::usage)?;
         Ok(Some(Arc::new(sink)))
     }
 

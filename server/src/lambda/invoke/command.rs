@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use super::{Backend, Outcome};
 use crate::lambda::model::FunctionRef;
-use crate::lambda::outbound::Abort;
+use crate::outbound::Abort;
 
 /// Largest stdout kept (Lambda's synchronous response limit is 6 MB).
 pub const MAX_STDOUT_BYTES: usize = 6 * 1024 * 1024;

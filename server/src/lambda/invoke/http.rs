@@ -14,7 +14,7 @@ use http::Method;
 
 use super::{truncate, Backend, Outcome};
 use crate::lambda::model::FunctionRef;
-use crate::lambda::outbound::{Abort, Outbound, SendError};
+use crate::outbound::{Abort, Call, Outbound, SendError};
 
 /// Largest response payload read (Lambda's synchronous response limit is 6 MB).
 pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024 + 64 * 1024;
@@ -65,16 +65,16 @@ impl Backend for HttpBackend {
             ("x-amz-log-type", "None"),
             ("user-agent", concat!("shardlog-serve/", env!("CARGO_PKG_VERSION"), " lambda-esm")),
         ];
-        let sent = self.outbound.send(
-            Method::POST,
-            &url,
-            &headers,
-            payload.to_vec(),
-            "lambda",
-            self.timeout,
-            MAX_RESPONSE_BYTES,
-            &self.abort,
-        );
+        let call = Call {
+            method: Method::POST,
+            url: &url,
+            headers: &headers,
+            body: payload.to_vec(),
+            service: "lambda",
+            timeout: self.timeout,
+            max_body: MAX_RESPONSE_BYTES,
+        };
+        let sent = self.outbound.send(call, &self.abort);
         let reply = match sent {
             Ok(r) => r,
             Err(SendError::Timeout(t)) => {

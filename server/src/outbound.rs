@@ -1,16 +1,24 @@
-//! Outgoing HTTP for the Lambda side of the server: SigV4-signed requests (the `aws-sigv4`
-//! crate, with the configured credentials and the server's region) to the Lambda Invoke API
-//! and to an SQS-compatible endpoint, over `http://` or `https://` (rustls; the system's
-//! trust store, which `SSL_CERT_FILE` and `SSL_CERT_DIR` extend), on a small runtime of its
-//! own so that the pollers' threads can call it blocking, whatever the accept loop is doing.
-//! Every call has a deadline, reads at most a bounded response, and gives up at once when
-//! the server shuts down.
+//! Outgoing HTTP of the server: SigV4-signed requests (the `aws-sigv4` crate, with the
+//! configured credentials and the server's region) to the Lambda Invoke API, to an
+//! SQS-compatible endpoint (on-failure destinations) and to an S3-compatible endpoint
+//! (channel deliveries), over `http://` or `https://` (rustls; the system's trust store,
+//! which `SSL_CERT_FILE` and `SSL_CERT_DIR` extend), on a small runtime of its own so that
+//! pollers and the engine's delivery thread can call it blocking, whatever the accept loop
+//! is doing. Every call has a deadline, reads at most a bounded response, and gives up at
+//! once when the server shuts down ([`Abort`]).
+//!
+//! Signing follows each service's rules: S3 signs the payload's SHA-256
+//! (`x-amz-content-sha256`), encodes the path once and does not normalise it; every other
+//! service uses the SigV4 defaults.
 
 use std::sync::mpsc;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
-use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+use aws_sigv4::http_request::{
+    sign, PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
+    UriPathNormalizationMode,
+};
 use aws_sigv4::sign::v4;
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
@@ -31,6 +39,23 @@ pub struct Credentials {
     pub secret_key: String,
     /// Session token (`AWS_SESSION_TOKEN`), if any.
     pub session_token: Option<String>,
+}
+
+impl Credentials {
+    /// The key pair given (`explicit`), else `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`
+    /// (with `AWS_SESSION_TOKEN`), else a fixed local pair (`shardlog`/`shardlog`: local
+    /// endpoints such as SAM, the Runtime Interface Emulator, moto or MinIO in its default
+    /// set-up do not check it).
+    pub fn resolve(explicit: Option<(&str, &str)>) -> Credentials {
+        if let Some((a, s)) = explicit {
+            return Credentials { access_key: a.into(), secret_key: s.into(), session_token: None };
+        }
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        match (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
+            (Some(a), Some(s)) => Credentials { access_key: a, secret_key: s, session_token: env("AWS_SESSION_TOKEN") },
+            _ => Credentials { access_key: "shardlog".into(), secret_key: "shardlog".into(), session_token: None },
+        }
+    }
 }
 
 impl std::fmt::Debug for Credentials {
@@ -133,6 +158,25 @@ pub enum SendError {
     Request(String),
 }
 
+/// One request.
+#[derive(Debug, Clone)]
+pub struct Call<'a> {
+    /// The method.
+    pub method: Method,
+    /// The whole URL (`http[s]://host[:port]/path`).
+    pub url: &'a str,
+    /// Headers, signed with the request (`host` is added).
+    pub headers: &'a [(&'a str, &'a str)],
+    /// The body.
+    pub body: Vec<u8>,
+    /// The signing name of the service (`lambda`, `sqs`, `s3`).
+    pub service: &'a str,
+    /// How long the whole exchange may take.
+    pub timeout: Duration,
+    /// The largest response body read.
+    pub max_body: usize,
+}
+
 /// The outgoing HTTP client.
 pub struct Outbound {
     runtime: tokio::runtime::Runtime,
@@ -152,7 +196,7 @@ impl Outbound {
     pub fn new(credentials: Credentials, region: &str) -> std::io::Result<Outbound> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
-            .thread_name("shardlog-lambda-out")
+            .thread_name("shardlog-outbound")
             .enable_all()
             .build()?;
         let mut connector = HttpConnector::new();
@@ -186,26 +230,16 @@ impl Outbound {
         Ok(uri)
     }
 
-    /// Send a request signed for `service`, waiting at most `timeout` for the whole
-    /// response and reading at most `max_body` bytes of it.
-    #[allow(clippy::too_many_arguments)]
-    pub fn send(
-        &self,
-        method: Method,
-        url: &str,
-        headers: &[(&str, &str)],
-        body: Vec<u8>,
-        service: &str,
-        timeout: Duration,
-        max_body: usize,
-        abort: &Abort,
-    ) -> Result<Reply, SendError> {
+    /// Send `call` signed for its service, waiting at most its timeout for the whole
+    /// response and reading at most its `max_body` bytes of it.
+    pub fn send(&self, call: Call<'_>, abort: &Abort) -> Result<Reply, SendError> {
         if abort.is_aborted() {
             return Err(SendError::Aborted);
         }
-        let req = self.signed(method, url, headers, body, service)?;
+        let (timeout, max_body) = (call.timeout, call.max_body);
+        let req = self.signed(call)?;
         let client = self.client.clone();
-        let call = async move {
+        let exchange = async move {
             let resp = client.request(req).await.map_err(|e| SendError::Connection(describe(&e)))?;
             let (parts, body) = resp.into_parts();
             let body = match Limited::new(body, max_body).collect().await {
@@ -217,20 +251,15 @@ impl Outbound {
         };
         self.runtime.block_on(async {
             tokio::select! {
-                r = tokio::time::timeout(timeout, call) => r.unwrap_or(Err(SendError::Timeout(timeout))),
+                r = tokio::time::timeout(timeout, exchange) => r.unwrap_or(Err(SendError::Timeout(timeout))),
                 _ = abort.aborted() => Err(SendError::Aborted),
             }
         })
     }
 
-    fn signed(
-        &self,
-        method: Method,
-        url: &str,
-        headers: &[(&str, &str)],
-        body: Vec<u8>,
-        service: &str,
-    ) -> Result<Request<Full<Bytes>>, SendError> {
+    /// `call` as a signed request.
+    pub(crate) fn signed(&self, call: Call<'_>) -> Result<Request<Full<Bytes>>, SendError> {
+        let Call { method, url, headers, body, service, .. } = call;
         let uri: Uri = url.parse().map_err(|e| SendError::Request(format!("bad URL {url:?}: {e}")))?;
         let host =
             uri.authority().map(|a| a.to_string()).ok_or_else(|| SendError::Request(format!("{url:?} has no host")))?;
@@ -256,7 +285,7 @@ impl Outbound {
             .region(&self.region)
             .name(service)
             .time(SystemTime::now())
-            .settings(SigningSettings::default())
+            .settings(signing_settings(service))
             .build()
             .map_err(|e| SendError::Request(format!("signing: {e}")))?
             .into();
@@ -275,6 +304,17 @@ impl Outbound {
     }
 }
 
+/// The SigV4 rules of `service` (S3 differs from the defaults; see the module docs).
+fn signing_settings(service: &str) -> SigningSettings {
+    let mut settings = SigningSettings::default();
+    if service == "s3" {
+        settings.percent_encoding_mode = PercentEncodingMode::Single;
+        settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+        settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+    }
+    settings
+}
+
 /// TLS for https endpoints: ring, the system's trust store (with `SSL_CERT_FILE` and
 /// `SSL_CERT_DIR`). A machine without one can still call http endpoints; https calls then
 /// fail with the handshake's error.
@@ -285,7 +325,7 @@ fn tls_config() -> std::io::Result<rustls::ClientConfig> {
         tracing::debug!(error = %e, "a trust-store certificate could not be read");
     }
     let (added, ignored) = roots.add_parsable_certificates(found.certs);
-    tracing::debug!(added, ignored, "trust store for https Lambda and SQS endpoints");
+    tracing::debug!(added, ignored, "trust store for https endpoints (Lambda, SQS, S3)");
     // ring, as the server's own TLS (`serve::tls`): rustls deprecates it only for its lack of
     // post-quantum key exchange.
     #[allow(deprecated)]
