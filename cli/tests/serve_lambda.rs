@@ -20,7 +20,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use python_support::{aws_env, run};
+use python_support::{aws_env, run, AwsCli};
 use serde_json::{json, Value};
 use serve_support::{ok_json, request_to, Resp, Server, AUTH};
 
@@ -251,38 +251,6 @@ fn boto3_drives_mappings_that_invoke_a_powertools_function() {
     assert!(status.success(), "server exit status {status:?}");
 }
 
-/// The AWS CLI v1 (`aws lambda …`).
-struct Cli {
-    aws: PathBuf,
-    endpoint: String,
-    scratch: PathBuf,
-}
-
-impl Cli {
-    fn raw(&self, args: &[&str]) -> python_support::Ran {
-        let mut cmd = Command::new(&self.aws);
-        cmd.arg("lambda").args(args).args(["--endpoint-url", &self.endpoint, "--output", "json"]);
-        aws_env(&mut cmd, &self.scratch);
-        run(cmd, &format!("aws lambda {}", args.join(" ")), DEADLINE)
-    }
-
-    fn ok(&self, args: &[&str]) -> Value {
-        let ran = self.raw(args);
-        assert!(ran.status.success(), "aws lambda {args:?} failed ({}):\n{}", ran.status, ran.output());
-        if ran.stdout.trim().is_empty() {
-            return Value::Null;
-        }
-        serde_json::from_str(&ran.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", ran.output()))
-    }
-
-    fn fails(&self, args: &[&str], code: &str, message: &str) {
-        let ran = self.raw(args);
-        assert_eq!(ran.status.code(), Some(255), "aws lambda {args:?}:\n{}", ran.output());
-        assert!(ran.stderr.contains(&format!("An error occurred ({code})")), "want {code}:\n{}", ran.output());
-        assert!(ran.stderr.contains(message), "want {message:?}:\n{}", ran.output());
-    }
-}
-
 #[test]
 fn aws_cli_manages_mappings_of_a_shell_command_function() {
     let venv = venv();
@@ -292,8 +260,7 @@ fn aws_cli_manages_mappings_of_a_shell_command_function() {
         &dir.path().join("data"),
         &["--lambda-command", &format!("record={function}"), "--lambda-poll-interval-ms", "20"],
     );
-    let cli =
-        Cli { aws: venv.join("bin/aws"), endpoint: format!("http://{}", server.addr), scratch: dir.path().into() };
+    let cli = AwsCli::new(&venv, "lambda", format!("http://{}", server.addr), dir.path());
     ok_json(server.addr, "CreateStream", json!({"StreamName": "cli", "ShardCount": 1}));
     let arn = stream_arn("cli");
     let filter = r#"{"Filters": [{"Pattern": "{\"data\": {\"kind\": [\"order\"]}}"}]}"#;

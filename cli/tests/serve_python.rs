@@ -18,7 +18,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use python_support::{aws_env, run, Ran};
+use python_support::{aws_env, run, AwsCli};
 use serde_json::Value;
 use serve_support::Server;
 
@@ -219,47 +219,12 @@ fn boto3_over_tls_trusts_the_self_signed_certificate_written_beside_the_data_dir
     assert!(logged.contains(cert.to_str().unwrap()), "the certificate's path is logged:\n{logged}");
 }
 
-/// The AWS CLI v1 (`aws kinesis ...`) from the virtual environment.
-struct Cli {
-    aws: PathBuf,
-    endpoint: String,
-    scratch: PathBuf,
-}
-
-impl Cli {
-    fn raw(&self, args: &[&str]) -> Ran {
-        let mut cmd = Command::new(&self.aws);
-        cmd.arg("kinesis").args(args).args(["--endpoint-url", &self.endpoint, "--output", "json"]);
-        aws_env(&mut cmd, &self.scratch);
-        run(cmd, &format!("aws kinesis {}", args.join(" ")), RUN_DEADLINE)
-    }
-
-    /// A call that must succeed; its JSON output (`null` when it prints nothing).
-    fn ok(&self, args: &[&str]) -> Value {
-        let ran = self.raw(args);
-        assert!(ran.status.success(), "aws kinesis {args:?} failed ({}):\n{}", ran.status, ran.output());
-        if ran.stdout.trim().is_empty() {
-            return Value::Null;
-        }
-        serde_json::from_str(&ran.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", ran.output()))
-    }
-
-    /// A call that must fail with this error code (the CLI prints it to stderr, exit 255).
-    fn fails(&self, args: &[&str], code: &str, message: &str) {
-        let ran = self.raw(args);
-        assert_eq!(ran.status.code(), Some(255), "aws kinesis {args:?}:\n{}", ran.output());
-        assert!(ran.stderr.contains(&format!("An error occurred ({code})")), "want {code}:\n{}", ran.output());
-        assert!(ran.stderr.contains(message), "want {message:?}:\n{}", ran.output());
-    }
-}
-
 #[test]
 fn aws_cli_v1() {
     let venv = venv();
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(&dir.path().join("data"), &[]);
-    let cli =
-        Cli { aws: venv.join("bin/aws"), endpoint: format!("http://{}", server.addr), scratch: dir.path().into() };
+    let cli = AwsCli::new(&venv, "kinesis", format!("http://{}", server.addr), dir.path());
 
     assert_eq!(cli.ok(&["create-stream", "--stream-name", "cli", "--shard-count", "2"]), Value::Null);
     let s = cli.ok(&["describe-stream-summary", "--stream-name", "cli"]);

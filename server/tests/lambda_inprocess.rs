@@ -142,6 +142,11 @@ impl Env {
         a.body
     }
 
+    /// Create a mapping; its UUID.
+    fn create_uuid(&self, body: Value) -> String {
+        self.create(body)["UUID"].as_str().expect("a UUID").to_string()
+    }
+
     fn get(&self, uuid: &str) -> Value {
         let a = self.call(Method::GET, &format!("/2015-03-31/event-source-mappings/{uuid}"), None, None);
         assert_eq!(a.status, StatusCode::OK, "{}", a.body);
@@ -449,13 +454,10 @@ fn create_refuses_what_lambda_refuses() {
 fn records_older_than_the_maximum_age_go_to_the_on_failure_directory_uninvoked() {
     let e = env();
     let seqs = [e.put("k", "old-1"), e.put("k", "old-2")];
-    let uuid = e.create(mapping(
+    let uuid = e.create_uuid(mapping(
         "fn_ok",
         json!({"MaximumRecordAgeInSeconds": 60, "DestinationConfig": {"OnFailure": {"Destination": "arn:aws:s3:::failures"}}}),
-    ))["UUID"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    ));
     e.clock.advance(Duration::from_secs(61));
     let young = e.put("k", "young");
     e.drain(&uuid);
@@ -482,14 +484,11 @@ fn retries_run_out_into_an_on_failure_document_and_processing_goes_on() {
     let e = env();
     e.put("k", "poison");
     e.put("k", "fine");
-    let uuid = e.create(mapping(
+    let uuid = e.create_uuid(mapping(
         "fn_poison",
         json!({"BatchSize": 1, "MaximumRetryAttempts": 2,
                "DestinationConfig": {"OnFailure": {"Destination": "arn:aws:sqs:us-east-1:000000000000:dlq"}}}),
-    ))["UUID"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    ));
     e.drain(&uuid);
     let calls: Vec<Vec<String>> = e.events("poison").iter().map(data_of).collect();
     assert_eq!(calls, vec![vec!["poison"], vec!["poison"], vec!["poison"], vec!["fine"]]);
@@ -509,14 +508,11 @@ fn bisection_isolates_the_poison_record() {
     for d in ["a", "b", "c", "poison", "e", "f", "g", "h"] {
         e.put("k", d);
     }
-    let uuid = e.create(mapping(
+    let uuid = e.create_uuid(mapping(
         "fn_poison",
         json!({"BatchSize": 8, "BisectBatchOnFunctionError": true, "MaximumRetryAttempts": 0,
                "DestinationConfig": {"OnFailure": {"Destination": "arn:aws:sns:us-east-1:000000000000:t"}}}),
-    ))["UUID"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    ));
     e.drain(&uuid);
     let calls: Vec<Vec<String>> = e.events("poison").iter().map(data_of).collect();
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
@@ -543,14 +539,11 @@ fn partial_batch_failures_retry_from_the_lowest_reported_record() {
     for d in ["ok-1", "bad-2", "ok-3"] {
         e.put("k", d);
     }
-    let uuid = e.create(mapping(
+    let uuid = e.create_uuid(mapping(
         "fn_partial",
         json!({"FunctionResponseTypes": ["ReportBatchItemFailures"], "MaximumRetryAttempts": 1,
                "DestinationConfig": {"OnFailure": {"Destination": "arn:aws:sqs:us-east-1:000000000000:dlq"}}}),
-    ))["UUID"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    ));
     e.drain(&uuid);
     let calls: Vec<Vec<String>> = e.events("partial").iter().map(data_of).collect();
     assert_eq!(calls[0], vec!["ok-1", "bad-2", "ok-3"]);
@@ -563,10 +556,7 @@ fn partial_batch_failures_retry_from_the_lowest_reported_record() {
 #[test]
 fn tumbling_windows_carry_state_to_a_final_invoke() {
     let e = env();
-    let uuid = e.create(mapping("fn_count", json!({"TumblingWindowInSeconds": 60, "BatchSize": 2})))["UUID"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let uuid = e.create_uuid(mapping("fn_count", json!({"TumblingWindowInSeconds": 60, "BatchSize": 2})));
     for i in 0..5 {
         e.put("k", &format!("r{i}"));
     }
@@ -595,16 +585,13 @@ fn tumbling_windows_carry_state_to_a_final_invoke() {
 #[test]
 fn filters_drop_records_and_the_checkpoint_moves_past_them() {
     let e = env();
-    let uuid = e.create(mapping(
+    let uuid = e.create_uuid(mapping(
         "fn_ok",
         json!({"FilterCriteria": {"Filters": [
             {"Pattern": "{\"data\": {\"kind\": [\"order\"], \"total\": [{\"numeric\": [\">\", 100]}]}}"},
             {"Pattern": "{\"partitionKey\": [{\"prefix\": \"vip-\"}]}"}
         ]}}),
-    ))["UUID"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    ));
     e.put("a", r#"{"kind": "order", "total": 150}"#);
     e.put("b", r#"{"kind": "order", "total": 50}"#);
     e.put("c", r#"{"kind": "refund", "total": 500}"#);
@@ -620,10 +607,7 @@ fn filters_drop_records_and_the_checkpoint_moves_past_them() {
 #[test]
 fn batching_window_waits_on_the_engine_clock() {
     let e = env();
-    let uuid = e.create(mapping("fn_ok", json!({"MaximumBatchingWindowInSeconds": 10, "BatchSize": 100})))["UUID"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let uuid = e.create_uuid(mapping("fn_ok", json!({"MaximumBatchingWindowInSeconds": 10, "BatchSize": 100})));
     e.put("k", "1");
     e.drain(&uuid);
     assert!(e.events("ok").is_empty(), "the batch waits for its window");
@@ -640,8 +624,8 @@ fn batching_window_waits_on_the_engine_clock() {
 #[test]
 fn mappings_and_checkpoints_survive_a_restart_and_resume_without_loss() {
     let e = env();
-    let uuid = e.create(mapping("fn_ok", json!({"BatchSize": 2})))["UUID"].as_str().unwrap().to_string();
-    let off = e.create(mapping("fn_fail", json!({"Enabled": false})))["UUID"].as_str().unwrap().to_string();
+    let uuid = e.create_uuid(mapping("fn_ok", json!({"BatchSize": 2})));
+    let off = e.create_uuid(mapping("fn_fail", json!({"Enabled": false})));
     for i in 0..3 {
         e.put("k", &format!("before-{i}"));
     }
@@ -684,7 +668,7 @@ fn a_damaged_mapping_store_stops_the_start_naming_the_file() {
 #[test]
 fn deleting_the_stream_disables_its_mappings() {
     let e = env();
-    let uuid = e.create(mapping("fn_ok", json!({})))["UUID"].as_str().unwrap().to_string();
+    let uuid = e.create_uuid(mapping("fn_ok", json!({})));
     e.put("k", "x");
     e.drain(&uuid);
     e.engine.delete_stream(DeleteStreamInput { stream: StreamRef::name("s"), ..Default::default() }).unwrap();
@@ -715,12 +699,9 @@ fn an_efo_consumer_arn_is_an_event_source() {
             ..Default::default()
         })
         .unwrap();
-    let uuid = e.create(
+    let uuid = e.create_uuid(
         json!({"FunctionName": "fn_ok", "EventSourceArn": consumer.consumer_arn, "StartingPosition": "TRIM_HORIZON"}),
-    )["UUID"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    );
     assert_eq!(e.get(&uuid)["EventSourceArn"], consumer.consumer_arn.as_str());
     e.put("k", "pushed");
     e.drain(&uuid);
@@ -744,7 +725,7 @@ fn a_mapping_in_transition_refuses_changes_until_its_invocation_ends() {
     cfg.commands.push(("gated".into(), cmd));
     let lambda = Lambda::open(&e.engine, cfg).unwrap();
     let e = Env { lambda, ..e };
-    let uuid = e.create(mapping("gated", json!({})))["UUID"].as_str().unwrap().to_string();
+    let uuid = e.create_uuid(mapping("gated", json!({})));
     e.put("k", "x");
     wait_for("the invocation to start", || started.exists());
     assert_eq!(e.update(&uuid, json!({"Enabled": false})).body["State"], "Disabling");

@@ -24,24 +24,12 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from checks import Mismatch, check, eq
+
 ENDPOINT, STUB_LOG, FAILURE_DIR = sys.argv[1:4]
 ACCOUNT = "000000000000"
 REGION = "us-east-1"
 DLQ = f"arn:aws:sqs:{REGION}:{ACCOUNT}:orders-dlq"
-
-
-class Mismatch(Exception):
-    pass
-
-
-def check(cond, what):
-    if not cond:
-        raise Mismatch(what)
-
-
-def eq(got, want, what):
-    if got != want:
-        raise Mismatch(f"{what}: got {got!r}, want {want!r}")
 
 
 def expect_error(code, status, fn, contains=None, **kwargs):

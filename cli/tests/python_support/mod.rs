@@ -151,3 +151,50 @@ pub fn aws_env(cmd: &mut Command, scratch: &Path) {
         .env("AWS_MAX_ATTEMPTS", "1")
         .env("PYTHONDONTWRITEBYTECODE", "1");
 }
+
+/// The AWS CLI v1 of a virtual environment, for one service against one endpoint, in the
+/// clean environment of [`aws_env`].
+pub struct AwsCli {
+    aws: PathBuf,
+    service: &'static str,
+    endpoint: String,
+    scratch: PathBuf,
+}
+
+impl AwsCli {
+    /// Each call is given this long.
+    const DEADLINE: Duration = Duration::from_secs(120);
+
+    /// `aws SERVICE … --endpoint-url ENDPOINT` from `venv`; `scratch` holds its (absent)
+    /// configuration files.
+    pub fn new(venv: &Path, service: &'static str, endpoint: String, scratch: &Path) -> AwsCli {
+        AwsCli { aws: venv.join("bin/aws"), service, endpoint, scratch: scratch.to_path_buf() }
+    }
+
+    /// Run `aws SERVICE ARGS…` (JSON output).
+    pub fn raw(&self, args: &[&str]) -> Ran {
+        let mut cmd = Command::new(&self.aws);
+        cmd.arg(self.service).args(args).args(["--endpoint-url", &self.endpoint, "--output", "json"]);
+        aws_env(&mut cmd, &self.scratch);
+        run(cmd, &format!("aws {} {}", self.service, args.join(" ")), Self::DEADLINE)
+    }
+
+    /// A call that must succeed; its JSON output (`null` when it prints nothing).
+    pub fn ok(&self, args: &[&str]) -> serde_json::Value {
+        let ran = self.raw(args);
+        assert!(ran.status.success(), "aws {} {args:?} failed ({}):\n{}", self.service, ran.status, ran.output());
+        if ran.stdout.trim().is_empty() {
+            return serde_json::Value::Null;
+        }
+        serde_json::from_str(&ran.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", ran.output()))
+    }
+
+    /// A call that must fail with this error code and message (the CLI prints them to
+    /// stderr and exits with 255).
+    pub fn fails(&self, args: &[&str], code: &str, message: &str) {
+        let ran = self.raw(args);
+        assert_eq!(ran.status.code(), Some(255), "aws {} {args:?}:\n{}", self.service, ran.output());
+        assert!(ran.stderr.contains(&format!("An error occurred ({code})")), "want {code}:\n{}", ran.output());
+        assert!(ran.stderr.contains(message), "want {message:?}:\n{}", ran.output());
+    }
+}

@@ -452,28 +452,39 @@ impl Registry {
         entry.generation += 1;
         let generation = entry.generation;
         let previous = std::mem::replace(&mut entry.runner, Runner::Idle);
+        let owned = uuid.to_string();
+        self.after_stop(inner, previous, move |reg| reg.finish_update(&owned, generation));
+        tracing::info!(uuid, state = answer.as_str(), "event source mapping updated");
+        Ok(self.show(&def, &live, answer))
+    }
+
+    /// Stop `previous` and then run `finish`: on a thread that joins a running poller
+    /// first (the answer does not wait for an invocation in flight), else at once. The lock
+    /// is released before either.
+    fn after_stop(
+        &self,
+        mut inner: MutexGuard<'_, Inner>,
+        previous: Runner,
+        finish: impl FnOnce(&Registry) + Send + 'static,
+    ) {
         match previous {
             Runner::Thread(w) => {
                 w.stop.stop();
                 let me = self.me.clone();
-                let uuid = uuid.to_string();
                 let t = std::thread::spawn(move || {
                     let _ = w.thread.join();
                     if let Some(reg) = me.upgrade() {
-                        reg.finish_update(&uuid, generation);
+                        finish(&reg);
                     }
                 });
                 inner.transitions.retain(|t| !t.is_finished());
                 inner.transitions.push(t);
-                drop(inner);
             }
             Runner::Idle | Runner::Manual(_) => {
                 drop(inner);
-                self.finish_update(uuid, generation);
+                finish(self);
             }
         }
-        tracing::info!(uuid, state = answer.as_str(), "event source mapping updated");
-        Ok(self.show(&def, &live, answer))
     }
 
     /// The old poller has stopped: run the new configuration, or settle as disabled.
@@ -533,25 +544,8 @@ impl Registry {
         let generation = entry.generation;
         let shown = self.show(&entry.def, &entry.live, State::Deleting);
         let def = entry.def.clone();
-        match std::mem::replace(&mut entry.runner, Runner::Idle) {
-            Runner::Thread(w) => {
-                w.stop.stop();
-                let me = self.me.clone();
-                let t = std::thread::spawn(move || {
-                    let _ = w.thread.join();
-                    if let Some(reg) = me.upgrade() {
-                        reg.finish_delete(&def, generation);
-                    }
-                });
-                inner.transitions.retain(|t| !t.is_finished());
-                inner.transitions.push(t);
-                drop(inner);
-            }
-            Runner::Idle | Runner::Manual(_) => {
-                drop(inner);
-                self.finish_delete(&def, generation);
-            }
-        }
+        let previous = std::mem::replace(&mut entry.runner, Runner::Idle);
+        self.after_stop(inner, previous, move |reg| reg.finish_delete(&def, generation));
         tracing::info!(uuid, "event source mapping deleted");
         Ok(shown)
     }

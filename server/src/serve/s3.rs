@@ -83,6 +83,19 @@ impl S3Sink {
     }
 }
 
+/// The PUT of `body` to `url` with `headers`.
+fn put_call<'a>(url: &'a str, headers: &'a [(&'a str, &'a str)], body: &[u8]) -> Call<'a> {
+    Call {
+        method: Method::PUT,
+        url,
+        headers,
+        body: body.to_vec(),
+        service: "s3",
+        timeout: REQUEST_TIMEOUT,
+        max_body: MAX_ERROR_BODY,
+    }
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -109,15 +122,7 @@ impl ObjectSink for S3Sink {
         let target = format!("s3://{}/{}", o.bucket, o.key);
         let (url, headers) = self.put(o);
         let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let call = Call {
-            method: Method::PUT,
-            url: &url,
-            headers: &headers,
-            body: o.body.to_vec(),
-            service: "s3",
-            timeout: REQUEST_TIMEOUT,
-            max_body: MAX_ERROR_BODY,
-        };
+        let call = put_call(&url, &headers, o.body);
         let reply = match self.outbound.send(call, &self.abort) {
             Ok(r) => r,
             Err(e @ SendError::Request(_)) => return Err(SinkError::Permanent(format!("PUT {target}: {e}"))),
@@ -166,15 +171,7 @@ mod tests {
         };
         let (url, headers) = sink.put(&o);
         let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let call = Call {
-            method: Method::PUT,
-            url: &url,
-            headers: &headers,
-            body: o.body.to_vec(),
-            service: "s3",
-            timeout: REQUEST_TIMEOUT,
-            max_body: MAX_ERROR_BODY,
-        };
+        let call = put_call(&url, &headers, o.body);
         let req = sink.outbound.signed(call).unwrap();
         assert_eq!(req.uri().to_string(), "http://127.0.0.1:9000/b/x/y%20z.json");
         let auth = req.headers().get("authorization").unwrap().to_str().unwrap();
