@@ -249,8 +249,7 @@ impl Lambda {
             Err(e) => return LambdaResponse::error("-", e),
         };
         let name = op.name();
-        if let Err(e) =
-            auth::check_service("lambda", method.as_str(), path, query, host, headers, body, self.verifier.as_ref())
+        if let Err(e) = auth::check("lambda", method.as_str(), path, query, host, headers, body, self.verifier.as_ref())
         {
             return LambdaResponse::error(name, LambdaError::auth(e.code, e.message));
         }

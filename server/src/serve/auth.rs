@@ -30,23 +30,11 @@ pub struct Verifier {
 /// Largest accepted clock skew of a signed request.
 const MAX_SKEW_SECS: i64 = 15 * 60;
 
-/// Check a Kinesis request's authentication. `query` is the raw query string, `host` the
-/// authority (`Host` header, or the HTTP/2 `:authority`).
-pub fn check(
-    method: &str,
-    path: &str,
-    query: Option<&str>,
-    host: Option<&str>,
-    headers: &HeaderMap,
-    body: &[u8],
-    verifier: Option<&Verifier>,
-) -> Result<(), ApiError> {
-    check_service("kinesis", method, path, query, host, headers, body, verifier)
-}
-
-/// [`check`] for a request to `service` (the credential scope's service when verifying).
+/// Check the authentication of a request to `service` (`kinesis`, `lambda`: the credential
+/// scope's service when verifying). `query` is the raw query string, `host` the authority
+/// (`Host` header, or the HTTP/2 `:authority`).
 #[allow(clippy::too_many_arguments)]
-pub fn check_service(
+pub fn check(
     service: &str,
     method: &str,
     path: &str,
@@ -389,10 +377,10 @@ mod tests {
 
     #[test]
     fn presence_checks_in_kinesis_wording() {
-        let e = check("POST", "/", None, None, &headers(&[]), b"", None).unwrap_err();
+        let e = check("kinesis", "POST", "/", None, None, &headers(&[]), b"", None).unwrap_err();
         assert_eq!(e.code, "MissingAuthenticationTokenException");
         let h = headers(&[("authorization", "AWS4-HMAC-SHA256 Credential=a/b")]);
-        let e = check("POST", "/", None, None, &h, b"", None).unwrap_err();
+        let e = check("kinesis", "POST", "/", None, None, &h, b"", None).unwrap_err();
         assert_eq!(e.code, "IncompleteSignatureException");
         assert_eq!(
             e.message.as_deref(),
@@ -406,8 +394,8 @@ mod tests {
             ("authorization", "AWS4-HMAC-SHA256 Credential=a/b, SignedHeaders=host, Signature=00"),
             ("x-amz-date", "20150830T123600Z"),
         ]);
-        check("POST", "/", None, None, &h, b"", None).unwrap();
-        let e = check("POST", "/", Some("X-Amz-Algorithm=x"), None, &h, b"", None).unwrap_err();
+        check("kinesis", "POST", "/", None, None, &h, b"", None).unwrap();
+        let e = check("kinesis", "POST", "/", Some("X-Amz-Algorithm=x"), None, &h, b"", None).unwrap_err();
         assert_eq!(e.code, "InvalidSignatureException");
     }
 
@@ -448,14 +436,14 @@ mod tests {
         let mut with_auth = h.clone();
         let auth = format!("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/{date}/us-east-1/kinesis/aws4_request, SignedHeaders={signed}, Signature={sig}");
         with_auth.insert("authorization", auth.parse().unwrap());
-        check("POST", "/", None, None, &with_auth, body, Some(&v)).unwrap();
+        check("kinesis", "POST", "/", None, None, &with_auth, body, Some(&v)).unwrap();
         // A different body no longer matches.
-        let e = check("POST", "/", None, None, &with_auth, b"{}", Some(&v)).unwrap_err();
+        let e = check("kinesis", "POST", "/", None, None, &with_auth, b"{}", Some(&v)).unwrap_err();
         assert_eq!(e.code, "InvalidSignatureException");
         // Another key id is unknown.
         let other = Verifier { access_key: "OTHER".into(), ..v.clone() };
         assert_eq!(
-            check("POST", "/", None, None, &with_auth, body, Some(&other)).unwrap_err().code,
+            check("kinesis", "POST", "/", None, None, &with_auth, body, Some(&other)).unwrap_err().code,
             "UnrecognizedClientException"
         );
     }

@@ -197,6 +197,7 @@ async fn process(state: &Arc<State>, req: Request<Incoming>, info: &mut LogInfo)
         let host =
             header(&parts.headers, "host").map(str::to_string).or_else(|| parts.uri.authority().map(|a| a.to_string()));
         if let Err(e) = auth::check(
+            "kinesis",
             parts.method.as_str(),
             parts.uri.path(),
             parts.uri.query(),
