@@ -12,8 +12,9 @@
 //! - `invoke`: running a function — the Lambda Invoke API (`--lambda-endpoint`) or a local
 //!   command (`--lambda-command NAME=CMD`), over [`crate::outbound`]'s signed HTTP;
 //!   `destination`: on-failure documents (local files, or SQS with `--sqs-endpoint`).
-//! - `route`: the HTTP side (body limits, authentication, the blocking pool); `metrics`:
-//!   per-mapping series on `/metrics`.
+//! - `metrics`: per-mapping series on `/metrics`. The HTTP side (body limits, the blocking
+//!   pool) is the server's (`serve::lambda_http`); [`Lambda::handle`] answers one request,
+//!   its authentication checked by [`crate::auth`].
 //!
 //! Checkpoints are the engine's (stored in its catalog under the mapping's UUID), so they
 //! are as crash-safe as the stream itself; a restart resumes every enabled mapping after its
@@ -27,7 +28,6 @@ pub mod metrics;
 pub mod model;
 mod poller;
 pub mod registry;
-pub mod route;
 pub mod status;
 pub mod store;
 
@@ -39,8 +39,8 @@ use http::{HeaderMap, Method, StatusCode};
 use shardlog::event_source::StepReport;
 use shardlog::Engine;
 
+use crate::auth;
 use crate::outbound::{Abort, Credentials, Outbound};
-use crate::serve::auth;
 use crate::ServeError;
 use api::{ListQuery, Members, Op};
 use destination::Destinations;

@@ -39,7 +39,8 @@ use super::body::Body;
 use super::errors::ApiError;
 use super::ops::{self, Op};
 use super::wire::{self, Codec, ContentType};
-use super::{auth, eventstream, routes, State};
+use super::{eventstream, routes, State};
+use crate::auth;
 
 /// What the blocking part of a request produced.
 enum Outcome {
@@ -148,7 +149,7 @@ async fn process(state: &Arc<State>, req: Request<Incoming>, info: &mut LogInfo)
         return resp;
     }
     if parts.uri.path().starts_with(crate::lambda::api::PREFIX) {
-        let (resp, served) = crate::lambda::route::serve(&state.lambda, parts, body).await;
+        let (resp, served) = super::lambda_http::serve(&state.lambda, parts, body).await;
         (info.op, info.error, info.message) = (Some(served.op), served.error, served.message);
         return resp;
     }

@@ -11,12 +11,12 @@
 //!   certificates and the rustls acceptor; `logging`: text or JSON log lines.
 //! - `routes`: the non-Kinesis endpoints (`/healthcheck`, `/health`, `/metrics`);
 //!   `metrics`: the Prometheus registry.
-//! - `handler`: one Kinesis request, checked in Kinesis' order; `auth`: SigV4 presence checks
-//!   and optional verification; `wire`, `ops`, `errors` (the library's `protocol`): the JSON
+//! - `handler`: one Kinesis request, checked in Kinesis' order (SigV4 by `crate::auth`); `wire`, `ops`, `errors` (the library's `protocol`): the JSON
 //!   1.1 and CBOR codecs, the operation table, error → status, `__type`, message;
 //!   `eventstream`: SubscribeToShard framing; `body`: the response body type.
 //! - Paths under `/2015-03-31/` are the Lambda event-source-mapping API (`crate::lambda`,
-//!   dispatched by `handler` after the CORS preflight); its pollers start with the server.
+//!   dispatched by `handler` after the CORS preflight to `lambda_http`: body limits, the
+//!   blocking pool, the response's headers); its pollers start with the server.
 //!
 //! Shutdown: on the first signal `/healthcheck` turns 503 (for `--shutdown-grace-secs` the
 //! server keeps serving), then the listener closes, open subscriptions end their streams,
@@ -26,11 +26,11 @@
 //! directory lock is released.
 
 pub mod args;
-pub mod auth;
 pub(crate) mod body;
 mod config;
 pub mod eventstream;
 mod handler;
+mod lambda_http;
 pub mod logging;
 pub mod metrics;
 mod routes;
@@ -59,7 +59,7 @@ use crate::ServeError;
 pub struct State {
     engine: Engine,
     max_body_bytes: u64,
-    verifier: Option<auth::Verifier>,
+    verifier: Option<crate::auth::Verifier>,
     /// Turns true at shutdown: the accept loop stops, subscriptions end their streams.
     stop: watch::Sender<bool>,
     /// What `/healthcheck` answers.

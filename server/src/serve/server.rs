@@ -37,11 +37,11 @@ use shardlog::{Durability, Engine, EngineConfig, Limits};
 use tokio::sync::watch;
 
 use super::args::StartupStream;
-use super::auth::Verifier;
 use super::metrics::ServerMetrics;
 use super::routes::Health;
 use super::tls::{self, TlsSource};
 use super::{handler, startup, State};
+use crate::auth::Verifier;
 use crate::ServeError;
 
 /// How long a TLS handshake may take before the connection is dropped.

@@ -9,9 +9,9 @@ use http::{Response, StatusCode};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
 
-use super::errors::LambdaError;
-use super::{Lambda, LambdaResponse};
-use crate::serve::body::Body;
+use super::body::Body;
+use crate::lambda::errors::LambdaError;
+use crate::lambda::{Lambda, LambdaResponse};
 
 /// What the access log records.
 #[derive(Debug)]

@@ -1,4 +1,5 @@
-//! Request authentication, in Kinesis' order and wording (kinesis-behaviour §10.1).
+//! Request authentication (Kinesis and the Lambda API on the same port), in Kinesis' order
+//! and wording (kinesis-behaviour §10.1).
 //!
 //! By default a request must *carry* SigV4 authentication (an `Authorization` header with
 //! `Credential`, `SignedHeaders` and `Signature`, plus `X-Amz-Date` or `Date`; or the
@@ -14,7 +15,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use http::HeaderMap;
 use sha2::{Digest, Sha256};
 
-use super::errors::ApiError;
+use crate::protocol::errors::ApiError;
 
 /// The key pair requests must be signed with (`--verify-sigv4`).
 #[derive(Debug, Clone)]
