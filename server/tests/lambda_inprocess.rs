@@ -739,6 +739,47 @@ fn a_mapping_in_transition_refuses_changes_until_its_invocation_ends() {
     e.lambda.shutdown();
 }
 
+#[test]
+fn an_invocation_cut_short_by_shutdown_is_neither_a_failure_nor_a_retry_and_runs_again() {
+    let e = env_with(false, 1);
+    let gate = e.dir.path().join("gate");
+    let started = e.dir.path().join("started");
+    assert!(std::process::Command::new("mkfifo").arg(&gate).status().unwrap().success());
+    // A function that signals it started, then blocks on a gate that never opens.
+    let cmd = format!("cat >/dev/null; touch {}; read x < {}; echo '{{}}'", started.display(), gate.display());
+    drop(e.lambda);
+    let mut cfg = config(e.dir.path(), false);
+    cfg.commands.push(("gated".into(), cmd));
+    let lambda = Lambda::open(&e.engine, cfg).unwrap();
+    let e = Env { lambda, ..e };
+    // No retry allowed: a shutdown counted as a failure would discard the record.
+    let uuid = e.create_uuid(mapping(
+        "gated",
+        json!({"MaximumRetryAttempts": 0,
+               "DestinationConfig": {"OnFailure": {"Destination": "arn:aws:sqs:us-east-1:000000000000:dlq"}}}),
+    ));
+    e.put("k", "in flight");
+    wait_for("the invocation to start", || started.exists());
+    e.lambda.shutdown();
+    assert!(e.on_failure_docs(&uuid).is_empty(), "nothing was discarded");
+    let c = e.lambda.registry().counters()[0].counters;
+    assert_eq!((c.invocations, c.failed_invocations, c.records_discarded), (0, 0, 0));
+    assert_eq!(e.get(&uuid)["LastProcessingResult"], "No records processed");
+    // The next start: the same function name, now answering; the batch is invoked again.
+    let Env { dir, clock, engine, lambda } = e;
+    drop(lambda);
+    let mut cfg = config(dir.path(), true);
+    let ok = cfg.commands.iter().find(|(n, _)| n == "fn_ok").unwrap().1.clone();
+    cfg.commands.push(("gated".into(), ok));
+    let lambda = Lambda::open(&engine, cfg).unwrap();
+    let e = Env { dir, clock, engine, lambda };
+    e.drain(&uuid);
+    let delivered: Vec<String> = e.events("ok").iter().flat_map(data_of).collect();
+    assert_eq!(delivered, vec!["in flight"]);
+    assert!(e.on_failure_docs(&uuid).is_empty());
+    assert_eq!(e.get(&uuid)["LastProcessingResult"], "OK");
+}
+
 /// Poll `cond` (it waits on another thread or process) for at most a minute.
 fn wait_for(what: &str, cond: impl Fn() -> bool) {
     let deadline = std::time::Instant::now() + Duration::from_secs(60);

@@ -113,7 +113,7 @@ impl Backend for CommandBackend {
             }
             Ok(Event::Abort) => {
                 kill_group(pid);
-                return Outcome::failed("Aborted", "the server is shutting down");
+                return Outcome::NotInvoked { message: "the server is shutting down".into() };
             }
             Err(_) => {
                 kill_group(pid);
@@ -220,6 +220,6 @@ mod tests {
         let t = std::thread::spawn(move || b.invoke(&f(), b""));
         abort.abort();
         let out = t.join().unwrap();
-        assert!(matches!(&out, Outcome::Failed { kind, .. } if kind == "Aborted"), "{out:?}");
+        assert!(matches!(&out, Outcome::NotInvoked { .. }), "{out:?}");
     }
 }

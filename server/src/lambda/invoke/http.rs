@@ -86,7 +86,7 @@ impl Backend for HttpBackend {
             Err(SendError::TooLarge(n)) => {
                 return Outcome::failed("ResponseSizeTooLarge", format!("the response payload is over {n} bytes"))
             }
-            Err(SendError::Aborted) => return Outcome::failed("Aborted", "the server is shutting down"),
+            Err(SendError::Aborted) => return Outcome::NotInvoked { message: "the server is shutting down".into() },
             Err(e @ SendError::Connection(_)) => return Outcome::failed("ConnectionError", format!("{url}: {e}")),
             Err(e @ SendError::Request(_)) => return Outcome::failed("RequestError", format!("{url}: {e}")),
         };

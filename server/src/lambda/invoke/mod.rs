@@ -33,6 +33,13 @@ pub enum Outcome {
         /// `X-Amz-Function-Error`.
         function_error: Option<String>,
     },
+    /// The function was never run to completion because the server is shutting down: the
+    /// driver retries the batch after the next start, neither as a retry nor as a failed
+    /// invocation (Lambda's errors before invocation behave so).
+    NotInvoked {
+        /// Why.
+        message: String,
+    },
     /// The invocation did not complete.
     Failed {
         /// An error type in Lambda's style (`Sandbox.Timedout`, `ConnectionError`, …).
@@ -68,6 +75,7 @@ impl Outcome {
                         .unwrap_or_else(|| truncate(&String::from_utf8_lossy(&payload), 1024)),
                 })
             }
+            Outcome::NotInvoked { message } => Err(FunctionError::not_invoked(message)),
             Outcome::Failed { kind, message } => Err(FunctionError { error_type: kind, error_message: message }),
         }
     }
@@ -152,6 +160,19 @@ impl Handler for FunctionHandler {
         };
         let elapsed_ms = started.elapsed().as_millis() as u64;
         let result = outcome.into_result();
+        if let Err(e) = &result {
+            if e.is_not_invoked() {
+                tracing::info!(
+                    uuid = &*self.uuid,
+                    function = self.function.arn,
+                    shard,
+                    records,
+                    reason = e.error_message,
+                    "invocation abandoned; the batch is invoked again after the restart"
+                );
+                return result;
+            }
+        }
         let age_ms = event
             .records
             .last()
@@ -193,6 +214,8 @@ mod tests {
         assert_eq!((e.error_type.as_str(), e.error_message.as_str()), ("Unhandled", "oops"));
         let e = Outcome::failed("Sandbox.Timedout", "Task timed out after 3.00 seconds").into_result().unwrap_err();
         assert_eq!(e.error_type, "Sandbox.Timedout");
+        let abandoned = Outcome::NotInvoked { message: "the server is shutting down".into() };
+        assert!(abandoned.into_result().unwrap_err().is_not_invoked());
         let binary = Outcome::Returned { payload: vec![0xff], function_error: None };
         assert!(binary.into_result().unwrap().malformed.is_some());
     }
