@@ -444,6 +444,14 @@ impl ShardLog {
         )
     }
 
+    /// Delete whole sealed segments whose every record has an offset below `offset` (the
+    /// active segment is never deleted). The trim horizon is made durable before any file is
+    /// unlinked, as for [`ShardLog::trim_before`]. For readers that are done with a prefix of
+    /// the log (a forwarder whose destination acknowledged it).
+    pub fn trim_below(&self, offset: u64) -> Result<TrimOutcome> {
+        self.inner.trim(move |_, seg| seg.end_offset() <= offset, None)
+    }
+
     /// The segments, oldest first.
     pub fn segments(&self) -> Vec<SegmentInfo> {
         self.inner

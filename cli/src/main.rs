@@ -5,6 +5,8 @@
 //!   for a verified mixed load with resharding and retention.
 //! - `shardlog inspect DIR` — segments, indexes and markers of every shard log under DIR.
 //! - `shardlog verify DIR` — check every byte under DIR; exit 1 on damage.
+//! - `shardlog serve` — the Kinesis-compatible endpoint; `shardlog forward` — ship a local
+//!   stream to Kinesis (or copy one back).
 //!
 //! Exit codes: 0 success, 1 damage found (verify) or a failed run, 2 usage errors (bad
 //! arguments, a directory that does not exist).
@@ -16,6 +18,7 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod format;
+mod forward;
 mod inspect;
 mod verify;
 
@@ -37,6 +40,9 @@ enum Command {
     /// Serve the Kinesis API (JSON 1.1, CBOR, SubscribeToShard event streams) over HTTP, and
     /// the Lambda event-source-mapping API with mappings that invoke real functions.
     Serve(shardlog_server::serve::ServeCommand),
+    /// Forward a local stream to a Kinesis stream (AWS or any endpoint), at least once, in
+    /// order per key, resumable; or copy a remote stream into a local directory.
+    Forward(forward::ForwardArgs),
 }
 
 /// Arguments of `inspect` and `verify`.
@@ -98,6 +104,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => inspect::run(&args.dir, args.index_interval),
         Command::Verify(args) => verify::run(&args.dir, args.index_interval),
         Command::Serve(cmd) => shardlog_server::serve::run(&cmd.args).map_err(Failure::from),
+        Command::Forward(args) => forward::run(&args),
     };
     match result {
         Ok(code) => code,

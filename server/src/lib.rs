@@ -14,6 +14,8 @@
 //! - [`protocol`]: the Kinesis wire protocol without HTTP: the JSON 1.1 and CBOR codecs, the
 //!   operation table that validates a decoded request and calls the engine, the error
 //!   envelope. The `request` fuzz target drives it directly.
+//! - [`forward`]: the forwarder (a local stream to any Kinesis endpoint, or back), at least
+//!   once, in order per key, resumable; `shardlog forward` and `serve --forward` run it.
 //! - [`serve`]: arguments (flags, `SHARDLOG_*` variables, a TOML file), the server (hyper on
 //!   tokio, HTTP/1.1 and HTTP/2, optional TLS), start-up streams, health and Prometheus
 //!   metrics, request handling, SigV4, SubscribeToShard event streams, clean shutdown.
@@ -23,6 +25,7 @@
 //!   the pollers that invoke real functions (the Lambda Invoke API or local commands).
 
 pub mod auth;
+pub mod forward;
 pub mod lambda;
 pub mod outbound;
 pub mod protocol;

@@ -273,6 +273,61 @@ async fn metrics_equal_what_the_test_put_and_read() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enhanced_monitoring_adds_per_shard_series_for_the_enabled_metrics_only() {
+    let server = Server::builder().create_stream(StartupStream::provisioned("e", 2)).start().unwrap();
+    let addr = server.local_addr();
+    let c = sdk(&server.url(), http1());
+    let put = |hash: &'static str, n: usize| {
+        let c = c.clone();
+        async move {
+            for i in 0..n {
+                c.put_record()
+                    .stream_name("e")
+                    .partition_key(format!("k{i}"))
+                    .explicit_hash_key(hash)
+                    .data(Blob::new(vec![7u8; 4]))
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+    };
+    // Before enabling: stream series only.
+    put("0", 1).await;
+    assert!(!get(addr, "/metrics").body.contains("shard_id="), "no shard series before EnableEnhancedMonitoring");
+
+    let enabled = c
+        .enable_enhanced_monitoring()
+        .stream_name("e")
+        .shard_level_metrics(aws_sdk_kinesis::types::MetricsName::IncomingRecords)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(enabled.desired_shard_level_metrics().len(), 1);
+    // Shard 0 owns the lower half of the hash-key space, shard 1 the upper half.
+    put("0", 2).await;
+    put("340282366920938463463374607431768211455", 3).await;
+
+    let text = get(addr, "/metrics").body;
+    let shard = |id: &str| format!(r#"kinesis_incoming_records_total{{stream="e",shard_id="{id}"}}"#);
+    // The counters count from the shard's open, so the record put before enabling is in shard 0's.
+    assert_eq!(sample(&text, &shard("shardId-000000000000")), 3.0);
+    assert_eq!(sample(&text, &shard("shardId-000000000001")), 3.0);
+    assert_eq!(sample(&text, r#"kinesis_incoming_records_total{stream="e"}"#), 6.0);
+    let shard_series: Vec<&str> = text.lines().filter(|l| !l.starts_with('#') && l.contains("shard_id=")).collect();
+    assert_eq!(shard_series.len(), 2, "only IncomingRecords per shard: {shard_series:?}");
+
+    c.disable_enhanced_monitoring()
+        .stream_name("e")
+        .shard_level_metrics(aws_sdk_kinesis::types::MetricsName::All)
+        .send()
+        .await
+        .unwrap();
+    assert!(!get(addr, "/metrics").body.contains("shard_id="), "disabled again: stream series only");
+    shutdown(server).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttled_writes_and_reads_are_counted_as_the_responses_said() {
     let server = Server::builder().limits(Limits::kinesis()).create_stream(StartupStream::provisioned("t", 1)).start();
     let server = server.unwrap();

@@ -45,48 +45,73 @@ impl Engine {
         last_processed: Option<SequenceNumber>,
         finished: bool,
     ) -> Result<()> {
+        self.set_checkpoints(
+            stream,
+            owner,
+            &[ShardCheckpoint { shard_id: shard_id.to_string(), last_processed, finished }],
+        )
+    }
+
+    /// [`Engine::set_checkpoint`] for several shards of one stream in one manifest commit
+    /// (one group of fsyncs instead of one per shard). All or none are stored; every entry
+    /// is checked before anything is written. A shard listed twice keeps its last entry.
+    pub fn set_checkpoints(&self, stream: &StreamRef, owner: &str, checkpoints: &[ShardCheckpoint]) -> Result<()> {
         check_owner(owner)?;
-        let index = parse_shard_id("shardId", shard_id)?;
+        let indexes =
+            checkpoints.iter().map(|c| parse_shard_id("shardId", &c.shard_id)).collect::<Result<Vec<u32>>>()?;
         let inner = &self.inner;
         let h = inner.resolve(stream)?;
         let mut cat = inner.catalog.lock();
         {
             let topo = h.topo.read();
-            // A checkpoint must never point past durable data: outside `Sync` a reader may
-            // have seen records not yet fdatasync'd, so make the shard durable first.
-            if last_processed.is_some() && inner.config.durability != crate::commit::Durability::Sync {
-                if let Some(slot) = topo.position(index).and_then(|p| topo.slots.get(p)) {
-                    if let Some(log) = inner.existing_log(slot)? {
-                        log.flush()?;
+            let meta = &topo.meta;
+            for (c, &index) in checkpoints.iter().zip(&indexes) {
+                let shard = meta.shard(index).ok_or_else(|| {
+                    crate::kinesis::messages::shard_not_found(
+                        &names::shard_id_name(index),
+                        &meta.name,
+                        &inner.config.account_id,
+                    )
+                })?;
+                if let Some(seq) = c.last_processed {
+                    if seq.shard_index() != index || seq.shard_create_secs() != crate::engine::shard_create_secs(shard)
+                    {
+                        return Err(Error::invalid_argument(format!(
+                            "sequence number {seq} does not belong to shard {}",
+                            names::shard_id_name(index)
+                        )));
                     }
                 }
             }
-            let meta = &topo.meta;
-            let shard = meta.shard(index).ok_or_else(|| {
-                crate::kinesis::messages::shard_not_found(
-                    &names::shard_id_name(index),
-                    &meta.name,
-                    &inner.config.account_id,
-                )
-            })?;
-            if let Some(seq) = last_processed {
-                if seq.shard_index() != index || seq.shard_create_secs() != crate::engine::shard_create_secs(shard) {
-                    return Err(Error::invalid_argument(format!(
-                        "sequence number {seq} does not belong to shard {}",
-                        names::shard_id_name(index)
-                    )));
+            // A checkpoint must never point past durable data: outside `Sync` a reader may
+            // have seen records not yet fdatasync'd, so make the shards durable first.
+            if inner.config.durability != crate::commit::Durability::Sync {
+                for (c, &index) in checkpoints.iter().zip(&indexes) {
+                    if c.last_processed.is_none() {
+                        continue;
+                    }
+                    if let Some(slot) = topo.position(index).and_then(|p| topo.slots.get(p)) {
+                        if let Some(log) = inner.existing_log(slot)? {
+                            log.flush()?;
+                        }
+                    }
                 }
             }
         }
         let mut next = cat.catalog.clone();
-        next.checkpoints.retain(|c| !(c.stream_uid == h.uid && c.owner == owner && c.shard_index == index));
-        next.checkpoints.push(Checkpoint {
-            stream_uid: h.uid,
-            owner: owner.to_string(),
-            shard_index: index,
-            sequence_number: last_processed.map(|s| s.to_string()).unwrap_or_default(),
-            finished,
-        });
+        for (c, &index) in checkpoints.iter().zip(&indexes) {
+            next.checkpoints.retain(|k| !(k.stream_uid == h.uid && k.owner == owner && k.shard_index == index));
+            next.checkpoints.push(Checkpoint {
+                stream_uid: h.uid,
+                owner: owner.to_string(),
+                shard_index: index,
+                sequence_number: c.last_processed.map(|s| s.to_string()).unwrap_or_default(),
+                finished: c.finished,
+            });
+        }
+        if checkpoints.is_empty() {
+            return Ok(());
+        }
         inner.commit_catalog(&mut cat, &next)?;
         cat.catalog = next;
         Ok(())

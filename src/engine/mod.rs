@@ -21,6 +21,7 @@ pub mod checkpoint;
 pub(crate) mod control;
 mod data;
 pub mod encryption;
+pub mod extent;
 pub mod fanout;
 pub mod lineage;
 pub mod metrics;

@@ -26,7 +26,7 @@ mod baseline;
 mod chart;
 mod consumers;
 mod hist;
-mod progress;
+pub(crate) mod progress;
 mod report;
 mod scale;
 mod single;

@@ -19,10 +19,26 @@ impl Server {
     /// Start `shardlog serve --addr 127.0.0.1:0 --dir DIR <extra>` and wait until it accepts
     /// connections.
     pub fn start(dir: &Path, extra: &[&str]) -> Server {
+        Server::start_on(dir, "127.0.0.1:0", extra)
+    }
+
+    /// Like [`Server::start`] on a given address (to restart a server on the same port).
+    pub fn start_on(dir: &Path, addr: &str, extra: &[&str]) -> Server {
+        Server::start_with(dir, addr, extra, |c| c)
+    }
+
+    /// Like [`Server::start_on`], with `setup` adjusting the command (environment variables).
+    pub fn start_with(
+        dir: &Path,
+        addr: &str,
+        extra: &[&str],
+        setup: impl FnOnce(&mut Command) -> &mut Command,
+    ) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_shardlog"));
-        cmd.args(["serve", "--addr", "127.0.0.1:0", "--dir", dir.to_str().unwrap(), "--log-level", "warn"])
+        cmd.args(["serve", "--addr", addr, "--dir", dir.to_str().unwrap(), "--log-level", "warn"])
             .args(extra)
             .stderr(Stdio::inherit());
+        setup(&mut cmd);
         Server::spawn(cmd)
     }
 

@@ -91,6 +91,12 @@ pub struct ServeArgs {
     /// They exist before the port accepts connections.
     #[arg(long, value_name = "NAME[:SHARDS|:on-demand]", env = "SHARDLOG_CREATE_STREAMS", value_delimiter = ',', action = ArgAction::Append)]
     pub create_stream: Vec<StartupStream>,
+    /// Forward local stream LOCAL to stream DEST (a name or an ARN) at ENDPOINT (default:
+    /// AWS; the region from an ARN or the AWS configuration chain), at least once and in
+    /// order per key, checkpointed in the data directory (repeatable, or comma-separated).
+    /// Credentials come from the standard AWS variables, profiles or instance roles.
+    #[arg(long = "forward", value_name = "LOCAL=DEST[@ENDPOINT]", value_delimiter = ',', action = ArgAction::Append)]
+    pub forward: Vec<crate::forward::setup::ForwardSpec>,
     /// Log level: off, error, warn, info (one line per request), debug, trace. Without it,
     /// `RUST_LOG` (tracing's env-filter syntax, e.g. `shardlog_server=debug,hyper=info`) is
     /// used when set, else `info`.

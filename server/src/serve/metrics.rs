@@ -30,6 +30,13 @@
 //! `shardlog_loaded_segments` (memory-mapped sealed segments) and, on Linux,
 //! `process_open_fds`. The Lambda event-source mappings add `lambda_*` series per mapping
 //! (see `crate::lambda::metrics`).
+//!
+//! With `serve --forward`, per forwarder (`{stream="orders",destination="copy@ENDPOINT"}`):
+//! `shardlog_forward_records_total`, `shardlog_forward_bytes_total`,
+//! `shardlog_forward_requests_total`, `shardlog_forward_failed_requests_total`,
+//! `shardlog_forward_throttled_records_total`, `shardlog_forward_retries_total`,
+//! `shardlog_forward_records_lost_to_retention_total` and the gauges
+//! `shardlog_forward_records_behind` and `shardlog_forward_millis_behind`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,6 +51,9 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 use shardlog::engine::metrics::{DataPlaneCounters, EngineMetrics, ShardMetric};
 use shardlog::Engine;
+
+use crate::forward::embedded::RunningForward;
+use crate::forward::StatsSnapshot;
 
 /// Labels of `shardlog_requests_total`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
@@ -70,6 +80,12 @@ pub struct ServerMetrics {
 impl ServerMetrics {
     /// A registry exporting `engine`'s counters.
     pub fn new(engine: Engine) -> ServerMetrics {
+        ServerMetrics::with_forwards(engine, Vec::new())
+    }
+
+    /// A registry exporting `engine`'s counters and the stats of `forwards`
+    /// (`shardlog_forward_*`, labelled `stream` and `destination`).
+    pub fn with_forwards(engine: Engine, forwards: Vec<RunningForward>) -> ServerMetrics {
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register("shardlog_requests", "Kinesis API requests by operation and HTTP status", requests.clone());
@@ -83,6 +99,9 @@ impl ServerMetrics {
             durations.clone(),
         );
         registry.register_collector(Box::new(EngineCollector { engine }));
+        if !forwards.is_empty() {
+            registry.register_collector(Box::new(ForwardCollector { forwards }));
+        }
         ServerMetrics { registry, requests, durations }
     }
 
@@ -122,6 +141,69 @@ impl Collector for EngineCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         encode_engine(&self.engine.metrics(), open_fds(), &mut encoder)
     }
+}
+
+/// Reads the forwarders' stats at each scrape.
+#[derive(Debug)]
+struct ForwardCollector {
+    forwards: Vec<RunningForward>,
+}
+
+impl Collector for ForwardCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let snapshots: Vec<(String, String, StatsSnapshot)> = self
+            .forwards
+            .iter()
+            .map(|f| {
+                let destination = format!("{}@{}", f.spec.to_stream, f.spec.endpoint_url.as_deref().unwrap_or("aws"));
+                (f.spec.local.clone(), destination, f.stats())
+            })
+            .collect();
+        encode_forwards(&snapshots, &mut encoder)
+    }
+}
+
+/// One forwarder series: name (without `_total`), help, counter or gauge, how to read it.
+type ForwardSeries = (&'static str, &'static str, bool, fn(&StatsSnapshot) -> u64);
+
+const FORWARD_SERIES: &[ForwardSeries] = &[
+    ("shardlog_forward_records", "Records the destination acknowledged (checkpointed)", true, |s| s.records_forwarded),
+    ("shardlog_forward_bytes", "Bytes (data plus partition key) the destination acknowledged", true, |s| {
+        s.bytes_forwarded
+    }),
+    ("shardlog_forward_requests", "PutRecords requests sent", true, |s| s.requests),
+    ("shardlog_forward_failed_requests", "Requests that failed whole (throttled, 5xx, unreachable)", true, |s| {
+        s.request_failures
+    }),
+    ("shardlog_forward_throttled_records", "Entries refused with ProvisionedThroughputExceeded", true, |s| {
+        s.entries_throttled
+    }),
+    ("shardlog_forward_retries", "Backoff waits after failures", true, |s| s.backoffs),
+    ("shardlog_forward_records_behind", "Records not yet acknowledged by the destination", false, |s| {
+        s.records_behind.unwrap_or(0)
+    }),
+    ("shardlog_forward_millis_behind", "Age of the oldest record not yet acknowledged (0: caught up)", false, |s| {
+        s.millis_behind
+    }),
+    ("shardlog_forward_records_lost_to_retention", "Records retention deleted before they were forwarded", true, |s| {
+        s.records_lost_to_retention
+    }),
+];
+
+/// Encode forwarder snapshots (`(local stream, destination, stats)`).
+pub(crate) fn encode_forwards(
+    forwards: &[(String, String, StatsSnapshot)],
+    encoder: &mut DescriptorEncoder,
+) -> Result<(), std::fmt::Error> {
+    for (name, help, counter, value) in FORWARD_SERIES {
+        let kind = if *counter { MetricType::Counter } else { MetricType::Gauge };
+        let mut family = encoder.encode_descriptor(name, help, None, kind)?;
+        for (stream, destination, stats) in forwards {
+            let labels = [("stream", stream.as_str()), ("destination", destination.as_str())];
+            encode_value(family.encode_family(&labels)?, *counter, value(stats))?;
+        }
+    }
+    Ok(())
 }
 
 /// One Kinesis metric family: its name (without `_total`), help, type, the shard-level
@@ -337,6 +419,29 @@ mod tests {
         let mut out = String::new();
         prometheus_client::encoding::prometheus_text::encode(&mut out, &registry).unwrap();
         out
+    }
+
+    #[derive(Debug)]
+    struct Forwards(Vec<(String, String, StatsSnapshot)>);
+
+    impl Collector for Forwards {
+        fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+            encode_forwards(&self.0, &mut encoder)
+        }
+    }
+
+    #[test]
+    fn forwarder_series_carry_the_stream_and_the_destination() {
+        let stats =
+            StatsSnapshot { records_forwarded: 42, records_behind: Some(7), millis_behind: 1500, ..Default::default() };
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(Forwards(vec![("orders".into(), "copy@http://h:1".into(), stats)])));
+        let mut text = String::new();
+        prometheus_client::encoding::prometheus_text::encode(&mut text, &registry).unwrap();
+        let labels = "{stream=\"orders\",destination=\"copy@http://h:1\"}";
+        assert!(text.contains(&format!("shardlog_forward_records_total{labels} 42\n")), "{text}");
+        assert!(text.contains(&format!("shardlog_forward_records_behind{labels} 7\n")), "{text}");
+        assert!(text.contains(&format!("shardlog_forward_millis_behind{labels} 1500\n")), "{text}");
     }
 
     #[test]

@@ -122,6 +122,9 @@ impl ServeArgs {
         for s in &self.create_stream {
             b = b.create_stream(s.clone());
         }
+        for f in &self.forward {
+            b = b.forward(f.clone());
+        }
         match (self.verify_sigv4, &self.access_key, &self.secret_key) {
             (true, Some(a), Some(s)) => b = b.verify_sigv4(a, s),
             (true, _, _) => return Err(ServeError::usage("--verify-sigv4 needs --access-key and --secret-key")),

@@ -42,6 +42,8 @@ use super::routes::Health;
 use super::tls::{self, TlsSource};
 use super::{handler, startup, State};
 use crate::auth::Verifier;
+use crate::forward::embedded::{self as forward_embedded, RunningForward};
+use crate::forward::setup::ForwardSpec;
 use crate::ServeError;
 
 /// How long a TLS handshake may take before the connection is dropped.
@@ -83,6 +85,7 @@ pub struct ServerBuilder {
     shutdown_timeout: Duration,
     lambda: crate::lambda::LambdaArgs,
     signing: Option<(String, String)>,
+    forwards: Vec<ForwardSpec>,
 }
 
 impl Default for ServerBuilder {
@@ -98,6 +101,7 @@ impl Default for ServerBuilder {
             shutdown_timeout: Duration::from_secs(10),
             lambda: crate::lambda::LambdaArgs::default(),
             signing: None,
+            forwards: Vec::new(),
         }
     }
 }
@@ -107,6 +111,14 @@ impl ServerBuilder {
     /// [`ServerHandle::local_addr`]).
     pub fn addr(mut self, addr: SocketAddr) -> Self {
         self.addr = addr;
+        self
+    }
+
+    /// Forward a local stream to a Kinesis stream while serving (`serve --forward`):
+    /// at least once, in order per key, checkpointed in the data directory, restarted after
+    /// errors. Its stats are in [`ServerHandle::forwards`] and on `/metrics`.
+    pub fn forward(mut self, spec: ForwardSpec) -> Self {
+        self.forwards.push(spec);
         self
     }
 
@@ -204,6 +216,7 @@ impl ServerBuilder {
     /// the directory, the address or the runtime cannot be had.
     pub fn start(self) -> Result<ServerHandle, ServeError> {
         let (engine, owned, temp) = self.open_engine()?;
+        let forwards: Vec<RunningForward> = self.forwards.iter().cloned().map(RunningForward::new).collect();
         let guard = EngineGuard { engine: Some(engine.clone()), owned };
         let cfg = engine.config();
         check_account(&cfg.account_id)?;
@@ -241,13 +254,17 @@ impl ServerBuilder {
             verifier,
             stop: watch::channel(false).0,
             health: Health::default(),
-            metrics: Arc::new(ServerMetrics::new(engine.clone()).with_collector(Box::new(lambda.metrics_collector()))),
+            metrics: Arc::new(
+                ServerMetrics::with_forwards(engine.clone(), forwards.clone())
+                    .with_collector(Box::new(lambda.metrics_collector())),
+            ),
             lambda: lambda.clone(),
         });
         state.health.set_ready();
         let certificate = tls.as_ref().map(|t| t.certificate.clone());
         let acceptor = tls.map(|t| t.acceptor);
         let thread_state = Arc::clone(&state);
+        let thread_forwards = forwards.clone();
         let timeout = self.shutdown_timeout;
         let thread = std::thread::Builder::new()
             .name("shardlog-server".into())
@@ -257,10 +274,21 @@ impl ServerBuilder {
                     .thread_name("shardlog-serve")
                     .build()
                     .map_err(|e| ServeError::run(format!("cannot start the runtime: {e}")))?;
+                let forwarding = forward_embedded::start(
+                    runtime.handle(),
+                    &thread_state.engine,
+                    &thread_forwards,
+                    &thread_state.stopping(),
+                );
                 let served = runtime.block_on(async move {
                     let listener = tokio::net::TcpListener::from_std(listener)
                         .map_err(|e| ServeError::run(format!("cannot set up the listener: {e}")))?;
                     accept_loop(listener, thread_state, acceptor, timeout).await;
+                    // The stop signal reached the forwarders too: each finishes or abandons
+                    // its in-flight windows (never half checkpointed) before the engine closes.
+                    for task in forwarding {
+                        let _ = tokio::time::timeout(timeout, task).await;
+                    }
                     Ok::<(), ServeError>(())
                 });
                 // Handlers still running on the blocking pool (after a shutdown timeout)
@@ -281,7 +309,7 @@ impl ServerBuilder {
             tls = certificate.is_some(),
             "listening (HTTP/1.1 and HTTP/2)"
         );
-        Ok(ServerHandle { local_addr, engine, certificate, state, thread: Some(thread) })
+        Ok(ServerHandle { local_addr, engine, certificate, state, forwards, thread: Some(thread) })
     }
 
     fn open_engine(&self) -> Result<(Engine, bool, Option<TempData>), ServeError> {
@@ -364,6 +392,7 @@ pub struct ServerHandle {
     engine: Engine,
     certificate: Option<PathBuf>,
     state: Arc<State>,
+    forwards: Vec<RunningForward>,
     thread: Option<JoinHandle<Result<(), ServeError>>>,
 }
 
@@ -388,6 +417,11 @@ impl ServerHandle {
     /// The engine being served.
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// The forwarders running inside the server ([`ServerBuilder::forward`]).
+    pub fn forwards(&self) -> &[RunningForward] {
+        &self.forwards
     }
 
     /// The PEM certificate clients should trust, when serving HTTPS.
