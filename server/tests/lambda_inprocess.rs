@@ -714,17 +714,7 @@ fn an_efo_consumer_arn_is_an_event_source() {
 /// step (an invocation in flight) has finished.
 #[test]
 fn a_mapping_in_transition_refuses_changes_until_its_invocation_ends() {
-    let e = env_with(false, 1);
-    let gate = e.dir.path().join("gate");
-    let started = e.dir.path().join("started");
-    assert!(std::process::Command::new("mkfifo").arg(&gate).status().unwrap().success());
-    // A function that signals it started, then blocks until the gate opens.
-    let cmd = format!("cat >/dev/null; touch {}; read x < {}; echo '{{}}'", started.display(), gate.display());
-    drop(e.lambda);
-    let mut cfg = config(e.dir.path(), false);
-    cfg.commands.push(("gated".into(), cmd));
-    let lambda = Lambda::open(&e.engine, cfg).unwrap();
-    let e = Env { lambda, ..e };
+    let (e, gate, started) = gated_env();
     let uuid = e.create_uuid(mapping("gated", json!({})));
     e.put("k", "x");
     wait_for("the invocation to start", || started.exists());
@@ -741,17 +731,8 @@ fn a_mapping_in_transition_refuses_changes_until_its_invocation_ends() {
 
 #[test]
 fn an_invocation_cut_short_by_shutdown_is_neither_a_failure_nor_a_retry_and_runs_again() {
-    let e = env_with(false, 1);
-    let gate = e.dir.path().join("gate");
-    let started = e.dir.path().join("started");
-    assert!(std::process::Command::new("mkfifo").arg(&gate).status().unwrap().success());
-    // A function that signals it started, then blocks on a gate that never opens.
-    let cmd = format!("cat >/dev/null; touch {}; read x < {}; echo '{{}}'", started.display(), gate.display());
-    drop(e.lambda);
-    let mut cfg = config(e.dir.path(), false);
-    cfg.commands.push(("gated".into(), cmd));
-    let lambda = Lambda::open(&e.engine, cfg).unwrap();
-    let e = Env { lambda, ..e };
+    // The gate never opens.
+    let (e, _gate, started) = gated_env();
     // No retry allowed: a shutdown counted as a failure would discard the record.
     let uuid = e.create_uuid(mapping(
         "gated",
@@ -778,6 +759,21 @@ fn an_invocation_cut_short_by_shutdown_is_neither_a_failure_nor_a_retry_and_runs
     assert_eq!(delivered, vec!["in flight"]);
     assert!(e.on_failure_docs(&uuid).is_empty());
     assert_eq!(e.get(&uuid)["LastProcessingResult"], "OK");
+}
+
+/// Pollers on threads, and function `gated`: it touches `started` once it runs, then blocks
+/// until a line is written to the FIFO `gate`. Returns (env, gate, started).
+fn gated_env() -> (Env, PathBuf, PathBuf) {
+    let e = env_with(false, 1);
+    let gate = e.dir.path().join("gate");
+    let started = e.dir.path().join("started");
+    assert!(std::process::Command::new("mkfifo").arg(&gate).status().unwrap().success());
+    let cmd = format!("cat >/dev/null; touch {}; read x < {}; echo '{{}}'", started.display(), gate.display());
+    drop(e.lambda);
+    let mut cfg = config(e.dir.path(), false);
+    cfg.commands.push(("gated".into(), cmd));
+    let lambda = Lambda::open(&e.engine, cfg).unwrap();
+    (Env { lambda, ..e }, gate, started)
 }
 
 /// Poll `cond` (it waits on another thread or process) for at most a minute.
