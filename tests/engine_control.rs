@@ -235,22 +235,46 @@ fn create_rejects_duplicates_bad_counts_and_quota_overruns() {
              be null",
         ),
     );
+    // AWS checks the account quota before the per-stream shard count: a huge ShardCount
+    // reports the account limit with its real numbers.
     assert_err(
         e.create_stream(CreateStreamInput {
             stream_name: "x".into(),
             shard_count: Some(100_001),
             ..Default::default()
         }),
-        "ValidationException",
-        None,
-    );
-    assert_err(
-        e.create_stream(CreateStreamInput { stream_name: "x".into(), shard_count: Some(10_001), ..Default::default() }),
         "LimitExceededException",
-        None,
+        Some(
+            "This request would exceed the shard limit for the account 000000000000 in us-east-1. Current shard count \
+             for the account: 10. Limit: 10. Number of additional shards that would have resulted from this request: \
+             100001. Refer to the AWS Service Limits page (http://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) \
+             for current limits and how to request higher limits.",
+        ),
     );
     let names = e.list_streams(ListStreamsInput::default()).unwrap().stream_names;
     assert_eq!(names, vec!["s", "u"]);
+}
+
+#[test]
+fn the_per_stream_shard_count_is_checked_after_the_account_quota() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    let e = Engine::open(dir.path(), EngineConfig { shard_limit: Some(20_000), ..config(&clock) }).unwrap();
+    assert_err(
+        e.create_stream(CreateStreamInput { stream_name: "x".into(), shard_count: Some(10_001), ..Default::default() }),
+        "LimitExceededException",
+        Some("Stream x under account 000000000000 cannot have more than 10000 shards."),
+    );
+    assert_err(
+        e.create_stream(CreateStreamInput { stream_name: "x".into(), shard_count: Some(20_001), ..Default::default() }),
+        "LimitExceededException",
+        Some(
+            "This request would exceed the shard limit for the account 000000000000 in us-east-1. Current shard count \
+             for the account: 0. Limit: 20000. Number of additional shards that would have resulted from this request: \
+             20001. Refer to the AWS Service Limits page (http://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) \
+             for current limits and how to request higher limits.",
+        ),
+    );
 }
 
 #[test]

@@ -633,10 +633,9 @@ impl Run {
         let stream = self.rng.pick(&candidates).clone();
         let open: Vec<Shard> = self.stream(&stream).open_shards().into_iter().cloned().collect();
         let i = self.rng.index(open.len() - 1);
-        let (mut a, mut b) = (open[i].clone(), open[i + 1].clone());
-        if self.rng.chance(1, 2) {
-            std::mem::swap(&mut a, &mut b);
-        }
+        // AWS requires the shard to merge to be the lower of the two (the other order is
+        // refused; `tests/engine_aws_rules.rs` checks that).
+        let (a, b) = (open[i].clone(), open[i + 1].clone());
         self.note(format!("merge_shards {stream} {} + {}", a.shard_id, b.shard_id));
         self.meta(false, |run| {
             run.engine()

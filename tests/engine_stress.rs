@@ -15,7 +15,7 @@
 //! - **1 resharder** doing 6–12 reshards, each only after more puts were acknowledged since the
 //!   previous one (a spin on an atomic counter fed by the producers: no sleeps, and bounded
 //!   because the producers always progress): `split_shard` at a random hash key inside a
-//!   random open shard, `merge_shards` of two random adjacent open shards (in either order),
+//!   random open shard, `merge_shards` of two random adjacent open shards (the lower one first, as AWS requires),
 //!   or `update_shard_count` to a random valid target. Before each reshard it advances the
 //!   clock by 5–60 s. After the last one (and more puts) it jumps the clock by more than 5
 //!   minutes, while the producers still write, at a moment when the poller holds a shard
@@ -492,10 +492,8 @@ fn reshard_once(e: &Engine, rng: &mut Rng, out: &mut Resharded) -> String {
         }
         "merge" => {
             let i = rng.index(n - 1);
-            let (mut a, mut b) = (&open[i], &open[i + 1]);
-            if rng.chance(1, 2) {
-                std::mem::swap(&mut a, &mut b);
-            }
+            // The lower shard first, as AWS requires.
+            let (a, b) = (&open[i], &open[i + 1]);
             e.merge_shards(MergeShardsInput {
                 stream: StreamRef::name(STREAM),
                 shard_to_merge: a.shard_id.clone(),

@@ -39,7 +39,7 @@ enum Command {
     Verify(ExamineArgs),
     /// Serve the Kinesis API (JSON 1.1, CBOR, SubscribeToShard event streams) over HTTP, and
     /// the Lambda event-source-mapping API with mappings that invoke real functions.
-    Serve(shardlog_server::serve::ServeCommand),
+    Serve(Box<shardlog_server::serve::ServeCommand>),
     /// Forward a local stream to a Kinesis stream (AWS or any endpoint), at least once, in
     /// order per key, resumable; or copy a remote stream into a local directory.
     Forward(forward::ForwardArgs),

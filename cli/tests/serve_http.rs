@@ -433,9 +433,10 @@ fn bad_requests_get_kinesis_errors() {
         [("Content-Type", json_ct), ("X-Amz-Target", target), ("Authorization", "AWS4-HMAC-SHA256 Credential=x")];
     expect(&request(a, "POST", &partial, b"{}"), 400, "IncompleteSignatureException");
     // Body parse.
+    // An unparseable JSON 1.1 body: SerializationException without a message (as AWS).
     let r = request(a, "POST", &api_headers(target, json_ct), br#"{"StreamName":"#);
     expect(&r, 400, "SerializationException");
-    assert!(r.json()["Message"].is_string(), "SerializationException spells its member Message");
+    assert_eq!(r.text(), r#"{"__type":"SerializationException"}"#);
     let r = request(a, "POST", &api_headers(target, json_ct), br#"{"StreamName":"\ud800"}"#);
     expect(&r, 400, "SerializationException");
     let deep = format!("{{\"StreamName\":{}{}}}", "[".repeat(10_000), "]".repeat(10_000));

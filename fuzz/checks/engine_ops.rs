@@ -48,8 +48,9 @@ struct Driver<'a> {
 
 /// Input: a sequence of operations, each an opcode byte followed by its arguments (read with
 /// [`Input`]; past the end every field is 0). Every argument has a well-formed choice (one of
-/// three stream names, one of eight shard ids, an issued sequence number, a fresh iterator) and
-/// a hostile one (arbitrary text, out-of-range numbers) picked by its selector byte.
+/// three stream names — `a`, `.` and `..`, all valid Kinesis names —, one of eight shard ids,
+/// an issued sequence number, a fresh iterator) and a hostile one (arbitrary text,
+/// out-of-range numbers) picked by its selector byte.
 ///
 /// Operations: CreateStream, PutRecord, PutRecords, GetShardIterator, GetRecords, SplitShard,
 /// MergeShards, UpdateShardCount, retention increase/decrease, advancing the clock,
@@ -113,7 +114,8 @@ impl Driver<'_> {
 
     fn stream_name(&mut self) -> String {
         match self.input.u8() {
-            b @ 0..=229 => ["a", "b", "c"][usize::from(b % 3)].to_string(),
+            // `.` and `..` are valid Kinesis stream names (never paths).
+            b @ 0..=229 => ["a", ".", ".."][usize::from(b % 3)].to_string(),
             _ => self.input.text(),
         }
     }

@@ -11,6 +11,7 @@ use shardlog::engine::*;
 use shardlog::io::sim::SimVfs;
 use shardlog::{Engine, ManualClock};
 use shardlog_server::protocol::errors::{ApiError, Form};
+use shardlog_server::protocol::model::{self, Shape};
 use shardlog_server::protocol::ops::{self, Op};
 use shardlog_server::protocol::wire::{self, Codec, In, Out};
 
@@ -112,14 +113,212 @@ fn check_error(e: &ApiError, codec: Codec) {
     }
 }
 
+/// `ValidationException` texts that are not in the list form: the engine's own (documented)
+/// refusals of requests the model cannot describe.
+const FREE_VALIDATION_TEXTS: &[&str] = &[
+    "Either StreamName or StreamARN must be provided.",
+    "This API is not supported for streams in ON_DEMAND capacity mode.",
+];
+
+/// Every 4xx carries a message that is valid against the service model: a non-empty text;
+/// for a `ValidationException` in the list form, `N validation error(s) detected: ` and
+/// `min(N, 10)` items, each naming a member path the operation's model input has (lower camel,
+/// `records.1.member.x`), `null` exactly for `Member must not be null` of a required member
+/// (or of `PartitionKey` and `ShardCount`, which the server requires on streams routing by
+/// partition key and on provisioned streams), and a constraint that
+/// member's shape has: its exact pattern, its exact enum set, its element constraints, or a
+/// length or value bound no looser than the model's (the engine may be stricter: a stream's
+/// record limit, 10 tags per call).
+pub fn check_model_valid(op: Op, e: &ApiError) {
+    let msg = e.message.as_deref().unwrap_or_else(|| panic!("{} {} has no message", e.status, e.code));
+    assert!(!msg.is_empty(), "{} has an empty message", e.code);
+    if e.code != "ValidationException" || FREE_VALIDATION_TEXTS.contains(&msg) {
+        return;
+    }
+    let input = model::operation(op.name()).unwrap_or_else(|| panic!("{op:?} is not in the model")).input;
+    let (count, rest) = msg.split_once(' ').unwrap_or_else(|| panic!("not a validation list: {msg}"));
+    let n: usize = count.parse().unwrap_or_else(|_| panic!("no count in: {msg}"));
+    let head = if n == 1 { "validation error detected: " } else { "validation errors detected: " };
+    let items = rest.strip_prefix(head).unwrap_or_else(|| panic!("bad head in: {msg}"));
+    let mut budget = 10_000usize;
+    let parsed = parse_items(items, input, &mut budget);
+    assert_eq!(parsed, Some(n.min(10)), "{op:?}: not {} model-valid items: {msg}", n.min(10));
+}
+
+fn lower_first(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_lowercase().collect::<String>() + c.as_str()).unwrap_or_default()
+}
+
+/// The shape a message path names in `input`, and whether a `null` there is a valid
+/// not-null violation.
+fn resolve_path(input: &'static Shape, path: &str) -> Option<(&'static Shape, bool)> {
+    let mut shape = input;
+    let mut nullable_ok = false;
+    let mut segments = path.split('.').peekable();
+    while let Some(seg) = segments.next() {
+        match shape {
+            Shape::Structure(s) => {
+                let m = s.members.iter().find(|m| lower_first(m.name) == seg)?;
+                // Conditionally required members the model cannot mark: PartitionKey (streams
+                // routing by partition key) and ShardCount (provisioned streams).
+                nullable_ok = m.required || matches!(m.name, "PartitionKey" | "ShardCount");
+                shape = m.shape;
+            }
+            Shape::List(l) => {
+                seg.parse::<usize>().ok().filter(|i| *i >= 1)?;
+                if segments.next()? != "member" {
+                    return None;
+                }
+                shape = l.member;
+                nullable_ok = false;
+            }
+            _ => return None,
+        }
+    }
+    Some((shape, nullable_ok))
+}
+
+/// `[...]` of an element shape: maximum, minimum, pattern, enum.
+fn bracket(shape: &Shape) -> String {
+    let mut parts = Vec::new();
+    match shape {
+        Shape::String(s) => {
+            parts.extend(s.max.map(|m| format!("Member must have length less than or equal to {m}")));
+            parts.extend(s.min.map(|m| format!("Member must have length greater than or equal to {m}")));
+            parts.extend(s.pattern.map(|p| format!("Member must satisfy regular expression pattern: {}", p.model)));
+            if !s.enum_values.is_empty() {
+                parts.push(format!("Member must satisfy enum value set: [{}]", s.enum_values.join(", ")));
+            }
+        }
+        Shape::Integer(s) | Shape::Long(s) => {
+            parts.extend(s.max.map(|m| format!("Member must have value less than or equal to {m}")));
+            parts.extend(s.min.map(|m| format!("Member must have value greater than or equal to {m}")));
+        }
+        Shape::Blob(b) => {
+            parts.extend(b.max.map(|m| format!("Member must have length less than or equal to {m}")));
+            parts.extend(b.min.map(|m| format!("Member must have length greater than or equal to {m}")));
+        }
+        _ => {}
+    }
+    format!("[{}]", parts.join(", "))
+}
+
+/// The lengths a shape bounds: (min, max).
+fn length_bounds(shape: &Shape) -> Option<(Option<u64>, Option<u64>)> {
+    match shape {
+        Shape::String(s) => Some((s.min, s.max)),
+        Shape::Blob(b) => Some((b.min, b.max)),
+        Shape::List(l) => Some((l.min, l.max)),
+        Shape::Map(m) => Some((m.min, m.max)),
+        _ => None,
+    }
+}
+
+/// The length of the constraint text at the start of `s` that is valid for `shape`, if any
+/// (several candidates can match a prefix; all are returned).
+fn constraint_lengths(s: &str, shape: &Shape, null: bool, nullable_ok: bool) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut exact = |text: String| {
+        if s.starts_with(&text) {
+            out.push(text.len());
+        }
+    };
+    if null {
+        if nullable_ok {
+            exact("Member must not be null".into());
+        }
+        return out;
+    }
+    if let Shape::String(st) = shape {
+        if let Some(p) = st.pattern {
+            exact(format!("Member must satisfy regular expression pattern: {}", p.model));
+        }
+        if !st.enum_values.is_empty() {
+            exact(format!("Member must satisfy enum value set: [{}]", st.enum_values.join(", ")));
+        }
+    }
+    match shape {
+        Shape::List(l) => exact(format!("Member must satisfy constraint: {}", bracket(l.member))),
+        Shape::Map(m) => {
+            exact(format!("Map keys must satisfy constraint: {}", bracket(m.key)));
+            exact(format!("Map value must satisfy constraint: {}", bracket(m.value)));
+        }
+        _ => {}
+    }
+    let number = |prefix: &str| -> Option<(i128, usize)> {
+        let rest = s.strip_prefix(prefix)?;
+        let digits = rest.char_indices().take_while(|(i, c)| c.is_ascii_digit() || (*i == 0 && *c == '-')).count();
+        rest.get(..digits)?.parse::<i128>().ok().map(|n| (n, prefix.len() + digits))
+    };
+    if let Some((min, max)) = length_bounds(shape) {
+        if let Some((n, len)) = number("Member must have length greater than or equal to ") {
+            if min.is_some_and(|m| n >= i128::from(m)) || (min.is_none() && n >= 0) {
+                out.push(len);
+            }
+        }
+        if let Some((n, len)) = number("Member must have length less than or equal to ") {
+            if max.is_none_or(|m| n <= i128::from(m)) {
+                out.push(len);
+            }
+        }
+    }
+    if let Shape::Integer(b) | Shape::Long(b) = shape {
+        if let Some((n, len)) = number("Member must have value greater than or equal to ") {
+            if b.min.is_none_or(|m| n >= i128::from(m)) {
+                out.push(len);
+            }
+        }
+        if let Some((n, len)) = number("Member must have value less than or equal to ") {
+            if b.max.is_none_or(|m| n <= i128::from(m)) {
+                out.push(len);
+            }
+        }
+    }
+    out
+}
+
+/// How many model-valid items `s` holds, if it is a `; `-separated list of them (values are
+/// arbitrary text, so every split is tried, within `budget` steps).
+fn parse_items(s: &str, input: &'static Shape, budget: &mut usize) -> Option<usize> {
+    let s = s.strip_prefix("Value ")?;
+    let mut candidates: Vec<(bool, &str)> = Vec::new();
+    if let Some(rest) = s.strip_prefix("null") {
+        candidates.push((true, rest));
+    }
+    if let Some(quoted) = s.strip_prefix('\'') {
+        candidates.extend(quoted.match_indices("' at '").map(|(i, _)| (false, &quoted[i + 1..])));
+    }
+    for (null, after) in candidates {
+        if *budget == 0 {
+            return None;
+        }
+        *budget -= 1;
+        let Some(t) = after.strip_prefix(" at '") else { continue };
+        let Some((path, t)) = t.split_once("' failed to satisfy constraint: ") else { continue };
+        let Some((shape, nullable_ok)) = resolve_path(input, path) else { continue };
+        for len in constraint_lengths(t, shape, null, nullable_ok) {
+            let rest = &t[len..];
+            if rest.is_empty() {
+                return Some(1);
+            }
+            if let Some(k) = rest.strip_prefix("; ").and_then(|r| parse_items(r, input, budget)) {
+                return Some(k + 1);
+            }
+        }
+    }
+    None
+}
+
 /// Input: `op` u8 (an index into the operation table), `codec` u8 (bit 0: CBOR, else JSON),
 /// then the request body. The strings [`ITERATOR_PLACEHOLDER`] and [`NEXT_TOKEN_PLACEHOLDER`]
 /// in the decoded body become a valid iterator / NextToken of the fixture.
 ///
 /// Checks: no panic; a body that does not decode is a parse error (never a crash, however
 /// deep, long or malformed); a decoded request either succeeds, and the response it encodes
-/// decodes again in the same codec, or fails with a 4xx error whose body carries `__type` —
-/// and a failed request changed nothing the API shows. No file outside the data directory.
+/// decodes again in the same codec, or fails with a 4xx error whose body carries `__type`
+/// and a model-valid message ([`check_model_valid`]) — and a failed request changed nothing
+/// the API shows. No file outside the data directory.
 pub fn request(data: &[u8]) {
     let Some((op, codec, result, before, after, sim)) = run(data) else { return };
     match result {
@@ -129,6 +328,7 @@ pub fn request(data: &[u8]) {
         }
         Err(err) => {
             check_error(&err, codec);
+            check_model_valid(op, &err);
             assert_eq!(before, after, "a failed {op:?} changed what the API shows");
         }
     }

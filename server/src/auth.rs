@@ -33,7 +33,9 @@ const MAX_SKEW_SECS: i64 = 15 * 60;
 
 /// Check the authentication of a request to `service` (`kinesis`, `lambda`: the credential
 /// scope's service when verifying). `query` is the raw query string, `host` the authority
-/// (`Host` header, or the HTTP/2 `:authority`).
+/// (`Host` header, or the HTTP/2 `:authority`); a signature over `host` or over the
+/// `:authority` pseudo-header (as the AWS SDK for JavaScript v3 signs HTTP/2 requests) is
+/// checked against it.
 #[allow(clippy::too_many_arguments)]
 pub fn check(
     service: &str,
@@ -254,12 +256,18 @@ fn canonical_request(
     let query = q.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
     let mut canonical_headers = String::new();
     for name in signed_headers.split(';') {
-        let mut values: Vec<String> = headers
-            .get_all(name)
-            .iter()
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).split_whitespace().collect::<Vec<_>>().join(" "))
-            .collect();
-        if values.is_empty() && name == "host" {
+        // HTTP/2 pseudo-headers are not in the header map: the AWS SDK for JavaScript v3
+        // signs `:authority` (the request's authority) instead of `host` over HTTP/2.
+        let mut values: Vec<String> = if name.starts_with(':') {
+            Vec::new()
+        } else {
+            headers
+                .get_all(name)
+                .iter()
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).split_whitespace().collect::<Vec<_>>().join(" "))
+                .collect()
+        };
+        if values.is_empty() && (name == "host" || name == ":authority") {
             values.extend(host.map(str::to_string));
         }
         canonical_headers.push_str(&format!("{name}:{}\n", values.join(",")));
@@ -447,6 +455,43 @@ mod tests {
             check("kinesis", "POST", "/", None, None, &with_auth, body, Some(&other)).unwrap_err().code,
             "UnrecognizedClientException"
         );
+    }
+
+    /// The AWS SDK for JavaScript v3 signs HTTP/2 requests over `:authority` (and sends no
+    /// `host`): such a signature verifies against the request's authority.
+    #[test]
+    fn signatures_over_the_http2_authority_verify() {
+        let secret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+        let v = Verifier { access_key: "AKIDEXAMPLE".into(), secret_key: secret.into(), region: "us-east-1".into() };
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
+        let amz_date = format_amz_date(now);
+        let date = &amz_date[..8];
+        let body = br#"{}"#;
+        let h = headers(&[("x-amz-date", &amz_date), ("x-amz-target", "Kinesis_20131202.ListStreams")]);
+        let signed = ":authority;x-amz-date;x-amz-target";
+        let canonical = format!(
+            "POST\n/\n\n:authority:localhost:4567\nx-amz-date:{amz_date}\nx-amz-target:Kinesis_20131202.ListStreams\n\n{signed}\n{}",
+            hex(&Sha256::digest(body))
+        );
+        assert_eq!(canonical_request("POST", "/", None, Some("localhost:4567"), &h, signed, body), canonical);
+        let sts = format!(
+            "AWS4-HMAC-SHA256\n{amz_date}\n{date}/us-east-1/kinesis/aws4_request\n{}",
+            hex(&Sha256::digest(canonical.as_bytes()))
+        );
+        let mut k = hmac(format!("AWS4{secret}").as_bytes(), date.as_bytes());
+        for part in ["us-east-1", "kinesis", "aws4_request"] {
+            k = hmac(&k, part.as_bytes());
+        }
+        let sig = hex(&hmac(&k, sts.as_bytes()));
+        let mut with_auth = h.clone();
+        let auth = format!(
+            "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/{date}/us-east-1/kinesis/aws4_request, SignedHeaders={signed}, Signature={sig}"
+        );
+        with_auth.insert("authorization", auth.parse().unwrap());
+        check("kinesis", "POST", "/", None, Some("localhost:4567"), &with_auth, body, Some(&v)).unwrap();
+        // Another authority does not verify.
+        let e = check("kinesis", "POST", "/", None, Some("evil:4567"), &with_auth, body, Some(&v)).unwrap_err();
+        assert_eq!(e.code, "InvalidSignatureException");
     }
 
     #[test]

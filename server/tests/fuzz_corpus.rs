@@ -49,6 +49,50 @@ fn seeds_are_accepted_requests() {
     }
 }
 
+/// The model-valid message check of the `request` target accepts AWS's form and catches
+/// each way a message can stray from the model.
+#[test]
+fn the_model_message_check_catches_strays() {
+    use shardlog_server::protocol::errors::ApiError;
+    use shardlog_server::protocol::ops::Op;
+    let check = |op: Op, msg: &str| {
+        std::panic::catch_unwind(|| request::check_model_valid(op, &ApiError::validation(msg.to_string()))).is_ok()
+    };
+    let item = |v: &str, path: &str, c: &str| format!("Value {v} at '{path}' failed to satisfy constraint: {c}");
+    let ok = format!(
+        "2 validation errors detected: {}; {}",
+        item("'0'", "shardCount", "Member must have value greater than or equal to 1"),
+        item("'a'; Value 'b' at 'x'", "streamName", "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+")
+    );
+    assert!(check(Op::CreateStream, &ok), "{ok}");
+    let records =
+        format!("1 validation error detected: {}", item("null", "records.3.member.data", "Member must not be null"));
+    assert!(check(Op::PutRecords, &records));
+    let one = |i: String| format!("1 validation error detected: {i}");
+    for (op, bad) in [
+        // A member the operation does not have.
+        (Op::GetRecords, one(item("'1'", "shardCount", "Member must have value greater than or equal to 1"))),
+        // A looser bound than the model's.
+        (Op::CreateStream, one(item("'x'", "streamName", "Member must have length less than or equal to 129"))),
+        // Another pattern.
+        (Op::CreateStream, one(item("'x'", "streamName", "Member must satisfy regular expression pattern: .*"))),
+        // null for a member that is not required, and a value for not-null.
+        (Op::DescribeStream, one(item("null", "streamName", "Member must not be null"))),
+        (Op::CreateStream, one(item("'x'", "streamName", "Member must not be null"))),
+        // A count that does not match the items.
+        (
+            Op::CreateStream,
+            format!(
+                "3 validation errors detected: {}",
+                item("'0'", "shardCount", "Member must have value greater than or equal to 1")
+            ),
+        ),
+        (Op::CreateStream, "Something went wrong".to_string()),
+    ] {
+        assert!(!check(op, &bad), "accepted for {op:?}: {bad}");
+    }
+}
+
 #[test]
 #[ignore = "writes fuzz/corpus/request/seed-*"]
 fn write_seed_corpus() {

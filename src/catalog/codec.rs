@@ -621,9 +621,17 @@ fn check_stream(s: &StreamMeta) -> DecodeResult<()> {
     Ok(())
 }
 
+/// At most 50 tags, keys and values of valid lengths and characters. The characters are
+/// those any tagging path accepts (TagResource's union of the documented sets, of which
+/// AddTagsToStream's is a subset), so no committed catalog is ever refused.
 fn tags_ok(tags: &BTreeMap<String, String>) -> bool {
     tags.len() <= names::MAX_TAGS_PER_STREAM
-        && tags.iter().all(|(k, v)| names::validate_tag_key(k).is_ok() && names::validate_tag_value(v).is_ok())
+        && tags.iter().all(|(k, v)| {
+            names::validate_tag_key(k).is_ok()
+                && names::validate_tag_value(v).is_ok()
+                && crate::engine::resources::tag_chars_ok(k)
+                && crate::engine::resources::tag_chars_ok(v)
+        })
 }
 
 fn policy_ok(p: &str) -> bool {

@@ -44,13 +44,25 @@ fn check_limit(member: &str, value: Option<u32>, min: u32, max: u32, default: u3
     errs.into_result().map(|()| v)
 }
 
-/// Parse a shard id the way AWS does (leniently), as a `ValidationException` if malformed.
+/// Parse a shard id the way AWS does (leniently, [`names::resolve_shard_id`]): a
+/// `ValidationException` if it breaks the model's pattern or length, an
+/// `InvalidArgumentException` if it does not resolve to a shard index.
 pub(crate) fn parse_shard_id(member: &str, id: &str) -> Result<u32> {
     names::validate_shard_id(id)
         .map_err(|_| ValidationErrors::single(member, id, Constraint::Pattern(names::NAME_PATTERN)))?;
-    names::parse_shard_id(id).ok_or_else(|| {
+    names::resolve_shard_id(id).ok_or_else(|| {
         Error::invalid_argument(format!("Invalid ShardId {id}: it must be of the form shardId-<number>."))
     })
+}
+
+/// Parse the shard id of GetShardIterator, SplitShard or MergeShards, before the stream is
+/// looked up, as AWS does: one that does not resolve is `ResourceNotFoundException`
+/// `Could not find shard <id as sent> in stream <s> under account <a>.` whether or not the
+/// stream exists.
+pub(crate) fn parse_shard_id_of(member: &str, id: &str, stream: &str, account: &str) -> Result<u32> {
+    names::validate_shard_id(id)
+        .map_err(|_| ValidationErrors::single(member, id, Constraint::Pattern(names::NAME_PATTERN)))?;
+    names::resolve_shard_id(id).ok_or_else(|| messages::shard_not_found_for_reshard(id, stream, account))
 }
 
 impl Engine {
@@ -71,17 +83,9 @@ impl Engine {
                 e.null("shardCount");
                 return Err(e.into_result().err().unwrap_or_else(|| Error::invalid_argument("ShardCount is required")));
             }
-            (_, Some(n)) => check_limit("shardCount", Some(n), 1, 100_000, 1)?,
+            (_, Some(n)) => check_limit("shardCount", Some(n), 1, u32::MAX, 1)?,
             (StreamMode::OnDemand, None) => ON_DEMAND_SHARDS,
         };
-        if shard_count > MAX_SHARDS_PER_STREAM {
-            return Err(Error::LimitExceeded {
-                message: format!(
-                    "Stream {} under account {} cannot have more than {MAX_SHARDS_PER_STREAM} shards.",
-                    input.stream_name, inner.config.account_id
-                ),
-            });
-        }
         let max_kib = check_limit(
             "maxRecordSizeInKiB",
             input.max_record_size_in_kib,
@@ -106,6 +110,12 @@ impl Engine {
         if cat.catalog.stream_by_name(&input.stream_name).is_some() {
             return Err(messages::stream_already_exists(&input.stream_name, &inner.config.account_id));
         }
+        names::validate_tag_characters(
+            &input.stream_name,
+            &inner.config.account_id,
+            names::TagChange::Add,
+            input.tags.iter().flat_map(|(k, v)| [k.as_str(), v.as_str()]),
+        )?;
         let live = cat.catalog.streams.values().filter(|s| matches!(s.lifecycle, StreamLifecycle::Live));
         if mode == StreamMode::OnDemand
             && live.filter(|s| s.mode == StreamMode::OnDemand).count() as u32 >= ON_DEMAND_STREAM_LIMIT
@@ -117,6 +127,8 @@ impl Engine {
                 ),
             });
         }
+        // The account quota first, so a huge ShardCount reports it with its real numbers,
+        // then the per-stream limit.
         let open_now: u64 =
             cat.catalog.streams.values().map(|s| s.shards.iter().filter(|sh| sh.is_open()).count() as u64).sum();
         let limit = u64::from(inner.config.effective_shard_limit());
@@ -128,6 +140,14 @@ impl Engine {
                 limit,
                 u64::from(shard_count),
             ));
+        }
+        if shard_count > MAX_SHARDS_PER_STREAM {
+            return Err(Error::LimitExceeded {
+                message: format!(
+                    "Stream {} under account {} cannot have more than {MAX_SHARDS_PER_STREAM} shards.",
+                    input.stream_name, inner.config.account_id
+                ),
+            });
         }
         let now = inner.now_ms();
         let uid = cat.catalog.next_stream_uid;
@@ -471,6 +491,12 @@ impl Engine {
         let tags: Vec<(&str, &str)> = input.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         names::validate_tags(&tags, names::MAX_TAGS_PER_ADD_CALL)?;
         self.update_stream(&input.stream, |inner, meta| {
+            names::validate_tag_characters(
+                &meta.name,
+                &inner.config.account_id,
+                names::TagChange::Add,
+                input.tags.iter().flat_map(|(k, v)| [k.as_str(), v.as_str()]),
+            )?;
             let mut after = meta.tags.clone();
             after.extend(input.tags.clone());
             names::validate_tag_count(&meta.name, &inner.config.account_id, after.len())?;
@@ -495,7 +521,13 @@ impl Engine {
             e.length(&format!("tagKeys.{}.member", i + 1), k, 1, names::TAG_KEY_MAX_LEN);
         }
         e.into_result()?;
-        self.update_stream(&input.stream, |_, meta| {
+        self.update_stream(&input.stream, |inner, meta| {
+            names::validate_tag_characters(
+                &meta.name,
+                &inner.config.account_id,
+                names::TagChange::Remove,
+                input.tag_keys.iter().map(String::as_str),
+            )?;
             for k in &input.tag_keys {
                 meta.tags.remove(k);
             }

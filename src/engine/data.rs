@@ -1,7 +1,7 @@
 //! The data plane: PutRecord, PutRecords, GetShardIterator, GetRecords.
 
-use crate::catalog::{RecordDistribution, ShardMeta, StreamMode};
-use crate::engine::control::parse_shard_id;
+use crate::catalog::{RecordDistribution, ShardMeta, StreamLifecycle, StreamMode};
+use crate::engine::control::parse_shard_id_of;
 use crate::engine::types::*;
 use crate::engine::{arrival_secs, shard_create_secs, Engine, EngineInner, StreamHandle, Topology};
 use crate::error::{Error, Result};
@@ -209,15 +209,9 @@ impl EngineInner {
         })
     }
 
-    pub(crate) fn shard_of<'t>(
-        &self,
-        topo: &'t Topology,
-        h: &StreamHandle,
-        shard_id: &str,
-    ) -> Result<(usize, &'t ShardMeta)> {
-        let index = parse_shard_id("shardId", shard_id)?;
+    /// The shard `index` of a stream, or `Shard <id> in stream <s> … does not exist`.
+    pub(crate) fn shard_at<'t>(&self, topo: &'t Topology, index: u32) -> Result<(usize, &'t ShardMeta)> {
         topo.position(index).and_then(|p| topo.meta.shards.get(p).map(|s| (p, s))).ok_or_else(|| {
-            let _ = h;
             messages::shard_not_found(&names::shard_id_name(index), &topo.meta.name, &self.config.account_id)
         })
     }
@@ -267,15 +261,7 @@ impl Engine {
                         topo.meta.name, inner.config.account_id
                     )));
                 }
-                let seq = check_sequence_number_for_ordering(s, &topo.meta.name, &inner.config.account_id)?;
-                let now_secs = arrival_secs(inner.now_ms());
-                if seq.arrival_secs() > now_secs + 1 || seq.shard_create_secs() > now_secs + 1 {
-                    return Err(messages::exclusive_minimum_sequence_number_invalid(
-                        s,
-                        &topo.meta.name,
-                        &inner.config.account_id,
-                    ));
-                }
+                check_sequence_number_for_ordering(s, &topo.meta.name, &inner.config.account_id, inner.now_ms())?;
             }
             inner.check_writable(&topo)?;
             let shard = topo.meta.shards.get(r.pos).ok_or_else(|| Error::invalid_argument("no such shard"))?;
@@ -478,14 +464,23 @@ impl Engine {
         Ok(out)
     }
 
-    /// `GetShardIterator` with the five iterator types and Kinesis' rules and errors. With
-    /// `dry_run`, the answer is `DryRunOperation` once every check passed (the call's
-    /// throughput token is not spent).
+    /// `GetShardIterator` with the five iterator types and Kinesis' rules and errors. As in
+    /// AWS, the shard id is parsed before the stream is looked up: one that does not resolve
+    /// is `Could not find shard <id> in stream <s> …` whether or not the stream exists, and a
+    /// missing stream is reported as its shard: `Shard shardId-<n> in stream <s> … does not
+    /// exist`. With `dry_run`, the answer is `DryRunOperation` once every check passed (the
+    /// call's throughput token is not spent).
     pub fn get_shard_iterator(&self, input: GetShardIteratorInput) -> Result<GetShardIteratorOutput> {
         let inner = &self.inner;
-        let h = inner.resolve(&input.stream)?;
+        let account = &inner.config.account_id;
+        let name = inner.stream_name_of(&input.stream)?;
+        let index = parse_shard_id_of("shardId", &input.shard_id, &name, account)?;
+        let h = inner.resolve(&input.stream).map_err(|e| match e {
+            Error::ResourceNotFound { .. } => messages::shard_not_found(&names::shard_id_name(index), &name, account),
+            e => e,
+        })?;
         let topo = h.topo.read();
-        let (pos, shard) = inner.shard_of(&topo, &h, &input.shard_id)?;
+        let (pos, shard) = inner.shard_at(&topo, index)?;
         let kind = input.shard_iterator_type;
         let seq_type = matches!(kind, ShardIteratorType::AtSequenceNumber | ShardIteratorType::AfterSequenceNumber);
         match (seq_type, input.starting_sequence_number.is_some()) {
@@ -553,17 +548,19 @@ impl Engine {
         let token = ShardIteratorToken::decode(&input.shard_iterator, &inner.token_key)?;
         let now = inner.now_ms();
         token.check_age(now)?;
+        let shard_id = names::shard_id_name(token.shard_index);
+        let account = &inner.config.account_id;
+        // An iterator of a deleted stream names the stream; one re-created under the same
+        // name has another uid, so the iterator never reads it.
         let h = inner.streams.read().by_uid.get(&token.stream_uid).cloned();
         let Some(h) = h else {
-            return Err(Error::ResourceNotFound {
-                message: format!(
-                    "Shard {} in stream under account {} does not exist",
-                    names::shard_id_name(token.shard_index),
-                    inner.config.account_id
-                ),
-            });
+            let name = inner.deleted_stream_name(token.stream_uid).unwrap_or_default();
+            return Err(messages::shard_not_found(&shard_id, &name, account));
         };
         let topo = h.topo.read();
+        if matches!(topo.meta.lifecycle, StreamLifecycle::Deleting { .. }) {
+            return Err(messages::shard_not_found(&shard_id, &topo.meta.name, account));
+        }
         if let Some(arn) = &input.stream_arn {
             if *arn != h.arn {
                 return Err(Error::invalid_argument(format!(
@@ -578,7 +575,6 @@ impl Engine {
                 )));
             }
         }
-        let shard_id = names::shard_id_name(token.shard_index);
         let pos = topo
             .position(token.shard_index)
             .ok_or_else(|| messages::shard_not_found(&shard_id, &topo.meta.name, &inner.config.account_id))?;

@@ -326,7 +326,7 @@ impl Engine {
         }
         let index = parse_shard_id("shardId", &input.shard_id)?;
         let topo = h.topo.read();
-        let (pos, shard) = inner.shard_of(&topo, &h, &input.shard_id)?;
+        let (pos, shard) = inner.shard_at(&topo, index)?;
         let slot = topo.slots.get(pos).ok_or_else(|| Error::invalid_argument("no such shard"))?;
         let log = inner.log(slot)?;
         let now = inner.now_ms();

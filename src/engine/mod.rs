@@ -32,6 +32,7 @@ pub(crate) mod retention;
 mod timer;
 pub mod types;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -193,6 +194,11 @@ pub(crate) struct CatalogState {
 struct Streams {
     by_name: HashMap<String, Arc<StreamHandle>>,
     by_uid: HashMap<u64, Arc<StreamHandle>>,
+    /// Streams deleted within the last iterator lifetime (uid → name, deletion time), so a
+    /// shard iterator of a deleted stream still names it in its error. Older entries are
+    /// dropped: their iterators have expired. Not persisted: after a restart the name of a
+    /// stream deleted just before it is unknown.
+    deleted: HashMap<u64, (String, i64)>,
 }
 
 /// A stream at run time.
@@ -559,11 +565,14 @@ impl EngineInner {
         self.commit_catalog(&mut cat, &next)?;
         cat.catalog = next;
         {
+            let now = self.now_ms();
             let mut streams = self.streams.write();
             streams.by_uid.remove(&uid);
             if streams.by_name.get(&topo.meta.name).is_some_and(|h| h.uid == uid) {
                 streams.by_name.remove(&topo.meta.name);
             }
+            streams.deleted.retain(|_, (_, at)| now.saturating_sub(*at) <= messages::TOKEN_LIFETIME_MS);
+            streams.deleted.insert(uid, (topo.meta.name.clone(), now));
         }
         for slot in &topo.slots {
             if let Some(log) = slot.log.lock().take() {
@@ -606,18 +615,37 @@ impl EngineInner {
     /// The stream a request names, with Kinesis' validation and errors. A `StreamId` must
     /// match its pattern; alone it names the stream, with a name or ARN it must agree.
     pub(crate) fn resolve(&self, r: &StreamRef) -> Result<Arc<StreamHandle>> {
+        let name = self.stream_name_of(r)?;
+        let h = self.streams.read().by_name.get(name.as_ref()).cloned();
+        let h = h.ok_or_else(|| messages::stream_not_found(&name, self.account()))?;
+        if let Some(id) = &r.stream_id {
+            if h.topo.read().meta.stream_id != *id {
+                return Err(Error::invalid_argument(format!("StreamId {id} does not match stream {name}.")));
+            }
+        }
+        Ok(h)
+    }
+
+    /// The name of a stream a request names, checked (`StreamId` pattern, name syntax, ARN,
+    /// the two agreeing) but not looked up: what messages quote before the stream is found.
+    /// A request naming the stream by `StreamId` alone has no name until the stream is
+    /// found by its id (`Stream with id … not found.` otherwise).
+    pub(crate) fn stream_name_of<'a>(&self, r: &'a StreamRef) -> Result<Cow<'a, str>> {
         if let Some(id) = &r.stream_id {
             check_stream_id(id)?;
         }
-        let name = match (&r.stream_name, &r.stream_arn) {
+        Ok(Cow::Borrowed(match (&r.stream_name, &r.stream_arn) {
             (None, None) => {
                 let Some(id) = &r.stream_id else {
                     return Err(Error::Validation {
                         message: "Either StreamName or StreamARN must be provided.".into(),
                     });
                 };
-                let found = self.streams.read().by_uid.values().find(|h| h.topo.read().meta.stream_id == *id).cloned();
-                return found.ok_or_else(|| Error::ResourceNotFound {
+                let found = self.streams.read().by_uid.values().find_map(|h| {
+                    let topo = h.topo.read();
+                    (topo.meta.stream_id == *id).then(|| topo.meta.name.clone())
+                });
+                return found.map(Cow::Owned).ok_or_else(|| Error::ResourceNotFound {
                     message: format!("Stream with id {id} under account {} not found.", self.account()),
                 });
             }
@@ -632,15 +660,12 @@ impl EngineInner {
                 n.as_str()
             }
             (None, Some(arn)) => self.parse_arn(arn)?,
-        };
-        let h = self.streams.read().by_name.get(name).cloned();
-        let h = h.ok_or_else(|| messages::stream_not_found(name, self.account()))?;
-        if let Some(id) = &r.stream_id {
-            if h.topo.read().meta.stream_id != *id {
-                return Err(Error::invalid_argument(format!("StreamId {id} does not match stream {name}.")));
-            }
-        }
-        Ok(h)
+        }))
+    }
+
+    /// The name of a stream deleted within the last iterator lifetime.
+    pub(crate) fn deleted_stream_name(&self, uid: u64) -> Option<String> {
+        self.streams.read().deleted.get(&uid).map(|(name, _)| name.clone())
     }
 
     fn parse_arn<'a>(&self, arn: &'a str) -> Result<&'a str> {
@@ -651,8 +676,12 @@ impl EngineInner {
                 names::Constraint::Pattern("arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+"),
             ));
         };
-        names::validate_stream_name(name)?;
-        if region != self.config.region || account != self.config.account_id {
+        // An ARN of the right form whose name no stream can have (the model checks the ARN
+        // with `stream/\S+`, not the name) names no stream.
+        if names::validate_stream_name(name).is_err()
+            || region != self.config.region
+            || account != self.config.account_id
+        {
             return Err(messages::stream_not_found(name, self.account()));
         }
         Ok(name)

@@ -7,7 +7,7 @@
 //! the old topology (and no child directories, or orphans that the next open removes).
 
 use crate::catalog::{ShardClose, ShardMeta, StreamLifecycle, StreamMeta, StreamMode};
-use crate::engine::control::{parse_shard_id, MAX_SHARDS_PER_STREAM};
+use crate::engine::control::{parse_shard_id_of, MAX_SHARDS_PER_STREAM};
 use crate::engine::types::*;
 use crate::engine::{Engine, EngineInner, Topology};
 use crate::error::{Error, Result};
@@ -98,9 +98,9 @@ impl Reshard<'_> {
         &self.inner.config.account_id
     }
 
-    /// The open shard `id` names, with the split/merge errors.
-    fn open_shard(&self, member: &str, id: &str) -> Result<ShardMeta> {
-        let index = parse_shard_id(member, id)?;
+    /// The open shard `index` (parsed from the request before the stream was looked up),
+    /// with the split/merge errors.
+    fn open_shard(&self, index: u32) -> Result<ShardMeta> {
         let canonical = names::shard_id_name(index);
         let s = self
             .meta
@@ -174,9 +174,11 @@ impl Reshard<'_> {
     }
 }
 
-fn adjacent(a: &ShardMeta, b: &ShardMeta) -> bool {
-    a.range.ending_hash_key.checked_add(1) == Some(b.range.starting_hash_key)
-        || b.range.ending_hash_key.checked_add(1) == Some(a.range.starting_hash_key)
+/// Whether `lower` and `upper` can be merged as MergeShards' `ShardToMerge` and
+/// `AdjacentShardToMerge`: AWS requires the shard to merge to be the lower one,
+/// `end(lower) + 1 == start(upper)`.
+fn adjacent_in_order(lower: &ShardMeta, upper: &ShardMeta) -> bool {
+    lower.range.ending_hash_key.checked_add(1) == Some(upper.range.starting_hash_key)
 }
 
 impl Engine {
@@ -189,8 +191,12 @@ impl Engine {
             errs.pattern("newStartingHashKey", &input.new_starting_hash_key, crate::kinesis::hashkey::HASH_KEY_PATTERN);
         }
         errs.into_result()?;
+        // As AWS: the shard id is parsed before the stream is looked up.
+        let inner = &self.inner;
+        let name = inner.stream_name_of(&input.stream)?;
+        let index = parse_shard_id_of("shardToSplit", &input.shard_to_split, &name, &inner.config.account_id)?;
         self.inner.reshard(&input.stream, |r| {
-            let s = r.open_shard("shardToSplit", &input.shard_to_split)?;
+            let s = r.open_shard(index)?;
             let out_of_range = || {
                 messages::split_hash_key_out_of_range(
                     &input.new_starting_hash_key,
@@ -212,18 +218,24 @@ impl Engine {
 
     /// `MergeShards`: close both parents and open one child covering their union, with
     /// `ParentShardId = ShardToMerge` and `AdjacentParentShardId = AdjacentShardToMerge`.
-    /// Adjacency means the union is contiguous; like AWS's documentation (and unlike one
-    /// emulator's tests) either order is accepted.
+    /// As AWS: both ids are parsed before the stream is looked up (`ShardToMerge` first), and
+    /// `ShardToMerge` must be the lower shard — `end(ShardToMerge) + 1 ==
+    /// start(AdjacentShardToMerge)`; the other order is `… are not an adjacent pair of shards
+    /// eligible for merging`.
     pub fn merge_shards(&self, input: MergeShardsInput) -> Result<()> {
         self.inner.admit_control("MergeShards", 0)?;
         let mut errs = ValidationErrors::new();
         errs.name("shardToMerge", &input.shard_to_merge);
         errs.name("adjacentShardToMerge", &input.adjacent_shard_to_merge);
         errs.into_result()?;
+        let inner = &self.inner;
+        let (name, account) = (inner.stream_name_of(&input.stream)?, &inner.config.account_id);
+        let a_index = parse_shard_id_of("shardToMerge", &input.shard_to_merge, &name, account)?;
+        let b_index = parse_shard_id_of("adjacentShardToMerge", &input.adjacent_shard_to_merge, &name, account)?;
         self.inner.reshard(&input.stream, |r| {
-            let a = r.open_shard("shardToMerge", &input.shard_to_merge)?;
-            let b = r.open_shard("adjacentShardToMerge", &input.adjacent_shard_to_merge)?;
-            if a.index == b.index || !adjacent(&a, &b) {
+            let a = r.open_shard(a_index)?;
+            let b = r.open_shard(b_index)?;
+            if a.index == b.index || !adjacent_in_order(&a, &b) {
                 return Err(messages::shards_not_adjacent(
                     &names::shard_id_name(a.index),
                     &names::shard_id_name(b.index),

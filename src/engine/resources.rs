@@ -51,7 +51,9 @@ pub(crate) enum Resource {
     Channel(u64),
 }
 
-fn tag_chars_ok(s: &str) -> bool {
+/// Whether every character of a tag key or value is one of the union of the documented
+/// sets (see the module docs).
+pub(crate) fn tag_chars_ok(s: &str) -> bool {
     s.chars().all(|c| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@%".contains(c))
 }
 
@@ -68,7 +70,13 @@ pub(crate) fn validate_resource_tags(tags: &BTreeMap<String, String>) -> Result<
             e.pattern("tags", v, TAG_PATTERN);
         }
     }
-    e.into_result()
+    e.into_result()?;
+    // `:` is a tag character here (unlike AddTagsToStream's set, which refuses `aws:` keys
+    // by their `:`), so the reserved prefix is refused on its own, in any case.
+    match tags.keys().find(|k| k.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:"))) {
+        Some(k) => Err(messages::tag_key_reserved(k)),
+        None => Ok(()),
+    }
 }
 
 /// Validates a resource policy document (see the module docs).

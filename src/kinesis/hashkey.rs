@@ -11,7 +11,7 @@ use crate::Result;
 /// Maximum number of digits of a hash key (`0|([1-9]\d{0,38})`).
 pub const HASH_KEY_MAX_DIGITS: usize = 39;
 /// The model pattern of a `HashKey` member, as quoted in validation messages.
-pub const HASH_KEY_PATTERN: &str = "0|([1-9]\\d{0,38})";
+pub const HASH_KEY_PATTERN: &str = "^(0|([1-9]\\d{0,38}))$";
 
 /// An inclusive range of hash keys, as in Kinesis `HashKeyRange`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -178,7 +178,7 @@ mod tests {
                         message,
                         format!(
                             "1 validation error detected: Value '{bad}' at 'explicitHashKey' failed to satisfy \
-                             constraint: Member must satisfy regular expression pattern: 0|([1-9]\\d{{0,38}})"
+                             constraint: Member must satisfy regular expression pattern: ^(0|([1-9]\\d{{0,38}}))$"
                         )
                     );
                 }

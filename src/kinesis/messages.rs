@@ -282,9 +282,28 @@ pub fn retention_too_long(requested_hours: i64, max_hours: i64) -> Error {
 
 // ---------------------------------------------------------------- tags
 
-/// A tag key starting with `aws:` (InvalidArgument). Not an AWS-verified text.
+/// A `TagResource` key starting with `aws:` in any case (InvalidArgument).
 pub fn tag_key_reserved(key: &str) -> Error {
     invalid(format!("Tag key {key} is invalid: tag keys starting with 'aws:' are reserved for AWS use."))
+}
+
+/// A tag key or value with a character other than Unicode letters, digits, white space and
+/// `_ . / = + - % @` (InvalidArgument).
+pub fn tags_invalid_characters() -> Error {
+    invalid(
+        "Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, \
+         _ . / = + - % @."
+            .to_owned(),
+    )
+}
+
+/// A tag key or value with a `%` (InvalidArgument); `removing` names RemoveTagsFromStream.
+pub fn tags_illegal_characters(stream: &str, account: &str, removing: bool) -> Error {
+    let what = if removing { "remove tags from" } else { "add tags to" };
+    invalid(format!(
+        "Failed to {what} stream {stream} under account {account} because some tags contained illegal \
+         characters. The allowed characters are Unicode letters, white-spaces, '_',',','/','=','+','-','@'."
+    ))
 }
 
 /// More than 50 tags on a stream (InvalidArgument). kinesalite's text, with today's limit.

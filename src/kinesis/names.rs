@@ -91,14 +91,19 @@ impl fmt::Display for Constraint<'_> {
 
 /// Collects constraint violations of one request and renders them as AWS does:
 /// `N validation error(s) detected: Value '<v>' at '<member>' failed to satisfy constraint:
-/// <constraint>; …`. Members are lower-camel paths with 1-based list indexes
-/// (`records.1.member.partitionKey`).
+/// <constraint>; …`, listing at most [`ValidationErrors::MAX_LISTED`] while `N` counts them
+/// all (only the listed ones are formatted). Members are lower-camel paths with 1-based list
+/// indexes (`records.1.member.partitionKey`).
 #[derive(Debug, Default, Clone)]
 pub struct ValidationErrors {
     violations: Vec<String>,
+    total: usize,
 }
 
 impl ValidationErrors {
+    /// Most violations a message lists (AWS's limit).
+    pub const MAX_LISTED: usize = 10;
+
     /// An empty collection.
     pub fn new() -> Self {
         Self::default()
@@ -113,12 +118,19 @@ impl ValidationErrors {
 
     /// Records that `member` with `value` violates `constraint`.
     pub fn push(&mut self, member: &str, value: impl fmt::Display, constraint: Constraint<'_>) {
-        self.violations.push(format!("Value '{value}' at '{member}' failed to satisfy constraint: {constraint}"));
+        self.total += 1;
+        if self.violations.len() < Self::MAX_LISTED {
+            self.violations.push(format!("Value '{value}' at '{member}' failed to satisfy constraint: {constraint}"));
+        }
     }
 
     /// Records a missing required member (`Value null at '<member>' … must not be null`).
     pub fn null(&mut self, member: &str) {
-        self.violations.push(format!("Value null at '{member}' failed to satisfy constraint: {}", Constraint::NotNull));
+        self.total += 1;
+        if self.violations.len() < Self::MAX_LISTED {
+            self.violations
+                .push(format!("Value null at '{member}' failed to satisfy constraint: {}", Constraint::NotNull));
+        }
     }
 
     /// Records a pattern violation.
@@ -167,12 +179,12 @@ impl ValidationErrors {
 
     /// Number of violations recorded.
     pub fn len(&self) -> usize {
-        self.violations.len()
+        self.total
     }
 
     /// True when nothing was recorded.
     pub fn is_empty(&self) -> bool {
-        self.violations.is_empty()
+        self.total == 0
     }
 
     /// `Ok(())` when nothing was recorded, else the `ValidationException`.
@@ -184,7 +196,7 @@ impl ValidationErrors {
     }
 
     fn to_error(&self) -> Error {
-        let n = self.violations.len();
+        let n = self.total;
         let plural = if n == 1 { "" } else { "s" };
         Error::Validation { message: format!("{n} validation error{plural} detected: {}", self.violations.join("; ")) }
     }
@@ -206,22 +218,10 @@ fn validate_name(member: &str, value: &str) -> Result<()> {
 }
 
 /// Validates a `StreamName` (member `streamName`): 1–128 chars of `[a-zA-Z0-9_.-]`.
-/// `.`, `..` and names starting with `-` are valid Kinesis names; they never reach the file
-/// system as paths.
-///
-/// Beyond Kinesis (which accepts them), names made only of dots (`.`, `..`, …) are rejected
-/// too: they are path components and URL segments with special meaning to almost every tool
-/// a user might point at their streams, and the hostile-input rules of this project list them.
+/// `.`, `..` and names starting with `-` are valid Kinesis names (AWS accepts them); they
+/// never reach the file system, where a stream's directory is named by its internal id.
 pub fn validate_stream_name(name: &str) -> Result<()> {
-    validate_name("streamName", name)?;
-    if name.bytes().all(|b| b == b'.') {
-        return Err(ValidationErrors::single(
-            "streamName",
-            name,
-            Constraint::Pattern("[a-zA-Z0-9_.-]+ (not only dots)"),
-        ));
-    }
-    Ok(())
+    validate_name("streamName", name)
 }
 
 /// Validates a `ConsumerName` (member `consumerName`): 1–128 chars of `[a-zA-Z0-9_.-]`.
@@ -251,15 +251,49 @@ pub fn validate_partition_key_utf8(key: &[u8]) -> Result<&str> {
     }
 }
 
-/// Validates a tag key: 1–128 characters (`ValidationException` on member `tags`) and not
-/// starting with `aws:` in any case (`InvalidArgumentException`).
+/// Validates a tag key's length: 1–128 characters (`ValidationException` on member `tags`).
+/// Its characters are checked once the stream is found ([`validate_tag_characters`]); keys
+/// starting with `aws:` are refused there, `:` not being an allowed character.
 pub fn validate_tag_key(key: &str) -> Result<()> {
     let len = java_len(key);
     if !(1..=TAG_KEY_MAX_LEN).contains(&len) {
         return Err(ValidationErrors::single("tags", key, Constraint::MapKeyLength(1, TAG_KEY_MAX_LEN)));
     }
-    if key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:")) {
-        return Err(messages::tag_key_reserved(key));
+    Ok(())
+}
+
+/// Whether `c` may appear in a tag key or value: Unicode letters, digits and white space,
+/// and `_ . / = + - % @` (the `Tag` shape's documentation; `%` is then refused on its own,
+/// see [`validate_tag_characters`]).
+pub fn is_tag_char(c: char) -> bool {
+    c.is_alphanumeric() || c.is_whitespace() || matches!(c, '_' | '.' | '/' | '=' | '+' | '-' | '%' | '@')
+}
+
+/// Which tag operation a character check is for (it names the operation in its message).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TagChange {
+    /// AddTagsToStream (and the tags of CreateStream): keys and values are checked.
+    Add,
+    /// RemoveTagsFromStream: keys only.
+    Remove,
+}
+
+/// Checks the characters of tags (`texts`: keys, and for [`TagChange::Add`] values), in
+/// AWS's order once the stream is found: a character outside [`is_tag_char`] is
+/// `InvalidArgumentException` `Some tags contain invalid characters. …`; otherwise a `%`
+/// is `InvalidArgumentException` `Failed to add (remove) tags to (from) stream … because
+/// some tags contained illegal characters. …`.
+pub fn validate_tag_characters<'a>(
+    stream: &str,
+    account: &str,
+    change: TagChange,
+    texts: impl Iterator<Item = &'a str> + Clone,
+) -> Result<()> {
+    if texts.clone().any(|t| !t.chars().all(is_tag_char)) {
+        return Err(messages::tags_invalid_characters());
+    }
+    if texts.clone().any(|t| t.contains('%')) {
+        return Err(messages::tags_illegal_characters(stream, account, change == TagChange::Remove));
     }
     Ok(())
 }
@@ -324,6 +358,17 @@ pub fn parse_shard_id(s: &str) -> Option<u32> {
     if !prefix.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.')) {
         return None;
     }
+    digits_to_u128(digits.as_bytes()).filter(|v| *v <= u128::from(MAX_SHARD_INDEX)).and_then(|v| u32::try_from(v).ok())
+}
+
+/// Resolves a shard id given in a request the way AWS does: the part after the first `-`
+/// (the whole id when it has none) must be ASCII decimal digits — leading zeros allowed —
+/// with a value of at most 2147483647; anything before the `-` is ignored. `shardId-5`,
+/// `a-00002147483647`, `-7` and `2147483647` resolve; `ABKLFD8`, `2.14E4`,
+/// `shardId-002147483648`, `shardId-` and `shardId-5-6` do not. Unlike
+/// [`parse_shard_id`], the id's characters are not checked (the model's pattern is).
+pub fn resolve_shard_id(s: &str) -> Option<u32> {
+    let digits = s.split_once('-').map_or(s, |(_, rest)| rest);
     digits_to_u128(digits.as_bytes()).filter(|v| *v <= u128::from(MAX_SHARD_INDEX)).and_then(|v| u32::try_from(v).ok())
 }
 
@@ -498,10 +543,10 @@ mod tests {
             validate_consumer_name(name).unwrap();
             validate_shard_id(name).unwrap();
         }
-        // Kinesis accepts names of only dots; the engine refuses them as stream names.
+        // Kinesis accepts names of only dots, and so does the engine (names are never paths).
         for name in [".", "..", "..."] {
             validate_consumer_name(name).unwrap();
-            validation_message(validate_stream_name(name));
+            validate_stream_name(name).unwrap();
         }
     }
 
@@ -556,6 +601,21 @@ mod tests {
     }
 
     #[test]
+    fn at_most_ten_are_listed_and_all_are_counted() {
+        let mut v = ValidationErrors::new();
+        for i in 0..25 {
+            v.null(&format!("records.{}.member.data", i + 1));
+        }
+        assert_eq!(v.len(), 25);
+        let m = validation_message(v.into_result());
+        assert!(m.starts_with("25 validation errors detected: Value null at 'records.1.member.data'"), "{m}");
+        assert_eq!(m.matches("failed to satisfy constraint").count(), ValidationErrors::MAX_LISTED);
+        assert!(
+            m.ends_with("Value null at 'records.10.member.data' failed to satisfy constraint: Member must not be null")
+        );
+    }
+
+    #[test]
     fn partition_key_rows() {
         let k256 = "k".repeat(256);
         let k257 = "k".repeat(257);
@@ -593,8 +653,13 @@ mod tests {
         validation_message(validate_tag_key(""));
         validation_message(validate_tag_key(&"k".repeat(129)));
         validation_message(validate_tag_value(&"v".repeat(257)));
+        // `aws:` keys are refused by the character rule (`:` is not allowed).
         for reserved in ["aws:x", "AWS:x", "Aws:"] {
-            assert!(matches!(validate_tag_key(reserved), Err(Error::InvalidArgument { .. })));
+            validate_tag_key(reserved).unwrap();
+            assert!(matches!(
+                validate_tag_characters("s", "0", TagChange::Add, [reserved].into_iter()),
+                Err(Error::InvalidArgument { .. })
+            ));
         }
         validate_tag_key("awsx").unwrap();
         validate_tag_key("é").unwrap();
@@ -606,7 +671,7 @@ mod tests {
         assert!(
             validation_message(validate_tags(&[], 10)).starts_with("1 validation error detected: Value '{}' at 'tags'")
         );
-        assert!(validate_tags(&[("a", "1"), ("aws:b", "2")], 10).is_err());
+        assert!(validate_tags(&[("a", "1"), ("", "2")], 10).is_err());
         validate_tag_count("s", "000000000000", 50).unwrap();
         match validate_tag_count("s", "000000000000", 51) {
             Err(Error::InvalidArgument { message }) => assert_eq!(
@@ -615,6 +680,53 @@ mod tests {
                  cannot have more than 50 tags associated with it."
             ),
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn tag_characters_in_aws_order() {
+        let ok = ["k", "Ünïcödé", "a b", "_./=+-@", "日本", "٣"];
+        validate_tag_characters("s", "000000000000", TagChange::Add, ok.into_iter()).unwrap();
+        let invalid = |t: &str, change| match validate_tag_characters("s", "000000000000", change, [t].into_iter()) {
+            Err(Error::InvalidArgument { message }) => message,
+            other => panic!("{t:?}: {other:?}"),
+        };
+        for bad in ["a:b", "a*b", "a,b", "a#b", "a\u{0}b", "a%b:c"] {
+            assert_eq!(
+                invalid(bad, TagChange::Add),
+                "Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, \
+                 _ . / = + - % @."
+            );
+        }
+        assert_eq!(
+            invalid("50%", TagChange::Add),
+            "Failed to add tags to stream s under account 000000000000 because some tags contained illegal \
+             characters. The allowed characters are Unicode letters, white-spaces, '_',',','/','=','+','-','@'."
+        );
+        assert_eq!(
+            invalid("50%", TagChange::Remove),
+            "Failed to remove tags from stream s under account 000000000000 because some tags contained illegal \
+             characters. The allowed characters are Unicode letters, white-spaces, '_',',','/','=','+','-','@'."
+        );
+    }
+
+    #[test]
+    fn request_shard_ids_resolve_as_aws_does() {
+        // kinesalite test/getShardIterator.js, recorded against AWS.
+        for (s, v) in [
+            ("2147483647", MAX_SHARD_INDEX),
+            ("shardId-5", 5),
+            ("a-00002147483647", MAX_SHARD_INDEX),
+            ("-00002147483647", MAX_SHARD_INDEX),
+            ("shard-0", 0),
+            ("shardId-000000000005", 5),
+        ] {
+            assert_eq!(resolve_shard_id(s), Some(v), "{s}");
+        }
+        for s in
+            ["2147483648", "shardId-002147483648", "ABKLFD8", "2.14E4", "shardId-", "", "shardId-5-6", "shardId-+5"]
+        {
+            assert_eq!(resolve_shard_id(s), None, "{s}");
         }
     }
 
@@ -728,6 +840,7 @@ mod tests {
             let _ = validate_partition_key_utf8(&b);
             let _ = validate_tag_key(&s);
             let _ = parse_shard_id(&s);
+            let _ = resolve_shard_id(&s);
             let _ = parse_stream_arn(&s);
             let _ = parse_consumer_arn(&s);
         }

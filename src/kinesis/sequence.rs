@@ -23,10 +23,11 @@ use super::messages;
 use super::names::{shard_id_name, Constraint, ValidationErrors};
 use crate::Result;
 
-/// Maximum number of digits the model pattern `0|([1-9]\d{0,128})` allows.
+/// Maximum number of digits the model pattern `^(0|([1-9]\d{0,128}))$` allows.
 pub const SEQUENCE_NUMBER_MAX_DIGITS: usize = 129;
-/// The model pattern of a `SequenceNumber` member, as quoted in validation messages.
-pub const SEQUENCE_NUMBER_PATTERN: &str = "0|([1-9]\\d{0,128})";
+/// The model pattern of a `SequenceNumber` member, as the current model (botocore 1.44.18)
+/// writes it and validation messages quote it.
+pub const SEQUENCE_NUMBER_PATTERN: &str = "^(0|([1-9]\\d{0,128}))$";
 
 const LEAD: u64 = 0x2;
 const VERSION: u64 = 0x2;
@@ -266,13 +267,127 @@ impl FromStr for SequenceValue {
     }
 }
 
+/// A sequence number as AWS reads one given in a request, in any of the layouts it still
+/// parses (kinesalite's reading of them, whose tests were recorded against AWS). The value is
+/// first raised by 2^124 if below it; then, in hex digits from the most significant:
+///
+/// | version | range | fields (hex digit positions) |
+/// |---|---|---|
+/// | 0 | below 2^129 (32–33 digits) | `[1,10)` shard creation secs (must be < 16025175000), `[10,12)` byte1, `[12,28)` random, `[28,32)` shard index |
+/// | 1 | 47 digits, first `2`, last `1` | `[1,10)` creation secs, `[11,13)` byte1, `[13,22)` arrival secs, `[22,36)` random, `[36,38)` counter, `[38,46)` shard index |
+/// | 2 | 47 digits, first `2`, last `2` | the version-2 layout of [`SequenceNumber`]; the counter's and the shard index's top nibbles must be below 8 |
+///
+/// Anything else (another last digit, another length or first digit) is not a sequence
+/// number AWS accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AwsSequence {
+    /// Layout version: 0, 1 or 2.
+    pub version: u8,
+    /// Shard creation time, epoch seconds.
+    pub shard_create_secs: u64,
+    /// The shard index it encodes.
+    pub shard_index: u32,
+    /// Record arrival time, epoch seconds (versions 1 and 2).
+    pub arrival_secs: Option<u64>,
+    /// The counter (version 2).
+    pub counter: Option<u64>,
+    /// How AWS quotes a version-0 number in messages: re-encoded in its canonical form
+    /// (leading digit `1`), which differs from the text sent for small values like `0`.
+    pub requoted: Option<SequenceValue>,
+}
+
+impl AwsSequence {
+    /// Reads `value` as AWS does; `None` if AWS would call it invalid.
+    pub fn decode(value: &SequenceValue) -> Option<AwsSequence> {
+        let mut v = value.0;
+        // Below 2^124: AWS adds 2^124 (bit 124 is clear, so this is setting it).
+        if bits_from_zero(&v, 124) {
+            v.set_bits(124, 1, 1);
+        }
+        let hex = hex_digits(&v);
+        let field = |from: usize, to: usize| hex.get(from..to).and_then(|h| u64::from_str_radix(h, 16).ok());
+        if bits_from_zero(&v, 129) {
+            let create = field(1, 10)?;
+            if create >= 16_025_175_000 {
+                return None;
+            }
+            let shard_index = u32::try_from(field(28, 32)?).ok()?;
+            let canonical = format!("1{:09x}{}{}{:04x}", create, hex.get(10..12)?, hex.get(12..28)?, shard_index);
+            let requoted = u128::from_str_radix(&canonical, 16).ok().map(|n| {
+                let mut u = Uint::<7>::default();
+                u.set_bits(0, 64, n as u64);
+                u.set_bits(64, 64, (n >> 64) as u64);
+                SequenceValue(u)
+            });
+            return Some(AwsSequence {
+                version: 0,
+                shard_create_secs: create,
+                shard_index,
+                arrival_secs: None,
+                counter: None,
+                requoted,
+            });
+        }
+        if hex.len() != 47 || !hex.starts_with('2') || hex.bytes().skip(1).all(|b| b == b'0') {
+            return None;
+        }
+        match hex.get(46..47)? {
+            "1" => Some(AwsSequence {
+                version: 1,
+                shard_create_secs: field(1, 10)?,
+                shard_index: u32::try_from(field(38, 46)?).ok()?,
+                arrival_secs: field(13, 22),
+                counter: None,
+                requoted: None,
+            }),
+            "2" => {
+                let counter = field(11, 27)?;
+                let shard_index = field(38, 46)?;
+                if counter > SequenceNumber::MAX_COUNTER || shard_index > u64::from(SequenceNumber::MAX_SHARD_INDEX) {
+                    return None;
+                }
+                Some(AwsSequence {
+                    version: 2,
+                    shard_create_secs: field(1, 10)?,
+                    shard_index: u32::try_from(shard_index).ok()?,
+                    arrival_secs: field(29, 38),
+                    counter: Some(counter),
+                    requoted: None,
+                })
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Whether every bit of `v` from bit `from` up is zero (`v < 2^from`).
+fn bits_from_zero(v: &Uint<7>, from: u32) -> bool {
+    (from..448).step_by(64).all(|lo| v.bits(lo, 64) == 0)
+}
+
+/// The hex digits of `v`, most significant first, without leading zeros.
+fn hex_digits(v: &Uint<7>) -> String {
+    let mut out = String::with_capacity(112);
+    for nibble in (0..112u32).rev() {
+        let d = v.bits(nibble * 4, 4);
+        if d != 0 || !out.is_empty() {
+            out.push(char::from_digit(d as u32, 16).unwrap_or('0'));
+        }
+    }
+    if out.is_empty() {
+        out.push('0');
+    }
+    out
+}
+
 /// Checks a GetShardIterator `StartingSequenceNumber` against the shard it is used on and
-/// maps every failure to the AWS error: bad syntax → `Validation` (member
-/// `startingSequenceNumber`); not decodable → `InvalidArgument … is invalid.`; another shard
-/// index → `Invalid StartingSequenceNumber. It encodes …`; same index but another shard
-/// creation time → `… is invalid because it did not come from this stream.`
-/// (AWS answers legacy numbers such as `0` with HTTP 500; the engine reports them as
-/// `InvalidArgument`, since it has no such error.)
+/// maps every failure to the AWS error, in AWS's order: bad syntax → `Validation` (member
+/// `startingSequenceNumber`); not a sequence number AWS reads ([`AwsSequence`]) →
+/// `InvalidArgument … is invalid.`; another shard index → `Invalid StartingSequenceNumber. It
+/// encodes shardId-…, while it was used in a call to a shard with shardId-…`; an older layout
+/// (version 0 or 1: shards here are version 2) or another shard creation time → `… is invalid
+/// because it did not come from this stream.` (quoting a version-0 number re-encoded, as AWS
+/// does).
 pub fn check_starting_sequence_number(
     s: &str,
     shard_index: u32,
@@ -281,39 +396,56 @@ pub fn check_starting_sequence_number(
     account: &str,
 ) -> Result<SequenceNumber> {
     let shard_id = shard_id_name(shard_index);
-    let seq = match SequenceNumber::parse(s) {
-        Ok(seq) => seq,
-        Err(SequenceParseError::Syntax) => {
+    let value = match SequenceValue::parse(s) {
+        Ok(v) => v,
+        Err(_) => {
             return Err(ValidationErrors::single(
                 "startingSequenceNumber",
                 s,
                 Constraint::Pattern(SEQUENCE_NUMBER_PATTERN),
             ))
         }
-        Err(_) => return Err(messages::starting_sequence_number_invalid(s, &shard_id, stream, account)),
     };
-    if seq.shard_index() != shard_index {
-        return Err(messages::sequence_number_other_shard(seq.shard_index(), &shard_id));
+    let invalid = || messages::starting_sequence_number_invalid(s, &shard_id, stream, account);
+    let aws = AwsSequence::decode(&value).ok_or_else(invalid)?;
+    if aws.shard_index != shard_index {
+        return Err(messages::sequence_number_other_shard(aws.shard_index, &shard_id));
     }
-    if seq.shard_create_secs() != shard_create_secs {
-        return Err(messages::sequence_number_other_stream(s, &shard_id, stream, account));
+    if aws.version != 2 || aws.shard_create_secs != shard_create_secs {
+        let quoted = aws.requoted.map_or_else(|| s.to_string(), |q| q.to_string());
+        return Err(messages::sequence_number_other_stream(&quoted, &shard_id, stream, account));
     }
-    Ok(seq)
-}
-
-/// Parses a PutRecord `SequenceNumberForOrdering`: bad syntax → `Validation` (member
-/// `sequenceNumberForOrdering`); anything that does not decode → `InvalidArgument
-/// ExclusiveMinimumSequenceNumber <n> used in PutRecord on stream <s> under account <a> is
-/// invalid.` The caller also rejects numbers from the future with
-/// [`messages::exclusive_minimum_sequence_number_invalid`].
-pub fn check_sequence_number_for_ordering(s: &str, stream: &str, account: &str) -> Result<SequenceNumber> {
+    // This shard's creation time and index: a version-2 number of this shard.
     match SequenceNumber::parse(s) {
         Ok(seq) => Ok(seq),
-        Err(SequenceParseError::Syntax) => {
-            Err(ValidationErrors::single("sequenceNumberForOrdering", s, Constraint::Pattern(SEQUENCE_NUMBER_PATTERN)))
-        }
-        Err(_) => Err(messages::exclusive_minimum_sequence_number_invalid(s, stream, account)),
+        // Fields this engine never issues (a shard-index nibble that disagrees): AWS reads
+        // the counter and arrival time alone.
+        Err(_) => Ok(SequenceNumber::new(
+            shard_create_secs,
+            shard_index,
+            aws.counter.unwrap_or_default(),
+            aws.arrival_secs.unwrap_or_default(),
+        )),
     }
+}
+
+/// Checks a PutRecord `SequenceNumberForOrdering` as AWS does: bad syntax → `Validation`
+/// (member `sequenceNumberForOrdering`); not a sequence number AWS reads ([`AwsSequence`]),
+/// or one whose arrival time is after `now_ms` → `InvalidArgument
+/// ExclusiveMinimumSequenceNumber <n> used in PutRecord on stream <s> under account <a> is
+/// invalid.` Numbers of any shard, stream or layout version are otherwise accepted: the
+/// record is ordered after every record already in its shard anyway.
+pub fn check_sequence_number_for_ordering(s: &str, stream: &str, account: &str, now_ms: i64) -> Result<()> {
+    let value = SequenceValue::parse(s).map_err(|_| {
+        ValidationErrors::single("sequenceNumberForOrdering", s, Constraint::Pattern(SEQUENCE_NUMBER_PATTERN))
+    })?;
+    let invalid = || messages::exclusive_minimum_sequence_number_invalid(s, stream, account);
+    let aws = AwsSequence::decode(&value).ok_or_else(invalid)?;
+    let future = aws.arrival_secs.is_some_and(|secs| i128::from(secs) * 1000 > i128::from(now_ms));
+    if future {
+        return Err(invalid());
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -472,23 +604,115 @@ mod tests {
                  under account 000000000000 is invalid because it did not come from this stream."
             )
         );
-        assert_eq!(
-            msg(check_starting_sequence_number("0", 5, 1000, st, acct)).1,
-            "StartingSequenceNumber 0 used in GetShardIterator on shard shardId-000000000005 in stream s under \
-             account 000000000000 is invalid."
-        );
         assert!(matches!(check_starting_sequence_number("01", 5, 1000, st, acct), Err(Error::Validation { .. })));
-        assert_eq!(check_sequence_number_for_ordering(&text, st, acct).unwrap(), seq);
+        check_sequence_number_for_ordering(&text, st, acct, 1_002_000).unwrap();
+        assert_eq!(msg_unit(check_sequence_number_for_ordering("x", st, acct, 0)).0, "ValidationException");
+    }
+
+    fn msg_unit(r: Result<()>) -> (&'static str, String) {
+        match r {
+            Err(e) => (e.kinesis_error_code(), e.to_string()),
+            Ok(()) => panic!("accepted"),
+        }
+    }
+
+    fn hex(h: &str) -> String {
+        let mut v = Uint::<7>::default();
+        for c in h.chars() {
+            v.mul_add_small(16, u64::from(c.to_digit(16).unwrap()));
+        }
+        v.to_string()
+    }
+
+    /// kinesalite test/getShardIterator.js, recorded against AWS: legacy (version 0) numbers
+    /// are decoded, their shard index checked, and they are quoted re-encoded.
+    #[test]
+    fn legacy_starting_sequence_numbers_read_as_aws_does() {
+        let (st, acct) = ("s", "000000000000");
+        let msg = |s: &str, shard: u32| match check_starting_sequence_number(s, shard, 1000, st, acct) {
+            Err(e) => e.to_string(),
+            Ok(v) => panic!("{s}: {v:?}"),
+        };
         assert_eq!(
-            msg(check_sequence_number_for_ordering("1", st, acct)),
-            (
-                "InvalidArgumentException",
-                "ExclusiveMinimumSequenceNumber 1 used in PutRecord on stream s under account 000000000000 is \
-                 invalid."
-                    .into()
-            )
+            msg("5", 0),
+            "Invalid StartingSequenceNumber. It encodes shardId-000000000005, while it was used in a call to a \
+             shard with shardId-000000000000"
         );
-        assert_eq!(msg(check_sequence_number_for_ordering("x", st, acct)).0, "ValidationException");
+        let other_stream = |quoted: &str, shard: &str| {
+            format!(
+                "StartingSequenceNumber {quoted} used in GetShardIterator on shard {shard} in stream s under \
+                 account 000000000000 is invalid because it did not come from this stream."
+            )
+        };
+        assert_eq!(msg("0", 0), other_stream("21267647932558653966460912964485513216", "shardId-000000000000"));
+        assert_eq!(
+            msg("425352958651173072921826052383309826", 2),
+            other_stream("21693000891209827039382739016868823042", "shardId-000000000002")
+        );
+        assert_eq!(
+            msg(&hex("f3bb2cc3d7ff7fffffffffffffff0000"), 0),
+            other_stream("26227199374821822965252748908982894592", "shardId-000000000000")
+        );
+        let invalid = |s: &str| {
+            format!(
+                "StartingSequenceNumber {s} used in GetShardIterator on shard shardId-000000000000 in stream s \
+                 under account 000000000000 is invalid."
+            )
+        };
+        // Version 0 with a creation time of 16025175000 or later.
+        let late = hex("13bb2cc3d80000000000000000000000");
+        assert_eq!(late, "26227199374822427428162556223570313216");
+        assert_eq!(msg(&late, 0), invalid(&late));
+        // Version 2 with the counter's or the shard index's top bit set.
+        for h in ["20000000000800000000000000000000000000000000002", "20000000000000000000000000000000000000800000002"]
+        {
+            let n = hex(h);
+            assert_eq!(msg(&n, 0), invalid(&n), "{h}");
+        }
+        // Version 1 of this shard: an older layout, not from this stream.
+        // '2', creation 1000, nibble, byte1, arrival, random, counter, shard 0, version 1.
+        let v1 = hex(&format!("2{:09x}0{}{}{}{}{:08x}1", 1000, "00", "0".repeat(9), "0".repeat(14), "00", 0));
+        assert!(msg(&v1, 0).ends_with("is invalid because it did not come from this stream."), "{}", msg(&v1, 0));
+    }
+
+    /// kinesalite test/putRecord.js, recorded against AWS.
+    #[test]
+    fn sequence_numbers_for_ordering_read_as_aws_does() {
+        let (st, acct) = ("s", "000000000000");
+        let now_ms = 1_700_000_000_123;
+        let now_secs = now_ms / 1000;
+        let accepted = [
+            hex("2ffffffffff7fffffffffffffff000000000007fffffff2"),
+            hex("20000000000000000000000000000000000000000000002"),
+            hex("20000000000000000000000000000000000000000000001"),
+            hex(&format!("2ffffffffff7fffffff7fffffff00{:09x}7fffffff2", now_secs - 2)),
+            hex(&format!("2ffffffffff7fffffff7fffffff00{now_secs:09x}7fffffff2")),
+            "0".into(),
+        ];
+        for s in &accepted {
+            check_sequence_number_for_ordering(s, st, acct, now_ms).unwrap_or_else(|e| panic!("{s}: {e}"));
+        }
+        let rejected = [
+            hex("20000000000000000000000000000000000000000000000"),
+            hex("20000000000000000000000000000000000000000000004"),
+            hex("20000000000000000000000000000000000000000000003"),
+            hex("30000000000000000000000000000000000000000000001"),
+            hex("1ffffffffff7fffffffffffffff000000000007fffffff2"),
+            hex("20000000000800000000000000000000000000000000002"),
+            hex("20000000000000000000000000000000000000800000002"),
+            hex(&format!("20000000000000000000000000000{:09x}000000002", now_secs + 2)),
+            hex("13bb2cc3d80000000000000000000000"),
+        ];
+        for s in &rejected {
+            assert_eq!(
+                msg_unit(check_sequence_number_for_ordering(s, st, acct, now_ms)),
+                (
+                    "InvalidArgumentException",
+                    format!("ExclusiveMinimumSequenceNumber {s} used in PutRecord on stream s under account 000000000000 is invalid.")
+                ),
+                "{s}"
+            );
+        }
     }
 
     proptest! {

@@ -412,8 +412,11 @@ def step_bad_requests(k, unchecked):
     expect_error("InvalidArgumentException", k.list_shards, StreamName="py3", ShardFilter={"Type": "AT_TIMESTAMP"})
     expect_error("InvalidArgumentException", k.put_record, StreamName="py1", Data=b"x", PartitionKey="k",
                  ExplicitHashKey=str(2**128))
-    expect_error("InvalidArgumentException", k.get_records, ShardIterator=good, Limit=10001,
-                 contains="Limit 10001 is greater than the maximum of 10000.")
+    # The model's bound, checked before anything else: a ValidationException (not an
+    # InvalidArgumentException about the limit), as AWS answers.
+    expect_error("ValidationException", k.get_records, ShardIterator=good, Limit=10001,
+                 contains="Value '10001' at 'limit' failed to satisfy constraint: "
+                          "Member must have value less than or equal to 10000")
     # Constraint violations botocore does not check itself.
     expect_error("ValidationException", k.create_stream, StreamName="bad name!", ShardCount=1,
                  contains="Member must satisfy regular expression pattern")
@@ -428,11 +431,14 @@ def step_bad_requests(k, unchecked):
                  ShardIteratorType="SOON", contains="Member must satisfy enum value set")
     expect_error("ValidationException", unchecked.put_records, StreamName="py1", Records=[],
                  contains="Member must have length greater than or equal to 1")
-    # PartitionKey is optional in the current model (AUTO streams); Data is required.
+    # The model requires Data; PartitionKey (no longer `required` in the model) is required by
+    # the server on streams that route by partition key, checked after the model.
     msg = expect_error("ValidationException", unchecked.put_record, StreamName="py1")
-    check("Value null at 'data'" in msg, f"the missing Data is reported: {msg!r}")
+    check(msg == "1 validation error detected: Value null at 'data' failed to satisfy constraint: "
+                 "Member must not be null", f"the model's missing member reported: {msg!r}")
     msg = expect_error("ValidationException", unchecked.put_record, StreamName="py1", Data=b"x")
-    check("Value null at 'partitionKey'" in msg, f"a USER_PARTITION_KEY stream needs the key: {msg!r}")
+    check("Value null at 'partitionKey' failed to satisfy constraint: Member must not be null" in msg,
+          f"the missing partition key reported: {msg!r}")
     expect_error("SerializationException", unchecked.create_stream, StreamName="py5", ShardCount="three")
 
     # Deleting: with EnforceConsumerDeletion, then the stream is gone.

@@ -239,11 +239,16 @@ pub fn call_json(addr: SocketAddr, op: &str, body: &serde_json::Value) -> Resp {
     request(addr, "POST", &api_headers(&target, "application/x-amz-json-1.1"), body.to_string().as_bytes())
 }
 
-/// Call `op` with a JSON body; panic unless it succeeds.
+/// Call `op` with a JSON body; panic unless it succeeds. Operations without an output
+/// answer with an empty body (`Content-Length: 0`), returned as `null`.
 pub fn ok_json(addr: SocketAddr, op: &str, body: serde_json::Value) -> serde_json::Value {
     let r = call_json(addr, op, &body);
     assert_eq!(r.status, 200, "{op} failed: {}", r.text());
     assert_eq!(r.header("content-type"), Some("application/x-amz-json-1.1"));
+    if r.body.is_empty() {
+        assert_eq!(r.header("content-length"), Some("0"), "{op}: an empty body is declared empty");
+        return serde_json::Value::Null;
+    }
     r.json()
 }
 

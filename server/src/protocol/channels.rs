@@ -1,12 +1,17 @@
 //! Wire side of the channel operations: `CreateChannel`, `DescribeChannel`, `ListChannels`,
 //! `UpdateChannel`, `DeleteChannel`.
+//!
+//! As in `ops`: the model validator has checked every member before these run (required
+//! members at every depth, ARN and name patterns, enum values, list sizes); these read the
+//! members with the deserializer's conversions, and the engine checks what the model does not
+//! (freshness range, the two-channels-per-stream and no-backfill rules, the streams named).
 
 use shardlog::engine::types::*;
 use shardlog::Engine;
 
 use super::errors::ApiError;
-use super::ops::{api, opt_push, s, Checks, Members};
-use super::wire::Out;
+use super::ops::{api, enumeration, opt_push, required, s, unsigned, Members};
+use super::wire::{In, Out};
 
 const RECORD_FORMATS: &[(&str, RecordFormat)] = &[
     ("GSR_JSON", RecordFormat::GsrJson),
@@ -25,189 +30,142 @@ const STORAGE_CLASSES: &[(&str, StorageClass)] = &[
 ];
 const CHANNEL_ENCRYPTION_TYPES: &[(&str, ())] = &[("KMS", ())];
 
-fn dead_letter(
-    c: &mut Checks,
-    path: &str,
-    m: Option<Members>,
-) -> Result<Option<DeadLetterQueueS3Configuration>, ApiError> {
-    let Some(mut d) = m else { return Ok(None) };
-    let bucket = d.string("BucketARN")?;
-    let owner = d.string("ExpectedBucketOwner")?;
-    let prefix = d.string("ErrorOutputPrefix")?;
-    let bucket = c.required(&format!("{path}.bucketARN"), bucket);
-    let owner = c.required(&format!("{path}.expectedBucketOwner"), owner);
-    Ok(Some(DeadLetterQueueS3Configuration {
-        bucket_arn: bucket.unwrap_or_default(),
-        expected_bucket_owner: owner.unwrap_or_default(),
-        error_output_prefix: prefix,
+/// The elements of a list of structures (nulls skipped), each with its 1-based position.
+fn structures(m: &Members, items: Vec<In>) -> Result<Vec<(usize, Members)>, ApiError> {
+    items
+        .into_iter()
+        .enumerate()
+        .filter(|(_, v)| *v != In::Null)
+        .map(|(i, v)| Ok((i + 1, Members::structure(m.codec, v)?)))
+        .collect()
+}
+
+fn dead_letter(path: &str, mut d: Members) -> Result<DeadLetterQueueS3Configuration, ApiError> {
+    Ok(DeadLetterQueueS3Configuration {
+        bucket_arn: required(&format!("{path}.bucketARN"), d.string("BucketARN")?)?,
+        expected_bucket_owner: required(&format!("{path}.expectedBucketOwner"), d.string("ExpectedBucketOwner")?)?,
+        error_output_prefix: d.string("ErrorOutputPrefix")?,
+    })
+}
+
+fn logging(m: Option<Members>) -> Result<Option<ChannelLoggingConfiguration>, ApiError> {
+    let Some(mut l) = m else { return Ok(None) };
+    let mut cw = required("loggingConfiguration.cloudWatchLogs", l.sub("CloudWatchLogs")?)?;
+    Ok(Some(ChannelLoggingConfiguration {
+        enabled: required("loggingConfiguration.cloudWatchLogs.enabled", cw.boolean("Enabled")?)?,
+        log_group_name: cw.string("LogGroupName")?,
+        log_stream_name: cw.string("LogStreamName")?,
     }))
 }
 
-fn logging(c: &mut Checks, m: Option<Members>) -> Result<Option<ChannelLoggingConfiguration>, ApiError> {
-    let Some(mut l) = m else { return Ok(None) };
-    let Some(mut cw) = c.required("loggingConfiguration.cloudWatchLogs", l.sub("CloudWatchLogs")?) else {
-        return Ok(None);
+fn stream_configuration(path: &str, mut e: Members) -> Result<ChannelStreamConfiguration, ApiError> {
+    let stream_arn = required(&format!("{path}.streamARN"), e.string("StreamARN")?)?;
+    let rp = format!("{path}.recordConfiguration");
+    let mut rc = required(&rp, e.sub("RecordConfiguration")?)?;
+    let fp = format!("{rp}.recordFormatType");
+    let record_format_type = required(&fp, enumeration(&fp, rc.string("RecordFormatType")?, RECORD_FORMATS)?)?;
+    Ok(ChannelStreamConfiguration {
+        stream_arn,
+        record_configuration: RecordConfiguration { record_format_type, gsr_schema_arn: rc.string("GSRSchemaARN")? },
+    })
+}
+
+fn s3_destination(mut d: Members) -> Result<S3DestinationConfiguration, ApiError> {
+    let p = "s3DestinationConfiguration";
+    let data_freshness_in_seconds = d.int("DataFreshnessInSeconds")?;
+    let dead_letter_queue_s3_configuration = match d.sub("DeadLetterQueueS3Configuration")? {
+        Some(dl) => Some(dead_letter(&format!("{p}.deadLetterQueueS3Configuration"), dl)?),
+        None => None,
     };
-    let enabled = cw.boolean("Enabled")?;
-    let group = cw.string("LogGroupName")?;
-    let stream = cw.string("LogStreamName")?;
-    let enabled = c.required("loggingConfiguration.cloudWatchLogs.enabled", enabled);
-    Ok(Some(ChannelLoggingConfiguration {
-        enabled: enabled.unwrap_or(false),
-        log_group_name: group,
-        log_stream_name: stream,
-    }))
+    let sp = format!("{p}.storageConfiguration");
+    let mut sc = required(&sp, d.sub("StorageConfiguration")?)?;
+    let class_path = format!("{sp}.storageClass");
+    let compression_path = format!("{sp}.compressionType");
+    let storage_configuration = S3StorageConfiguration {
+        bucket_arn: required(&format!("{sp}.bucketARN"), sc.string("BucketARN")?)?,
+        expected_bucket_owner: required(&format!("{sp}.expectedBucketOwner"), sc.string("ExpectedBucketOwner")?)?,
+        output_key_template: sc.string("OutputKeyTemplate")?,
+        storage_class: enumeration(&class_path, sc.string("StorageClass")?, STORAGE_CLASSES)?,
+        compression_type: required(
+            &compression_path,
+            enumeration(&compression_path, sc.string("CompressionType")?, S3_COMPRESSION)?,
+        )?,
+    };
+    Ok(S3DestinationConfiguration {
+        data_freshness_in_seconds,
+        dead_letter_queue_s3_configuration,
+        storage_configuration,
+    })
+}
+
+fn s3_tables_destination(mut d: Members) -> Result<S3TablesDestinationConfiguration, ApiError> {
+    let p = "s3TablesDestinationConfiguration";
+    let data_freshness_in_seconds = d.int("DataFreshnessInSeconds")?;
+    let dp = format!("{p}.deadLetterQueueS3Configuration");
+    let dead_letter_queue_s3_configuration =
+        dead_letter(&dp, required(&dp, d.sub("DeadLetterQueueS3Configuration")?)?)?;
+    let lp = format!("{p}.s3TablesConfigurationList");
+    let items = required(&lp, d.list("S3TablesConfigurationList")?)?;
+    let mut s3_tables_configuration_list = Vec::with_capacity(items.len());
+    for (i, mut t) in structures(&d, items)? {
+        let tp = format!("{lp}.{i}.member");
+        let cp = format!("{tp}.compressionType");
+        let partition_fields = match t.sub("PartitionSpec")? {
+            Some(mut spec) => {
+                let fp = format!("{tp}.partitionSpec.partitionFields");
+                let fields = required(&fp, spec.list("PartitionFields")?)?;
+                let mut out = Vec::with_capacity(fields.len());
+                for (j, mut f) in structures(&spec, fields)? {
+                    let ep = format!("{fp}.{j}.member");
+                    out.push((
+                        required(&format!("{ep}.transform"), f.string("Transform")?)?,
+                        required(&format!("{ep}.sourceName"), f.string("SourceName")?)?,
+                    ));
+                }
+                Some(out)
+            }
+            None => None,
+        };
+        s3_tables_configuration_list.push(S3TablesConfiguration {
+            table_bucket_arn: required(&format!("{tp}.tableBucketARN"), t.string("TableBucketARN")?)?,
+            namespace: required(&format!("{tp}.namespace"), t.string("Namespace")?)?,
+            table_name: required(&format!("{tp}.tableName"), t.string("TableName")?)?,
+            compression: required(&cp, enumeration(&cp, t.string("CompressionType")?, TABLES_COMPRESSION)?)?,
+            partition_fields,
+        });
+    }
+    Ok(S3TablesDestinationConfiguration {
+        data_freshness_in_seconds,
+        dead_letter_queue_s3_configuration,
+        s3_tables_configuration_list,
+    })
 }
 
 pub(crate) fn create_channel(engine: &Engine, m: &mut Members) -> Result<Out, ApiError> {
-    let name = m.string("ChannelName")?;
-    let role = m.string("ServiceExecutionRoleARN")?;
-    let streams = m.list("StreamConfigurationList")?;
-    let s3 = m.sub("S3DestinationConfiguration")?;
-    let tables = m.sub("S3TablesDestinationConfiguration")?;
-    let encryption = m.sub("EncryptionConfiguration")?;
-    let tags = m.string_map("Tags")?;
-    let log = m.sub("LoggingConfiguration")?;
-    let codec = m.codec;
-    let mut c = Checks::default();
-    let name = c.required("channelName", name);
-    let role = c.required("serviceExecutionRoleARN", role);
-    let mut stream_configuration_list = Vec::new();
-    if let Some(items) = c.required("streamConfigurationList", streams) {
-        for (i, item) in items.into_iter().enumerate() {
-            let path = format!("streamConfigurationList.{}.member", i + 1);
-            let mut e = Members::structure(codec, item)?;
-            let arn = e.string("StreamARN")?;
-            let rc = e.sub("RecordConfiguration")?;
-            let arn = c.required(&format!("{path}.streamARN"), arn);
-            let rc = match c.required(&format!("{path}.recordConfiguration"), rc) {
-                Some(mut rc) => {
-                    let fmt = rc.string("RecordFormatType")?;
-                    let gsr = rc.string("GSRSchemaARN")?;
-                    let fmt = c.required(&format!("{path}.recordConfiguration.recordFormatType"), fmt);
-                    let fmt =
-                        c.enumeration(&format!("{path}.recordConfiguration.recordFormatType"), fmt, RECORD_FORMATS);
-                    fmt.map(|record_format_type| RecordConfiguration { record_format_type, gsr_schema_arn: gsr })
-                }
-                None => None,
-            };
-            if let (Some(stream_arn), Some(record_configuration)) = (arn, rc) {
-                stream_configuration_list.push(ChannelStreamConfiguration { stream_arn, record_configuration });
-            }
-        }
+    let channel_name = required("channelName", m.string("ChannelName")?)?;
+    let service_execution_role_arn = required("serviceExecutionRoleARN", m.string("ServiceExecutionRoleARN")?)?;
+    let items = required("streamConfigurationList", m.list("StreamConfigurationList")?)?;
+    let mut stream_configuration_list = Vec::with_capacity(items.len());
+    for (i, e) in structures(m, items)? {
+        stream_configuration_list.push(stream_configuration(&format!("streamConfigurationList.{i}.member"), e)?);
     }
-    let s3_destination_configuration = match s3 {
-        Some(mut d) => {
-            let p = "s3DestinationConfiguration";
-            let fresh = d.int("DataFreshnessInSeconds")?;
-            let dl = d.sub("DeadLetterQueueS3Configuration")?;
-            let storage = d.sub("StorageConfiguration")?;
-            let dl = dead_letter(&mut c, &format!("{p}.deadLetterQueueS3Configuration"), dl)?;
-            match c.required(&format!("{p}.storageConfiguration"), storage) {
-                Some(mut sc) => {
-                    let sp = format!("{p}.storageConfiguration");
-                    let bucket = sc.string("BucketARN")?;
-                    let owner = sc.string("ExpectedBucketOwner")?;
-                    let template = sc.string("OutputKeyTemplate")?;
-                    let class = sc.string("StorageClass")?;
-                    let compression = sc.string("CompressionType")?;
-                    let bucket = c.required(&format!("{sp}.bucketARN"), bucket);
-                    let owner = c.required(&format!("{sp}.expectedBucketOwner"), owner);
-                    let class = c.enumeration(&format!("{sp}.storageClass"), class, STORAGE_CLASSES);
-                    let compression = c.required(&format!("{sp}.compressionType"), compression);
-                    let compression = c.enumeration(&format!("{sp}.compressionType"), compression, S3_COMPRESSION);
-                    Some(S3DestinationConfiguration {
-                        data_freshness_in_seconds: fresh,
-                        dead_letter_queue_s3_configuration: dl,
-                        storage_configuration: S3StorageConfiguration {
-                            bucket_arn: bucket.unwrap_or_default(),
-                            expected_bucket_owner: owner.unwrap_or_default(),
-                            output_key_template: template,
-                            storage_class: class,
-                            compression_type: compression.unwrap_or(S3Compression::None),
-                        },
-                    })
-                }
-                None => None,
-            }
-        }
-        None => None,
-    };
-    let s3_tables_destination_configuration = match tables {
-        Some(mut d) => {
-            let p = "s3TablesDestinationConfiguration";
-            let fresh = d.int("DataFreshnessInSeconds")?;
-            let dl = d.sub("DeadLetterQueueS3Configuration")?;
-            let list = d.list("S3TablesConfigurationList")?;
-            let dl = c.required(&format!("{p}.deadLetterQueueS3Configuration"), dl);
-            let dl = dead_letter(&mut c, &format!("{p}.deadLetterQueueS3Configuration"), dl)?;
-            let mut configs = Vec::new();
-            if let Some(items) = c.required(&format!("{p}.s3TablesConfigurationList"), list) {
-                for (i, item) in items.into_iter().enumerate() {
-                    let tp = format!("{p}.s3TablesConfigurationList.{}.member", i + 1);
-                    let mut t = Members::structure(codec, item)?;
-                    let bucket = t.string("TableBucketARN")?;
-                    let namespace = t.string("Namespace")?;
-                    let table = t.string("TableName")?;
-                    let compression = t.string("CompressionType")?;
-                    let spec = t.sub("PartitionSpec")?;
-                    let bucket = c.required(&format!("{tp}.tableBucketARN"), bucket);
-                    let namespace = c.required(&format!("{tp}.namespace"), namespace);
-                    let table = c.required(&format!("{tp}.tableName"), table);
-                    let compression = c.required(&format!("{tp}.compressionType"), compression);
-                    let compression = c.enumeration(&format!("{tp}.compressionType"), compression, TABLES_COMPRESSION);
-                    let partition_fields = match spec {
-                        Some(mut sp) => {
-                            let fields = sp.list("PartitionFields")?;
-                            let mut out = Vec::new();
-                            if let Some(items) = c.required(&format!("{tp}.partitionSpec.partitionFields"), fields) {
-                                for (j, f) in items.into_iter().enumerate() {
-                                    let fp = format!("{tp}.partitionSpec.partitionFields.{}.member", j + 1);
-                                    let mut f = Members::structure(codec, f)?;
-                                    let transform = f.string("Transform")?;
-                                    let source = f.string("SourceName")?;
-                                    let transform = c.required(&format!("{fp}.transform"), transform);
-                                    let source = c.required(&format!("{fp}.sourceName"), source);
-                                    out.push((transform.unwrap_or_default(), source.unwrap_or_default()));
-                                }
-                            }
-                            Some(out)
-                        }
-                        None => None,
-                    };
-                    configs.push(S3TablesConfiguration {
-                        table_bucket_arn: bucket.unwrap_or_default(),
-                        namespace: namespace.unwrap_or_default(),
-                        table_name: table.unwrap_or_default(),
-                        compression: compression.unwrap_or(TablesCompression::None),
-                        partition_fields,
-                    });
-                }
-            }
-            dl.map(|dead_letter_queue_s3_configuration| S3TablesDestinationConfiguration {
-                data_freshness_in_seconds: fresh,
-                dead_letter_queue_s3_configuration,
-                s3_tables_configuration_list: configs,
-            })
-        }
-        None => None,
-    };
-    let encryption_configuration = match encryption {
+    let s3_destination_configuration = m.sub("S3DestinationConfiguration")?.map(s3_destination).transpose()?;
+    let s3_tables_destination_configuration =
+        m.sub("S3TablesDestinationConfiguration")?.map(s3_tables_destination).transpose()?;
+    let encryption_configuration = match m.sub("EncryptionConfiguration")? {
         Some(mut e) => {
-            let kind = e.string("EncryptionType")?;
-            let key = e.string("KeyId")?;
-            let kind = c.required("encryptionConfiguration.encryptionType", kind);
-            let kind = c.enumeration("encryptionConfiguration.encryptionType", kind, CHANNEL_ENCRYPTION_TYPES);
-            let key = c.required("encryptionConfiguration.keyId", key);
-            kind.and(key).map(|key_id| ChannelEncryptionConfiguration { key_id })
+            let p = "encryptionConfiguration.encryptionType";
+            required(p, enumeration(p, e.string("EncryptionType")?, CHANNEL_ENCRYPTION_TYPES)?)?;
+            let key_id = required("encryptionConfiguration.keyId", e.string("KeyId")?)?;
+            Some(ChannelEncryptionConfiguration { key_id })
         }
         None => None,
     };
-    let logging_configuration = logging(&mut c, log)?;
-    c.finish()?;
+    let tags = m.string_map("Tags")?;
+    let logging_configuration = logging(m.sub("LoggingConfiguration")?)?;
     let d = api(engine.create_channel(CreateChannelInput {
-        channel_name: name.unwrap_or_default(),
-        service_execution_role_arn: role.unwrap_or_default(),
+        channel_name,
+        service_execution_role_arn,
         stream_configuration_list,
         s3_destination_configuration,
         s3_tables_destination_configuration,
@@ -219,11 +177,7 @@ pub(crate) fn create_channel(engine: &Engine, m: &mut Members) -> Result<Out, Ap
 }
 
 fn channel_arn(m: &mut Members) -> Result<String, ApiError> {
-    let arn = m.string("ChannelARN")?;
-    let mut c = Checks::default();
-    let arn = c.required("channelARN", arn);
-    c.finish()?;
-    Ok(arn.unwrap_or_default())
+    required("channelARN", m.string("ChannelARN")?)
 }
 
 pub(crate) fn describe_channel(engine: &Engine, m: &mut Members) -> Result<Out, ApiError> {
@@ -238,57 +192,45 @@ pub(crate) fn delete_channel(engine: &Engine, m: &mut Members) -> Result<Out, Ap
     Ok(Out::empty())
 }
 
+/// `DataFreshnessInSeconds` of an update input structure (required in it).
+fn freshness(path: &str, d: Option<Members>) -> Result<Option<i64>, ApiError> {
+    match d {
+        Some(mut d) => Ok(Some(required(&format!("{path}.dataFreshnessInSeconds"), d.int("DataFreshnessInSeconds")?)?)),
+        None => Ok(None),
+    }
+}
+
 pub(crate) fn update_channel(engine: &Engine, m: &mut Members) -> Result<Out, ApiError> {
-    let arn = m.string("ChannelARN")?;
-    let s3 = m.sub("S3DestinationConfiguration")?;
-    let tables = m.sub("S3TablesDestinationConfiguration")?;
-    let log = m.sub("LoggingConfiguration")?;
-    let mut c = Checks::default();
-    let arn = c.required("channelARN", arn);
-    let fresh = |c: &mut Checks, path: &str, d: Option<Members>| -> Result<Option<i64>, ApiError> {
-        match d {
-            Some(mut d) => {
-                let f = d.int("DataFreshnessInSeconds")?;
-                Ok(c.required(&format!("{path}.dataFreshnessInSeconds"), f))
-            }
-            None => Ok(None),
-        }
-    };
-    let s3 = fresh(&mut c, "s3DestinationConfiguration", s3)?;
-    let tables = fresh(&mut c, "s3TablesDestinationConfiguration", tables)?;
-    let logging_configuration = logging(&mut c, log)?;
-    c.finish()?;
+    let channel_arn = channel_arn(m)?;
+    let s3_data_freshness_in_seconds = freshness("s3DestinationConfiguration", m.sub("S3DestinationConfiguration")?)?;
+    let s3_tables_data_freshness_in_seconds =
+        freshness("s3TablesDestinationConfiguration", m.sub("S3TablesDestinationConfiguration")?)?;
+    let logging_configuration = logging(m.sub("LoggingConfiguration")?)?;
     let d = api(engine.update_channel(UpdateChannelInput {
-        channel_arn: arn.unwrap_or_default(),
-        s3_data_freshness_in_seconds: s3,
-        s3_tables_data_freshness_in_seconds: tables,
+        channel_arn,
+        s3_data_freshness_in_seconds,
+        s3_tables_data_freshness_in_seconds,
         logging_configuration,
     }))?;
     Ok(Out::Map(vec![("ChannelDescription", description(&d))]))
 }
 
 pub(crate) fn list_channels(engine: &Engine, m: &mut Members) -> Result<Out, ApiError> {
-    let filter = m.list("StreamFilter")?;
-    let max = m.int("MaxResults")?;
-    let next_token = m.string("NextToken")?;
-    let codec = m.codec;
-    let mut c = Checks::default();
-    let max = c.int("maxResults", max, 1);
-    let stream_filter = match filter {
+    let stream_filter = match m.list("StreamFilter")? {
         Some(items) => {
-            let mut out = Vec::new();
-            for (i, item) in items.into_iter().enumerate() {
-                let mut f = Members::structure(codec, item)?;
-                let arn = f.string("StreamARN")?;
-                let created = f.timestamp("StreamCreationTimestamp")?;
-                let arn = c.required(&format!("streamFilter.{}.member.streamARN", i + 1), arn);
-                out.push(StreamFilter { stream_arn: arn.unwrap_or_default(), stream_creation_timestamp: created });
+            let mut out = Vec::with_capacity(items.len());
+            for (i, mut f) in structures(m, items)? {
+                out.push(StreamFilter {
+                    stream_arn: required(&format!("streamFilter.{i}.member.streamARN"), f.string("StreamARN")?)?,
+                    stream_creation_timestamp: f.timestamp("StreamCreationTimestamp")?,
+                });
             }
             Some(out)
         }
         None => None,
     };
-    c.finish()?;
+    let max = unsigned("maxResults", m.int("MaxResults")?)?;
+    let next_token = m.string("NextToken")?;
     let out = api(engine.list_channels(ListChannelsInput { stream_filter, max_results: max, next_token }))?;
     let summaries = out
         .channel_summaries

@@ -8,6 +8,8 @@
 //! - Before a usable content type is known, Kinesis answers in XML: a non-POST request is
 //!   403 `AccessDeniedException`, an unknown content type 404 `UnknownOperationException`
 //!   (403 `AccessDeniedException` when the target is unusable too).
+//! - A plain `application/json` request gets the legacy Coral envelope
+//!   `{"Output":{"__type":"com.amazon.coral.service#<Name>"},"Version":"1.0"}`.
 
 use http::StatusCode;
 
@@ -26,6 +28,9 @@ pub enum Form {
     XmlEmpty,
     /// No body (413).
     NoBody,
+    /// `{"Output":{"__type":"com.amazon.coral.service#<Type>"},"Version":"1.0"}` as
+    /// `application/json` (requests sent as plain `application/json`).
+    CoralOutput,
 }
 
 /// An error response.
@@ -54,6 +59,17 @@ impl ApiError {
     /// `SerializationException` without a message (empty body).
     pub fn serialization_bare() -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, "SerializationException", None, Form::Envelope)
+    }
+
+    /// A plain `application/json` body that does not parse: 400 in the legacy envelope.
+    pub fn coral_serialization() -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "SerializationException", None, Form::CoralOutput)
+    }
+
+    /// A plain `application/json` body that parses: Kinesis serves no operation in that
+    /// content type, 404 in the legacy envelope.
+    pub fn coral_unknown_operation() -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "UnknownOperationException", None, Form::CoralOutput)
     }
 
     /// `UnknownOperationException` (unknown `X-Amz-Target`).
@@ -154,6 +170,11 @@ impl ApiError {
             }
             Form::XmlEmpty => (format!("<{}/>\n", self.code).into_bytes(), None),
             Form::NoBody => (Vec::new(), None),
+            Form::CoralOutput => {
+                let body =
+                    format!(r#"{{"Output":{{"__type":"com.amazon.coral.service#{}"}},"Version":"1.0"}}"#, self.code);
+                (body.into_bytes(), Some(wire::PLAIN_JSON))
+            }
         }
     }
 }
@@ -182,6 +203,18 @@ mod tests {
         let api = ApiError::from_engine(&e);
         assert_eq!(api.status, StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(String::from_utf8(api.body(Codec::Json).0).unwrap(), r#"{"__type":"InternalFailure"}"#);
+    }
+
+    #[test]
+    fn plain_json_gets_the_coral_envelope() {
+        let (body, ct) = ApiError::coral_unknown_operation().body(Codec::Json);
+        assert_eq!(ct, Some("application/json"));
+        assert_eq!(
+            String::from_utf8(body).unwrap(),
+            r#"{"Output":{"__type":"com.amazon.coral.service#UnknownOperationException"},"Version":"1.0"}"#
+        );
+        assert_eq!(ApiError::coral_unknown_operation().status, StatusCode::NOT_FOUND);
+        assert_eq!(ApiError::coral_serialization().status, StatusCode::BAD_REQUEST);
     }
 
     #[test]

@@ -1,15 +1,22 @@
 //! The Kinesis wire protocol of `shardlog serve`, without HTTP: the JSON 1.1 and CBOR codecs
-//! (`wire`), the operation table that validates a decoded request and calls the engine
-//! (`ops`, with the account/capacity/encryption/monitoring operations in `settings`, the
-//! tag and policy operations by ARN in `resources` and the channel operations in
-//! `channels`), and the error envelope (`errors`).
+//! (`wire`), the deserializer's type rules (`deser`), the service model's input constraints
+//! (`model`, tables generated into `model_gen`) and the validator that applies them before
+//! anything else (`validate`), the operation table that calls the engine (`ops`, with the
+//! account/capacity/encryption/monitoring operations in `settings`, the tag and policy
+//! operations by ARN in `resources` and the channel operations in `channels`), and the error
+//! envelope (`errors`).
 //!
 //! Kept apart from the server so the request parser and validator can be driven directly,
 //! by the `request` fuzz target (`fuzz/checks/request.rs`) and its corpus replay.
 
 mod channels;
+pub mod deser;
 pub mod errors;
+pub mod model;
+#[rustfmt::skip]
+pub mod model_gen;
 pub mod ops;
 mod resources;
 mod settings;
+pub mod validate;
 pub mod wire;

@@ -1,27 +1,41 @@
 //! The operation table: `X-Amz-Target` → engine call, request members → engine input
 //! structs, engine outputs → response members.
 //!
-//! Each operation first reads every member it knows with its model type (a wrong type is a
-//! `SerializationException` with the deserializer's message, as Kinesis words it), then
-//! checks what the engine's typed inputs cannot express — required members (`Value null at
-//! '<member>' failed to satisfy constraint: Member must not be null`), enum values and
-//! negative integers — collecting every violation into one `ValidationException`; the engine
-//! validates the rest (names, patterns, lengths, ranges) with Kinesis' messages. Members the
-//! engine does not model (`StreamId`, `WarmThroughputMiBps`, consumer `Tags`) are accepted
-//! and ignored, as are unknown members.
+//! Every request is first checked against the service model by
+//! [`validate`](super::validate) (types, then every modelled constraint, all violations in one
+//! `ValidationException`), before anything else — AWS's order. Only then are members read
+//! (with the deserializer's conversions, which cannot fail on a validated request) and the
+//! engine called; the engine keeps its own typed checks for library callers and adds the
+//! rules that need state (a stream's record limit, shard ids, …). Unknown members are
+//! accepted and ignored.
+//!
+//! The operations of the newer API are read here too, in the same way, by `settings`
+//! (account, capacity, encryption, monitoring), `resources` (tags and policies by ARN) and
+//! `channels`. The queue operations are in the model (so the table test covers them) but not
+//! served: their targets answer `UnknownOperationException`, as any unknown target does.
+//!
+//! One rule the model no longer expresses is the engine's alone: `PartitionKey` (no longer
+//! `required` in the model, for streams whose `RecordDistributionStrategy` is AUTO) is
+//! required on streams that route by partition key. The engine decides it per stream and
+//! reports every missing key like a required member (`Value null at
+//! 'records.2.member.partitionKey' failed to satisfy constraint: Member must not be null`),
+//! all of them in one `ValidationException`; this layer passes the keys through as sent.
 
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use shardlog::engine::types::*;
-use shardlog::kinesis::{Constraint, ValidationErrors};
+use shardlog::kinesis::messages;
 use shardlog::Engine;
 
+use super::deser::{self, to_blob, to_bool, to_int, to_list, to_map, to_string, to_structure, to_timestamp};
 use super::errors::ApiError;
-use super::wire::{decode_base64, Codec, In, Out};
+use super::model;
+use super::validate;
+use super::wire::{Codec, In, Out};
 use super::{channels, resources, settings};
 
-/// Every operation served: the 45 operations of the Kinesis model except the queue
+/// Every operation served: the 57 operations of the Kinesis model but the 12 queue
 /// operations (a later issue).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Op {
@@ -183,117 +197,16 @@ impl Op {
     pub fn name(self) -> &'static str {
         ALL.iter().find(|(o, _)| *o == self).map_or("?", |(_, n)| n)
     }
+
+    /// Whether the model gives the operation an output. A success of an operation without
+    /// one is HTTP 200 with an empty body.
+    pub fn has_output(self) -> bool {
+        model::operation(self.name()).is_none_or(|o| o.has_output)
+    }
 }
 
 // ---------------------------------------------------------------------------------------
-// Reading members with Kinesis' deserializer errors.
-
-const LIST_NOT_EXPECTED: &str = "Start of list found where not expected";
-const MAP_NOT_EXPECTED: &str = "Start of structure or map found where not expected.";
-const NUMBER_CLASS: &str = "class com.amazon.coral.value.json.numbers.TruncatingBigNumber";
-
-fn ser(msg: impl Into<String>) -> ApiError {
-    ApiError::serialization(msg)
-}
-
-/// Strip CBOR tags other than where a timestamp is read.
-fn untag(v: In) -> In {
-    match v {
-        In::Tag(_, inner) => untag(*inner),
-        v => v,
-    }
-}
-
-fn to_string(v: In) -> Result<String, ApiError> {
-    match untag(v) {
-        In::Str(s) => Ok(s),
-        In::Bool(_) => Err(ser("class java.lang.Boolean can not be converted to an String")),
-        In::Int(_) | In::Float(_) => Err(ser(format!("{NUMBER_CLASS} can not be converted to an String"))),
-        In::Bytes(_) => Err(ser("class java.nio.HeapByteBuffer can not be converted to an String")),
-        In::List(_) => Err(ser(LIST_NOT_EXPECTED)),
-        In::Map(_) => Err(ser(MAP_NOT_EXPECTED)),
-        In::Null | In::Tag(..) => Err(ser("null can not be converted to an String")),
-    }
-}
-
-/// An `Integer` member: fractions are truncated towards −∞ and values above 2^31−1 clamped,
-/// as Kinesis' deserializer does.
-fn to_int(v: In) -> Result<i64, ApiError> {
-    const MAX: i128 = i32::MAX as i128;
-    match untag(v) {
-        In::Int(i) => Ok(i.min(MAX).max(i128::from(i64::MIN)) as i64),
-        In::Float(f) => Ok((f.floor().min(MAX as f64)) as i64),
-        In::Bool(_) => Err(ser("class java.lang.Boolean can not be converted to an Integer")),
-        In::Str(_) => Err(ser("class java.lang.String can not be converted to an Integer")),
-        In::Bytes(_) => Err(ser("class java.nio.HeapByteBuffer can not be converted to an Integer")),
-        In::List(_) => Err(ser(LIST_NOT_EXPECTED)),
-        In::Map(_) => Err(ser(MAP_NOT_EXPECTED)),
-        In::Null | In::Tag(..) => Err(ser("null can not be converted to an Integer")),
-    }
-}
-
-fn to_bool(v: In) -> Result<bool, ApiError> {
-    match untag(v) {
-        In::Bool(b) => Ok(b),
-        In::Int(_) | In::Float(_) => Err(ser(format!("{NUMBER_CLASS} can not be converted to an Boolean"))),
-        In::Str(s) => Err(ser(format!("'{}' can not be converted to an Boolean", s.to_uppercase()))),
-        In::Bytes(_) => Err(ser("class java.nio.HeapByteBuffer can not be converted to an Boolean")),
-        In::List(_) => Err(ser(LIST_NOT_EXPECTED)),
-        In::Map(_) => Err(ser(MAP_NOT_EXPECTED)),
-        In::Null | In::Tag(..) => Err(ser("null can not be converted to an Boolean")),
-    }
-}
-
-fn to_blob(v: In) -> Result<Bytes, ApiError> {
-    match untag(v) {
-        In::Bytes(b) => Ok(Bytes::from(b)),
-        In::Str(s) => decode_base64(&s).map(Bytes::from).map_err(ser),
-        In::Bool(_) => Err(ser("class java.lang.Boolean can not be converted to a Blob")),
-        In::Int(_) | In::Float(_) => Err(ser(format!("{NUMBER_CLASS} can not be converted to a Blob"))),
-        In::List(_) => Err(ser(LIST_NOT_EXPECTED)),
-        In::Map(_) => Err(ser(MAP_NOT_EXPECTED)),
-        In::Null | In::Tag(..) => Err(ser("null can not be converted to a Blob")),
-    }
-}
-
-/// A timestamp: JSON epoch seconds (any number form), CBOR tag 1 around epoch milliseconds
-/// (an untagged CBOR number is taken as milliseconds too).
-fn to_timestamp(codec: Codec, v: In) -> Result<Timestamp, ApiError> {
-    let (v, per_unit) = match (codec, v) {
-        (Codec::Cbor, In::Tag(_, inner)) => (untag(*inner), 1),
-        (Codec::Cbor, v) => (v, 1),
-        (Codec::Json, v) => (v, 1000),
-    };
-    match v {
-        In::Int(i) => {
-            let ms = i.saturating_mul(per_unit);
-            Ok(Timestamp(ms.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64))
-        }
-        In::Float(f) => Ok(Timestamp((f * per_unit as f64).round() as i64)),
-        In::Bool(_) => Err(ser("class java.lang.Boolean can not be converted to milliseconds since epoch")),
-        In::Str(_) => Err(ser("class java.lang.String can not be converted to milliseconds since epoch")),
-        In::Bytes(_) => Err(ser("class java.nio.HeapByteBuffer can not be converted to milliseconds since epoch")),
-        In::List(_) => Err(ser(LIST_NOT_EXPECTED)),
-        In::Map(_) => Err(ser(MAP_NOT_EXPECTED)),
-        In::Null | In::Tag(..) => Err(ser("null can not be converted to milliseconds since epoch")),
-    }
-}
-
-fn to_list(v: In) -> Result<Vec<In>, ApiError> {
-    match untag(v) {
-        In::List(items) => Ok(items),
-        In::Map(_) => Err(ser(MAP_NOT_EXPECTED)),
-        _ => Err(ser("Expected list or null")),
-    }
-}
-
-fn to_map(v: In) -> Result<Vec<(String, In)>, ApiError> {
-    match untag(v) {
-        In::Map(m) => Ok(m),
-        In::List(_) => Err(ser(LIST_NOT_EXPECTED)),
-        _ => Err(ser("Expected map or null")),
-    }
-}
+// Reading members of a validated request.
 
 /// The members of a structure, read once each.
 pub struct Members {
@@ -304,19 +217,8 @@ pub struct Members {
 impl Members {
     /// The members of a request body (which must be a structure).
     pub fn new(codec: Codec, body: In) -> Result<Members, ApiError> {
-        match untag(body) {
-            In::Map(map) => Ok(Members { codec, map }),
-            In::List(_) => Err(ser(LIST_NOT_EXPECTED)),
-            _ => Err(ser("Expected a structure")),
-        }
-    }
-
-    pub(crate) fn structure(codec: Codec, v: In) -> Result<Members, ApiError> {
-        match untag(v) {
-            In::Map(map) => Ok(Members { codec, map }),
-            In::List(_) => Err(ser(LIST_NOT_EXPECTED)),
-            _ => Err(ser("Expected null")),
-        }
+        deser::body_members(&body)?;
+        Ok(Members { codec, map: to_structure(codec, body)? })
     }
 
     /// Take a member (`None` when absent or null; the last one when repeated).
@@ -329,19 +231,23 @@ impl Members {
     }
 
     pub(crate) fn string(&mut self, name: &str) -> Result<Option<String>, ApiError> {
-        self.take(name).map(to_string).transpose()
+        let codec = self.codec;
+        self.take(name).map(|v| to_string(codec, v)).transpose()
     }
 
     pub(crate) fn int(&mut self, name: &str) -> Result<Option<i64>, ApiError> {
-        self.take(name).map(to_int).transpose()
+        let codec = self.codec;
+        self.take(name).map(|v| to_int(codec, v)).transpose()
     }
 
     pub(crate) fn boolean(&mut self, name: &str) -> Result<Option<bool>, ApiError> {
-        self.take(name).map(to_bool).transpose()
+        let codec = self.codec;
+        self.take(name).map(|v| to_bool(codec, v)).transpose()
     }
 
     pub(crate) fn blob(&mut self, name: &str) -> Result<Option<Bytes>, ApiError> {
-        self.take(name).map(to_blob).transpose()
+        let codec = self.codec;
+        self.take(name).map(|v| to_blob(codec, v)).transpose()
     }
 
     pub(crate) fn timestamp(&mut self, name: &str) -> Result<Option<Timestamp>, ApiError> {
@@ -350,27 +256,37 @@ impl Members {
     }
 
     pub(crate) fn list(&mut self, name: &str) -> Result<Option<Vec<In>>, ApiError> {
-        self.take(name).map(to_list).transpose()
+        let codec = self.codec;
+        self.take(name).map(|v| to_list(codec, v)).transpose()
     }
 
     pub(crate) fn string_list(&mut self, name: &str) -> Result<Option<Vec<String>>, ApiError> {
-        self.list(name)?.map(|items| items.into_iter().filter(|v| *v != In::Null).map(to_string).collect()).transpose()
+        let codec = self.codec;
+        self.list(name)?
+            .map(|items| items.into_iter().filter(|v| *v != In::Null).map(|v| to_string(codec, v)).collect())
+            .transpose()
     }
 
     pub(crate) fn string_map(&mut self, name: &str) -> Result<Option<BTreeMap<String, String>>, ApiError> {
-        let Some(m) = self.take(name).map(to_map).transpose()? else { return Ok(None) };
+        let codec = self.codec;
+        let Some(m) = self.take(name).map(|v| to_map(codec, v)).transpose()? else { return Ok(None) };
         let mut out = BTreeMap::new();
         for (k, v) in m {
             if v != In::Null {
-                out.insert(k, to_string(v)?);
+                out.insert(k, to_string(codec, v)?);
             }
         }
         Ok(Some(out))
     }
 
+    /// The members of a nested structure value (a list element).
+    pub(crate) fn structure(codec: Codec, v: In) -> Result<Members, ApiError> {
+        Ok(Members { codec, map: to_structure(codec, v)? })
+    }
+
     pub(crate) fn sub(&mut self, name: &str) -> Result<Option<Members>, ApiError> {
         let codec = self.codec;
-        self.take(name).map(|v| Members::structure(codec, v)).transpose()
+        Ok(self.take(name).map(|v| to_structure(codec, v)).transpose()?.map(|map| Members { codec, map }))
     }
 
     pub(crate) fn stream_ref(&mut self) -> Result<StreamRef, ApiError> {
@@ -381,60 +297,51 @@ impl Members {
     }
 }
 
-// ---------------------------------------------------------------------------------------
-// Validation of what the engine's typed inputs cannot express.
-
-/// Violations found before the engine is called.
-#[derive(Default)]
-pub(crate) struct Checks {
-    pub(crate) errs: ValidationErrors,
+/// A required member. The model validator has already refused requests without it; this is
+/// the same answer should it ever be reached.
+pub(crate) fn required<T>(member: &str, v: Option<T>) -> Result<T, ApiError> {
+    v.ok_or_else(|| {
+        ApiError::validation(format!(
+            "1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null"
+        ))
+    })
 }
 
-impl Checks {
-    /// A required member: records `Member must not be null` when absent.
-    pub(crate) fn required<T>(&mut self, member: &str, v: Option<T>) -> Option<T> {
-        if v.is_none() {
-            self.errs.null(member);
-        }
-        v
-    }
+/// An integer member for an engine input of type `u32`. The model's minimum (checked by the
+/// validator) is at least 0 for every member read this way.
+pub(crate) fn unsigned(member: &str, v: Option<i64>) -> Result<Option<u32>, ApiError> {
+    v.map(|n| {
+        u32::try_from(n).map_err(|_| {
+            ApiError::validation(format!(
+                "1 validation error detected: Value '{n}' at '{member}' failed to satisfy constraint: Member must \
+                 have value greater than or equal to 0"
+            ))
+        })
+    })
+    .transpose()
+}
 
-    /// An integer member with model minimum `min`, for an engine input of type `u32`: a value
-    /// below the minimum is reported here (the engine cannot see negatives); the rest of
-    /// its range is checked by the engine.
-    pub(crate) fn int(&mut self, member: &str, v: Option<i64>, min: i64) -> Option<u32> {
-        let v = v?;
-        if v < min {
-            self.errs.push(member, v, Constraint::MinValue(i128::from(min)));
-            return None;
+/// An enum member (the validator has checked the value is in the model's set).
+pub(crate) fn enumeration<T: Copy>(
+    member: &str,
+    v: Option<String>,
+    values: &[(&'static str, T)],
+) -> Result<Option<T>, ApiError> {
+    let Some(s) = v else { return Ok(None) };
+    match values.iter().find(|(name, _)| *name == s) {
+        Some((_, t)) => Ok(Some(*t)),
+        None => {
+            let names: Vec<&str> = values.iter().map(|(n, _)| *n).collect();
+            Err(ApiError::validation(format!(
+                "1 validation error detected: Value '{s}' at '{member}' failed to satisfy constraint: Member must \
+                 satisfy enum value set: [{}]",
+                names.join(", ")
+            )))
         }
-        u32::try_from(v).ok()
-    }
-
-    /// An enum member.
-    pub(crate) fn enumeration<T: Copy>(
-        &mut self,
-        member: &str,
-        v: Option<String>,
-        values: &[(&'static str, T)],
-    ) -> Option<T> {
-        let s = v?;
-        match values.iter().find(|(name, _)| *name == s) {
-            Some((_, t)) => Some(*t),
-            None => {
-                let names: Vec<&str> = values.iter().map(|(n, _)| *n).collect();
-                self.errs.push(member, &s, Constraint::EnumValue(&names));
-                None
-            }
-        }
-    }
-
-    pub(crate) fn finish(self) -> Result<(), ApiError> {
-        self.errs.into_result().map_err(|e| ApiError::validation(e.to_string()))
     }
 }
 
-/// `ShardIteratorType` / `StartingPosition.Type`, in the model's order.
+/// `ShardIteratorType` / `StartingPosition.Type`.
 const ITERATOR_TYPES: &[(&str, ShardIteratorType)] = &[
     ("AFTER_SEQUENCE_NUMBER", ShardIteratorType::AfterSequenceNumber),
     ("LATEST", ShardIteratorType::Latest),
@@ -446,10 +353,6 @@ const ITERATOR_TYPES: &[(&str, ShardIteratorType)] = &[
 pub(crate) const STREAM_MODES: &[(&str, StreamMode)] =
     &[("PROVISIONED", StreamMode::Provisioned), ("ON_DEMAND", StreamMode::OnDemand)];
 
-/// `RecordDistributionStrategy`, in the model's order.
-pub(crate) const DISTRIBUTIONS: &[(&str, RecordDistribution)] =
-    &[("AUTO", RecordDistribution::Auto), ("USER_PARTITION_KEY", RecordDistribution::UserPartitionKey)];
-
 const SHARD_FILTER_TYPES: &[(&str, ShardFilterType)] = &[
     ("AFTER_SHARD_ID", ShardFilterType::AfterShardId),
     ("AT_TRIM_HORIZON", ShardFilterType::AtTrimHorizon),
@@ -458,6 +361,10 @@ const SHARD_FILTER_TYPES: &[(&str, ShardFilterType)] = &[
     ("AT_TIMESTAMP", ShardFilterType::AtTimestamp),
     ("FROM_TIMESTAMP", ShardFilterType::FromTimestamp),
 ];
+
+/// `RecordDistributionStrategy`, in the model's order.
+pub(crate) const DISTRIBUTIONS: &[(&str, RecordDistribution)] =
+    &[("AUTO", RecordDistribution::Auto), ("USER_PARTITION_KEY", RecordDistribution::UserPartitionKey)];
 
 const SCALING_TYPES: &[(&str, ScalingType)] = &[("UNIFORM_SCALING", ScalingType::UniformScaling)];
 
@@ -565,8 +472,11 @@ pub(crate) fn consumer(c: &Consumer) -> Out {
 // ---------------------------------------------------------------------------------------
 // The operations.
 
-/// Run `op` (any but `SubscribeToShard`) on `engine` with the decoded request `body`.
+/// Run `op` (any but `SubscribeToShard`) on `engine` with the decoded request `body`: the
+/// model validator first, then the engine. Operations without an output return an empty
+/// structure, which the server sends as an empty body ([`Op::has_output`]).
 pub fn call(engine: &Engine, op: Op, codec: Codec, body: In) -> Result<Out, ApiError> {
+    validate::validate(op.name(), codec, &body)?;
     let mut m = Members::new(codec, body)?;
     match op {
         Op::CreateStream => create_stream(engine, &mut m),
@@ -626,46 +536,32 @@ pub fn call(engine: &Engine, op: Op, codec: Codec, body: In) -> Result<Out, ApiE
             ]))
         }
         Op::UpdateMaxRecordSize => {
-            // The model names the stream by `StreamARN` only (`StreamId` is reserved).
+            // The model names the stream by `StreamARN` (and `StreamId`) only.
             let stream_arn = m.string("StreamARN")?;
             let stream_id = m.string("StreamId")?;
-            let kib = m.int("MaxRecordSizeInKiB")?;
-            let mut c = Checks::default();
-            let kib = c.required("maxRecordSizeInKiB", kib);
-            let kib = c.int("maxRecordSizeInKiB", kib, 1024);
-            c.finish()?;
+            let kib = unsigned("maxRecordSizeInKiB", m.int("MaxRecordSizeInKiB")?)?;
             let stream = StreamRef { stream_name: None, stream_arn, stream_id };
-            api(engine.update_max_record_size(stream, kib.unwrap_or_default()))?;
+            api(engine.update_max_record_size(stream, required("maxRecordSizeInKiB", kib)?))?;
             Ok(Out::empty())
         }
         Op::ListStreams => list_streams(engine, &mut m),
         Op::ListShards => list_shards(engine, &mut m),
         Op::AddTagsToStream => {
             let stream = m.stream_ref()?;
-            let tags = m.string_map("Tags")?;
-            let mut c = Checks::default();
-            let tags = c.required("tags", tags);
-            c.finish()?;
-            api(engine.add_tags_to_stream(AddTagsToStreamInput { stream, tags: tags.unwrap_or_default() }))?;
+            let tags = required("tags", m.string_map("Tags")?)?;
+            api(engine.add_tags_to_stream(AddTagsToStreamInput { stream, tags }))?;
             Ok(Out::empty())
         }
         Op::RemoveTagsFromStream => {
             let stream = m.stream_ref()?;
-            let keys = m.string_list("TagKeys")?;
-            let mut c = Checks::default();
-            let keys = c.required("tagKeys", keys);
-            c.finish()?;
-            api(engine
-                .remove_tags_from_stream(RemoveTagsFromStreamInput { stream, tag_keys: keys.unwrap_or_default() }))?;
+            let tag_keys = required("tagKeys", m.string_list("TagKeys")?)?;
+            api(engine.remove_tags_from_stream(RemoveTagsFromStreamInput { stream, tag_keys }))?;
             Ok(Out::empty())
         }
         Op::ListTagsForStream => {
             let stream = m.stream_ref()?;
             let start = m.string("ExclusiveStartTagKey")?;
-            let limit = m.int("Limit")?;
-            let mut c = Checks::default();
-            let limit = c.int("limit", limit, 1);
-            c.finish()?;
+            let limit = unsigned("limit", m.int("Limit")?)?;
             let out = api(engine.list_tags_for_stream(ListTagsForStreamInput {
                 stream,
                 exclusive_start_tag_key: start,
@@ -688,48 +584,30 @@ pub fn call(engine: &Engine, op: Op, codec: Codec, body: In) -> Result<Out, ApiE
         Op::GetRecords => get_records(engine, &mut m),
         Op::SplitShard => {
             let stream = m.stream_ref()?;
-            let key = m.string("NewStartingHashKey")?;
-            let shard = m.string("ShardToSplit")?;
-            let mut c = Checks::default();
-            let key = c.required("newStartingHashKey", key);
-            let shard = c.required("shardToSplit", shard);
-            c.finish()?;
-            api(engine.split_shard(SplitShardInput {
-                stream,
-                shard_to_split: shard.unwrap_or_default(),
-                new_starting_hash_key: key.unwrap_or_default(),
-            }))?;
+            let key = required("newStartingHashKey", m.string("NewStartingHashKey")?)?;
+            let shard = required("shardToSplit", m.string("ShardToSplit")?)?;
+            api(engine.split_shard(SplitShardInput { stream, shard_to_split: shard, new_starting_hash_key: key }))?;
             Ok(Out::empty())
         }
         Op::MergeShards => {
             let stream = m.stream_ref()?;
-            let adjacent = m.string("AdjacentShardToMerge")?;
-            let shard = m.string("ShardToMerge")?;
-            let mut c = Checks::default();
-            let shard = c.required("shardToMerge", shard);
-            let adjacent = c.required("adjacentShardToMerge", adjacent);
-            c.finish()?;
+            let adjacent = required("adjacentShardToMerge", m.string("AdjacentShardToMerge")?)?;
+            let shard = required("shardToMerge", m.string("ShardToMerge")?)?;
             api(engine.merge_shards(MergeShardsInput {
                 stream,
-                shard_to_merge: shard.unwrap_or_default(),
-                adjacent_shard_to_merge: adjacent.unwrap_or_default(),
+                shard_to_merge: shard,
+                adjacent_shard_to_merge: adjacent,
             }))?;
             Ok(Out::empty())
         }
         Op::UpdateShardCount => {
             let stream = m.stream_ref()?;
-            let scaling = m.string("ScalingType")?;
-            let target = m.int("TargetShardCount")?;
-            let mut c = Checks::default();
-            let scaling = c.required("scalingType", scaling);
-            let scaling = c.enumeration("scalingType", scaling, SCALING_TYPES);
-            let target = c.required("targetShardCount", target);
-            let target = c.int("targetShardCount", target, 1);
-            c.finish()?;
+            let scaling = enumeration("scalingType", m.string("ScalingType")?, SCALING_TYPES)?;
+            let target = unsigned("targetShardCount", m.int("TargetShardCount")?)?;
             let out = api(engine.update_shard_count(UpdateShardCountInput {
                 stream,
-                target_shard_count: target.unwrap_or_default(),
-                scaling_type: scaling.unwrap_or_default(),
+                target_shard_count: required("targetShardCount", target)?,
+                scaling_type: required("scalingType", scaling)?,
             }))?;
             Ok(Out::Map(vec![
                 ("StreamName", s(out.stream_name)),
@@ -740,12 +618,12 @@ pub fn call(engine: &Engine, op: Op, codec: Codec, body: In) -> Result<Out, ApiE
         }
         Op::IncreaseStreamRetentionPeriod | Op::DecreaseStreamRetentionPeriod => {
             let stream = m.stream_ref()?;
-            let hours = m.int("RetentionPeriodHours")?;
-            let mut c = Checks::default();
-            let hours = c.required("retentionPeriodHours", hours);
-            let hours = c.int("retentionPeriodHours", hours, 1);
-            c.finish()?;
-            let input = RetentionPeriodInput { stream, retention_period_hours: hours.unwrap_or_default() };
+            let hours = required("retentionPeriodHours", m.int("RetentionPeriodHours")?)?;
+            // The model sets no bounds; a negative period gets the engine's "too short" text.
+            let Ok(hours) = u32::try_from(hours) else {
+                return Err(ApiError::from_engine(&messages::retention_too_short(hours)));
+            };
+            let input = RetentionPeriodInput { stream, retention_period_hours: hours };
             if op == Op::IncreaseStreamRetentionPeriod {
                 api(engine.increase_stream_retention_period(input))?;
             } else {
@@ -754,17 +632,13 @@ pub fn call(engine: &Engine, op: Op, codec: Codec, body: In) -> Result<Out, ApiE
             Ok(Out::empty())
         }
         Op::RegisterStreamConsumer => {
-            let name = m.string("ConsumerName")?;
-            let arn = m.string("StreamARN")?;
+            let name = required("consumerName", m.string("ConsumerName")?)?;
+            let arn = required("streamARN", m.string("StreamARN")?)?;
             let stream_id = m.string("StreamId")?;
             let tags = m.string_map("Tags")?;
-            let mut c = Checks::default();
-            let name = c.required("consumerName", name);
-            let arn = c.required("streamARN", arn);
-            c.finish()?;
             let out = api(engine.register_stream_consumer(RegisterStreamConsumerInput {
-                stream_arn: arn.unwrap_or_default(),
-                consumer_name: name.unwrap_or_default(),
+                stream_arn: arn,
+                consumer_name: name,
                 stream_id,
                 tags: tags.unwrap_or_default(),
             }))?;
@@ -790,17 +664,13 @@ pub fn call(engine: &Engine, op: Op, codec: Codec, body: In) -> Result<Out, ApiE
             )]))
         }
         Op::ListStreamConsumers => {
-            let max = m.int("MaxResults")?;
+            let max = unsigned("maxResults", m.int("MaxResults")?)?;
             let next_token = m.string("NextToken")?;
-            let arn = m.string("StreamARN")?;
+            let arn = required("streamARN", m.string("StreamARN")?)?;
             let created = m.timestamp("StreamCreationTimestamp")?;
             let stream_id = m.string("StreamId")?;
-            let mut c = Checks::default();
-            let max = c.int("maxResults", max, 1);
-            let arn = c.required("streamARN", arn);
-            c.finish()?;
             let out = api(engine.list_stream_consumers(ListStreamConsumersInput {
-                stream_arn: arn.unwrap_or_default(),
+                stream_arn: arn,
                 next_token,
                 max_results: max,
                 stream_creation_timestamp: created,
@@ -814,7 +684,7 @@ pub fn call(engine: &Engine, op: Op, codec: Codec, body: In) -> Result<Out, ApiE
             // Served as an event stream by the caller; never reached through `call`.
             Err(ApiError::unknown_operation())
         }
-        Op::DescribeAccountSettings => settings::describe_account_settings(engine, &mut m),
+        Op::DescribeAccountSettings => settings::describe_account_settings(engine),
         Op::UpdateAccountSettings => settings::update_account_settings(engine, &mut m),
         Op::UpdateStreamMode => settings::update_stream_mode(engine, &mut m),
         Op::UpdateStreamWarmThroughput => settings::update_stream_warm_throughput(engine, &mut m),
@@ -847,32 +717,19 @@ fn consumer_ref(m: &mut Members) -> Result<ConsumerRef, ApiError> {
 }
 
 fn create_stream(engine: &Engine, m: &mut Members) -> Result<Out, ApiError> {
-    let max_kib = m.int("MaxRecordSizeInKiB")?;
-    let shard_count = m.int("ShardCount")?;
-    let name = m.string("StreamName")?;
-    let mode = match m.sub("StreamModeDetails")? {
-        Some(mut d) => Some(d.string("StreamMode")?),
+    let max_kib = unsigned("maxRecordSizeInKiB", m.int("MaxRecordSizeInKiB")?)?;
+    let shard_count = unsigned("shardCount", m.int("ShardCount")?)?;
+    let name = required("streamName", m.string("StreamName")?)?;
+    let stream_mode = match m.sub("StreamModeDetails")? {
+        Some(mut d) => enumeration("streamModeDetails.streamMode", d.string("StreamMode")?, STREAM_MODES)?,
         None => None,
     };
     let tags = m.string_map("Tags")?;
-    let warm = m.int("WarmThroughputMiBps")?;
-    let distribution = m.string("RecordDistributionStrategy")?;
-    let mut c = Checks::default();
-    let max_kib = c.int("maxRecordSizeInKiB", max_kib, 1024);
-    let shard_count = c.int("shardCount", shard_count, 1);
-    let name = c.required("streamName", name);
-    let stream_mode = match mode {
-        Some(mode) => {
-            let mode = c.required("streamModeDetails.streamMode", mode);
-            c.enumeration("streamModeDetails.streamMode", mode, STREAM_MODES)
-        }
-        None => None,
-    };
-    let warm = c.int("warmThroughputMiBps", warm, 0);
-    let distribution = c.enumeration("recordDistributionStrategy", distribution, DISTRIBUTIONS);
-    c.finish()?;
+    let warm = unsigned("warmThroughputMiBps", m.int("WarmThroughputMiBps")?)?;
+    let distribution =
+        enumeration("recordDistributionStrategy", m.string("RecordDistributionStrategy")?, DISTRIBUTIONS)?;
     api(engine.create_stream(CreateStreamInput {
-        stream_name: name.unwrap_or_default(),
+        stream_name: name,
         shard_count,
         stream_mode,
         tags: tags.unwrap_or_default(),
@@ -885,51 +742,29 @@ fn create_stream(engine: &Engine, m: &mut Members) -> Result<Out, ApiError> {
 
 fn describe_stream(engine: &Engine, m: &mut Members) -> Result<Out, ApiError> {
     let start = m.string("ExclusiveStartShardId")?;
-    let limit = m.int("Limit")?;
+    let limit = unsigned("limit", m.int("Limit")?)?;
     let stream = m.stream_ref()?;
-    let mut c = Checks::default();
-    let limit = c.int("limit", limit, 1);
-    c.finish()?;
     let d = api(engine.describe_stream(DescribeStreamInput { stream, limit, exclusive_start_shard_id: start }))?;
-    let key_id = d.key_id.clone();
-    let out = Out::Map(vec![(
-        "StreamDescription",
-        Out::Map(vec![
-            ("StreamName", s(d.stream_name)),
-            ("StreamARN", s(d.stream_arn)),
-            ("StreamStatus", Out::Static(d.stream_status.as_str())),
-            ("StreamModeDetails", stream_mode(d.stream_mode)),
-            ("Shards", Out::List(d.shards.iter().map(shard).collect())),
-            ("HasMoreShards", Out::Bool(d.has_more_shards)),
-            ("RetentionPeriodHours", Out::Int(i64::from(d.retention_period_hours))),
-            ("StreamCreationTimestamp", Out::Time(d.stream_creation_timestamp.as_millis())),
-            ("EnhancedMonitoring", enhanced_monitoring(&d.enhanced_monitoring)),
-            ("EncryptionType", Out::Static(d.encryption_type.as_str())),
-        ]),
-    )]);
-    Ok(with_key_id(out, key_id))
-}
-
-/// Add `KeyId` to a `StreamDescription` of an encrypted stream.
-fn with_key_id(out: Out, key_id: Option<String>) -> Out {
-    match (out, key_id) {
-        (Out::Map(mut top), Some(k)) => {
-            if let Some((_, Out::Map(d))) = top.first_mut() {
-                d.push(("KeyId", Out::Str(k)));
-            }
-            Out::Map(top)
-        }
-        (out, _) => out,
-    }
+    let mut sd = vec![
+        ("StreamName", s(d.stream_name)),
+        ("StreamARN", s(d.stream_arn)),
+        ("StreamStatus", Out::Static(d.stream_status.as_str())),
+        ("StreamModeDetails", stream_mode(d.stream_mode)),
+        ("Shards", Out::List(d.shards.iter().map(shard).collect())),
+        ("HasMoreShards", Out::Bool(d.has_more_shards)),
+        ("RetentionPeriodHours", Out::Int(i64::from(d.retention_period_hours))),
+        ("StreamCreationTimestamp", Out::Time(d.stream_creation_timestamp.as_millis())),
+        ("EnhancedMonitoring", enhanced_monitoring(&d.enhanced_monitoring)),
+        ("EncryptionType", Out::Static(d.encryption_type.as_str())),
+    ];
+    opt_push(&mut sd, "KeyId", d.key_id.map(Out::Str));
+    Ok(Out::Map(vec![("StreamDescription", Out::Map(sd))]))
 }
 
 fn list_streams(engine: &Engine, m: &mut Members) -> Result<Out, ApiError> {
     let start = m.string("ExclusiveStartStreamName")?;
-    let limit = m.int("Limit")?;
+    let limit = unsigned("limit", m.int("Limit")?)?;
     let next_token = m.string("NextToken")?;
-    let mut c = Checks::default();
-    let limit = c.int("limit", limit, 1);
-    c.finish()?;
     let out = api(engine.list_streams(ListStreamsInput { limit, exclusive_start_stream_name: start, next_token }))?;
     let summaries = out
         .stream_summaries
@@ -955,28 +790,19 @@ fn list_streams(engine: &Engine, m: &mut Members) -> Result<Out, ApiError> {
 
 fn list_shards(engine: &Engine, m: &mut Members) -> Result<Out, ApiError> {
     let start = m.string("ExclusiveStartShardId")?;
-    let max = m.int("MaxResults")?;
+    let max = unsigned("maxResults", m.int("MaxResults")?)?;
     let next_token = m.string("NextToken")?;
-    let filter = match m.sub("ShardFilter")? {
-        Some(mut f) => Some((f.string("ShardId")?, f.timestamp("Timestamp")?, f.string("Type")?)),
+    let shard_filter = match m.sub("ShardFilter")? {
+        Some(mut f) => {
+            let shard_id = f.string("ShardId")?;
+            let timestamp = f.timestamp("Timestamp")?;
+            let kind = enumeration("shardFilter.type", f.string("Type")?, SHARD_FILTER_TYPES)?;
+            Some(ShardFilter { filter_type: required("shardFilter.type", kind)?, shard_id, timestamp })
+        }
         None => None,
     };
     let created = m.timestamp("StreamCreationTimestamp")?;
     let stream = m.stream_ref()?;
-    let mut c = Checks::default();
-    let max = c.int("maxResults", max, 1);
-    let shard_filter = match filter {
-        Some((shard_id, timestamp, kind)) => {
-            let kind = c.required("shardFilter.type", kind);
-            c.enumeration("shardFilter.type", kind, SHARD_FILTER_TYPES).map(|filter_type| ShardFilter {
-                filter_type,
-                shard_id,
-                timestamp,
-            })
-        }
-        None => None,
-    };
-    c.finish()?;
     let out = api(engine.list_shards(ListShardsInput {
         stream,
         next_token,
@@ -990,6 +816,14 @@ fn list_shards(engine: &Engine, m: &mut Members) -> Result<Out, ApiError> {
     Ok(Out::Map(members))
 }
 
+/// `EncryptionType` of a put: AWS leaves it out for unencrypted streams (DescribeStream
+/// and the summary still say `NONE`) and answers `KMS` on encrypted ones.
+fn push_encryption(members: &mut Vec<(&'static str, Out)>, encryption_type: EncryptionType) {
+    if encryption_type != EncryptionType::None {
+        members.push(("EncryptionType", Out::Static(encryption_type.as_str())));
+    }
+}
+
 fn put_record(engine: &Engine, m: &mut Members) -> Result<Out, ApiError> {
     let data = m.blob("Data")?;
     let ehk = m.string("ExplicitHashKey")?;
@@ -997,54 +831,36 @@ fn put_record(engine: &Engine, m: &mut Members) -> Result<Out, ApiError> {
     let ordering = m.string("SequenceNumberForOrdering")?;
     let stream = m.stream_ref()?;
     let dry_run = m.boolean("DryRun")?.unwrap_or(false);
-    let mut c = Checks::default();
-    let data = c.required("data", data);
-    c.finish()?;
-    // PartitionKey is optional in the model; the engine requires it on USER_PARTITION_KEY
-    // streams with the model's old "must not be null" error.
+    // A missing PartitionKey is the engine's to judge (see the module doc).
     let out = api(engine.put_record(PutRecordInput {
         stream,
-        data: data.unwrap_or_default(),
+        data: required("data", data)?,
         partition_key: key,
         explicit_hash_key: ehk,
         sequence_number_for_ordering: ordering,
         dry_run,
     }))?;
-    Ok(Out::Map(vec![
-        ("ShardId", s(out.shard_id)),
-        ("SequenceNumber", s(out.sequence_number.to_string())),
-        ("EncryptionType", Out::Static(out.encryption_type.as_str())),
-    ]))
+    let mut members = vec![("ShardId", s(out.shard_id)), ("SequenceNumber", s(out.sequence_number.to_string()))];
+    push_encryption(&mut members, out.encryption_type);
+    Ok(Out::Map(members))
 }
 
 fn put_records(engine: &Engine, m: &mut Members) -> Result<Out, ApiError> {
-    let records = m.list("Records")?;
+    let records = required("records", m.list("Records")?)?;
     let stream = m.stream_ref()?;
     let dry_run = m.boolean("DryRun")?.unwrap_or(false);
-    let mut c = Checks::default();
-    let mut entries = Vec::new();
-    if let Some(items) = c.required("records", records) {
-        entries.reserve(items.len());
-        let mut read = Vec::with_capacity(items.len());
-        for item in items {
-            if item == In::Null {
-                continue;
-            }
-            let mut e = Members::structure(m.codec, item)?;
-            read.push((e.blob("Data")?, e.string("ExplicitHashKey")?, e.string("PartitionKey")?));
+    let mut entries = Vec::with_capacity(records.len());
+    for item in records {
+        if item == In::Null {
+            continue;
         }
-        for (i, (data, ehk, key)) in read.into_iter().enumerate() {
-            if data.is_none() {
-                c.errs.null(&format!("records.{}.member.data", i + 1));
-            }
-            entries.push(PutRecordsRequestEntry {
-                data: data.unwrap_or_default(),
-                partition_key: key,
-                explicit_hash_key: ehk,
-            });
-        }
+        let mut e = Members::structure(m.codec, item)?;
+        let data = e.blob("Data")?;
+        let explicit_hash_key = e.string("ExplicitHashKey")?;
+        // A missing PartitionKey is the engine's to judge (see the module doc).
+        let partition_key = e.string("PartitionKey")?;
+        entries.push(PutRecordsRequestEntry { data: required("data", data)?, partition_key, explicit_hash_key });
     }
-    c.finish()?;
     let out = api(engine.put_records(PutRecordsInput { stream, records: entries, dry_run }))?;
     let results = out
         .records
@@ -1058,30 +874,23 @@ fn put_records(engine: &Engine, m: &mut Members) -> Result<Out, ApiError> {
             Out::Map(rm)
         })
         .collect();
-    Ok(Out::Map(vec![
-        ("FailedRecordCount", Out::Int(i64::from(out.failed_record_count))),
-        ("Records", Out::List(results)),
-        ("EncryptionType", Out::Static(out.encryption_type.as_str())),
-    ]))
+    let mut members =
+        vec![("FailedRecordCount", Out::Int(i64::from(out.failed_record_count))), ("Records", Out::List(results))];
+    push_encryption(&mut members, out.encryption_type);
+    Ok(Out::Map(members))
 }
 
 fn get_shard_iterator(engine: &Engine, m: &mut Members) -> Result<Out, ApiError> {
-    let shard_id = m.string("ShardId")?;
-    let kind = m.string("ShardIteratorType")?;
+    let shard_id = required("shardId", m.string("ShardId")?)?;
+    let kind = enumeration("shardIteratorType", m.string("ShardIteratorType")?, ITERATOR_TYPES)?;
     let start = m.string("StartingSequenceNumber")?;
     let stream = m.stream_ref()?;
     let timestamp = m.timestamp("Timestamp")?;
     let dry_run = m.boolean("DryRun")?.unwrap_or(false);
-    let mut c = Checks::default();
-    let shard_id = c.required("shardId", shard_id);
-    let kind = c.required("shardIteratorType", kind);
-    let kind = c.enumeration("shardIteratorType", kind, ITERATOR_TYPES);
-    c.finish()?;
-    let (Some(shard_id), Some(kind)) = (shard_id, kind) else { return Err(ApiError::internal()) };
     let out = api(engine.get_shard_iterator(GetShardIteratorInput {
         stream,
         shard_id,
-        shard_iterator_type: kind,
+        shard_iterator_type: required("shardIteratorType", kind)?,
         starting_sequence_number: start,
         timestamp,
         dry_run,
@@ -1090,22 +899,13 @@ fn get_shard_iterator(engine: &Engine, m: &mut Members) -> Result<Out, ApiError>
 }
 
 fn get_records(engine: &Engine, m: &mut Members) -> Result<Out, ApiError> {
-    let limit = m.int("Limit")?;
-    let iterator = m.string("ShardIterator")?;
+    let limit = unsigned("limit", m.int("Limit")?)?;
+    let iterator = required("shardIterator", m.string("ShardIterator")?)?;
     let stream_arn = m.string("StreamARN")?;
     let stream_id = m.string("StreamId")?;
     let dry_run = m.boolean("DryRun")?.unwrap_or(false);
-    let mut c = Checks::default();
-    let limit = c.int("limit", limit, 1);
-    let iterator = c.required("shardIterator", iterator);
-    c.finish()?;
-    let out = api(engine.get_records(GetRecordsInput {
-        shard_iterator: iterator.unwrap_or_default(),
-        limit,
-        stream_arn,
-        stream_id,
-        dry_run,
-    }))?;
+    let out =
+        api(engine.get_records(GetRecordsInput { shard_iterator: iterator, limit, stream_arn, stream_id, dry_run }))?;
     let mut members = vec![("Records", Out::List(out.records.iter().map(record).collect()))];
     opt_push(&mut members, "NextShardIterator", out.next_shard_iterator.map(Out::Str));
     members.push(("MillisBehindLatest", Out::Int(out.millis_behind_latest)));
@@ -1113,31 +913,22 @@ fn get_records(engine: &Engine, m: &mut Members) -> Result<Out, ApiError> {
     Ok(Out::Map(members))
 }
 
-/// The `SubscribeToShard` input of a request body (type and required-member checks).
+/// The `SubscribeToShard` input of a request body (model validation first).
 pub fn subscribe_input(codec: Codec, body: In) -> Result<SubscribeToShardInput, ApiError> {
+    validate::validate(Op::SubscribeToShard.name(), codec, &body)?;
     let mut m = Members::new(codec, body)?;
-    let arn = m.string("ConsumerARN")?;
-    let shard_id = m.string("ShardId")?;
+    let consumer_arn = required("consumerARN", m.string("ConsumerARN")?)?;
+    let shard_id = required("shardId", m.string("ShardId")?)?;
     let stream_id = m.string("StreamId")?;
     let dry_run = m.boolean("DryRun")?.unwrap_or(false);
-    let position = match m.sub("StartingPosition")? {
-        Some(mut p) => Some((p.string("SequenceNumber")?, p.timestamp("Timestamp")?, p.string("Type")?)),
-        None => None,
-    };
-    let mut c = Checks::default();
-    let arn = c.required("consumerARN", arn);
-    let shard_id = c.required("shardId", shard_id);
-    let position = c.required("startingPosition", position).and_then(|(sequence_number, timestamp, kind)| {
-        let kind = c.required("startingPosition.type", kind);
-        c.enumeration("startingPosition.type", kind, ITERATOR_TYPES).map(|position_type| StartingPosition {
-            position_type,
-            sequence_number,
-            timestamp,
-        })
-    });
-    c.finish()?;
-    let (Some(consumer_arn), Some(shard_id), Some(starting_position)) = (arn, shard_id, position) else {
-        return Err(ApiError::internal());
+    let mut p = required("startingPosition", m.sub("StartingPosition")?)?;
+    let sequence_number = p.string("SequenceNumber")?;
+    let timestamp = p.timestamp("Timestamp")?;
+    let position_type = enumeration("startingPosition.type", p.string("Type")?, ITERATOR_TYPES)?;
+    let starting_position = StartingPosition {
+        position_type: required("startingPosition.type", position_type)?,
+        sequence_number,
+        timestamp,
     };
     Ok(SubscribeToShardInput { consumer_arn, shard_id, starting_position, stream_id, dry_run })
 }
@@ -1145,11 +936,6 @@ pub fn subscribe_input(codec: Codec, body: In) -> Result<SubscribeToShardInput, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::wire::decode_json;
-
-    fn members(json: &str) -> Members {
-        Members::new(Codec::Json, decode_json(json.as_bytes()).unwrap()).unwrap()
-    }
 
     #[test]
     fn targets_resolve() {
@@ -1158,56 +944,17 @@ mod tests {
         assert_eq!(Op::from_target("DynamoDB_20120810.PutRecords"), None);
         for (op, name) in ALL {
             assert_eq!(op.name(), *name);
+            assert!(model::operation(name).is_some(), "{name} is an operation of the model");
         }
     }
 
     #[test]
-    fn type_errors_use_kinesis_wording() {
-        let e = members(r#"{"StreamName": 5}"#).string("StreamName").unwrap_err();
-        assert_eq!(e.code, "SerializationException");
-        assert_eq!(
-            e.message.as_deref(),
-            Some("class com.amazon.coral.value.json.numbers.TruncatingBigNumber can not be converted to an String")
-        );
-        let e = members(r#"{"ShardCount": "5"}"#).int("ShardCount").unwrap_err();
-        assert_eq!(e.message.as_deref(), Some("class java.lang.String can not be converted to an Integer"));
-        let e = members(r#"{"Records": {}}"#).list("Records").unwrap_err();
-        assert_eq!(e.message.as_deref(), Some("Start of structure or map found where not expected."));
-        let e = members(r#"{"Timestamp": "2020-01-01"}"#).timestamp("Timestamp").unwrap_err();
-        assert_eq!(
-            e.message.as_deref(),
-            Some("class java.lang.String can not be converted to milliseconds since epoch")
-        );
-    }
-
-    #[test]
-    fn integers_truncate_and_clamp() {
-        assert_eq!(members(r#"{"L": 2.9}"#).int("L").unwrap(), Some(2));
-        assert_eq!(members(r#"{"L": 1e12}"#).int("L").unwrap(), Some(2_147_483_647));
-        assert_eq!(members(r#"{"L": null}"#).int("L").unwrap(), None);
-    }
-
-    #[test]
-    fn json_timestamps_accept_both_number_forms() {
-        assert_eq!(members(r#"{"T": 1.547993531819E9}"#).timestamp("T").unwrap(), Some(Timestamp(1_547_993_531_819)));
-        assert_eq!(members(r#"{"T": 1545084650.987}"#).timestamp("T").unwrap(), Some(Timestamp(1_545_084_650_987)));
-        assert_eq!(members(r#"{"T": 1545084650}"#).timestamp("T").unwrap(), Some(Timestamp(1_545_084_650_000)));
-    }
-
-    #[test]
-    fn validation_collects_every_violation() {
-        let mut c = Checks::default();
-        let _ = c.required::<String>("shardId", None);
-        let _ = c.enumeration("shardIteratorType", Some("SOON".into()), ITERATOR_TYPES);
-        let e = c.finish().unwrap_err();
-        assert_eq!(e.code, "ValidationException");
-        assert_eq!(
-            e.message.as_deref(),
-            Some(
-                "2 validation errors detected: Value null at 'shardId' failed to satisfy constraint: Member must \
-                 not be null; Value 'SOON' at 'shardIteratorType' failed to satisfy constraint: Member must satisfy \
-                 enum value set: [AFTER_SEQUENCE_NUMBER, LATEST, AT_TIMESTAMP, AT_SEQUENCE_NUMBER, TRIM_HORIZON]"
-            )
-        );
+    fn operations_without_model_output_have_empty_bodies() {
+        for op in [Op::CreateStream, Op::DeleteStream, Op::MergeShards, Op::SplitShard, Op::AddTagsToStream] {
+            assert!(!op.has_output(), "{}", op.name());
+        }
+        for op in [Op::PutRecord, Op::DescribeStream, Op::ListStreams, Op::UpdateShardCount] {
+            assert!(op.has_output(), "{}", op.name());
+        }
     }
 }

@@ -1,55 +1,38 @@
 //! Wire side of the tag and policy operations by ARN: `TagResource`, `UntagResource`,
 //! `ListTagsForResource`, `PutResourcePolicy`, `GetResourcePolicy`, `DeleteResourcePolicy`.
+//!
+//! As in `ops`: the model validator has checked every member before these run (required
+//! `ResourceARN` and its pattern, tag map and key-list sizes and lengths); the engine checks
+//! tag characters, the per-resource tag limit and the policy document.
 
 use shardlog::engine::types::*;
 use shardlog::Engine;
 
 use super::errors::ApiError;
-use super::ops::{api, opt_push, s, Checks, Members};
+use super::ops::{api, opt_push, required, s, Members};
 use super::wire::Out;
 
-fn arn_and_id(m: &mut Members) -> Result<(Option<String>, Option<String>), ApiError> {
-    Ok((m.string("ResourceARN")?, m.string("StreamId")?))
+fn arn_and_id(m: &mut Members) -> Result<(String, Option<String>), ApiError> {
+    Ok((required("resourceARN", m.string("ResourceARN")?)?, m.string("StreamId")?))
 }
 
 pub(crate) fn tag_resource(engine: &Engine, m: &mut Members) -> Result<Out, ApiError> {
-    let (arn, stream_id) = arn_and_id(m)?;
-    let tags = m.string_map("Tags")?;
-    let mut c = Checks::default();
-    let tags = c.required("tags", tags);
-    let arn = c.required("resourceARN", arn);
-    c.finish()?;
-    api(engine.tag_resource(TagResourceInput {
-        resource_arn: arn.unwrap_or_default(),
-        tags: tags.unwrap_or_default(),
-        stream_id,
-    }))?;
+    let tags = required("tags", m.string_map("Tags")?)?;
+    let (resource_arn, stream_id) = arn_and_id(m)?;
+    api(engine.tag_resource(TagResourceInput { resource_arn, tags, stream_id }))?;
     Ok(Out::empty())
 }
 
 pub(crate) fn untag_resource(engine: &Engine, m: &mut Members) -> Result<Out, ApiError> {
-    let (arn, stream_id) = arn_and_id(m)?;
-    let keys = m.string_list("TagKeys")?;
-    let mut c = Checks::default();
-    let keys = c.required("tagKeys", keys);
-    let arn = c.required("resourceARN", arn);
-    c.finish()?;
-    api(engine.untag_resource(UntagResourceInput {
-        resource_arn: arn.unwrap_or_default(),
-        tag_keys: keys.unwrap_or_default(),
-        stream_id,
-    }))?;
+    let tag_keys = required("tagKeys", m.string_list("TagKeys")?)?;
+    let (resource_arn, stream_id) = arn_and_id(m)?;
+    api(engine.untag_resource(UntagResourceInput { resource_arn, tag_keys, stream_id }))?;
     Ok(Out::empty())
 }
 
 pub(crate) fn list_tags_for_resource(engine: &Engine, m: &mut Members) -> Result<Out, ApiError> {
-    let (arn, stream_id) = arn_and_id(m)?;
-    let mut c = Checks::default();
-    let arn = c.required("resourceARN", arn);
-    c.finish()?;
-    let out =
-        api(engine
-            .list_tags_for_resource(ListTagsForResourceInput { resource_arn: arn.unwrap_or_default(), stream_id }))?;
+    let (resource_arn, stream_id) = arn_and_id(m)?;
+    let out = api(engine.list_tags_for_resource(ListTagsForResourceInput { resource_arn, stream_id }))?;
     let tags = out
         .tags
         .into_iter()
@@ -63,26 +46,15 @@ pub(crate) fn list_tags_for_resource(engine: &Engine, m: &mut Members) -> Result
 }
 
 pub(crate) fn put_resource_policy(engine: &Engine, m: &mut Members) -> Result<Out, ApiError> {
-    let (arn, stream_id) = arn_and_id(m)?;
-    let policy = m.string("Policy")?;
-    let mut c = Checks::default();
-    let arn = c.required("resourceARN", arn);
-    let policy = c.required("policy", policy);
-    c.finish()?;
-    api(engine.put_resource_policy(PutResourcePolicyInput {
-        resource_arn: arn.unwrap_or_default(),
-        policy: policy.unwrap_or_default(),
-        stream_id,
-    }))?;
+    let (resource_arn, stream_id) = arn_and_id(m)?;
+    let policy = required("policy", m.string("Policy")?)?;
+    api(engine.put_resource_policy(PutResourcePolicyInput { resource_arn, policy, stream_id }))?;
     Ok(Out::empty())
 }
 
 fn policy_input(m: &mut Members) -> Result<ResourcePolicyInput, ApiError> {
-    let (arn, stream_id) = arn_and_id(m)?;
-    let mut c = Checks::default();
-    let arn = c.required("resourceARN", arn);
-    c.finish()?;
-    Ok(ResourcePolicyInput { resource_arn: arn.unwrap_or_default(), stream_id })
+    let (resource_arn, stream_id) = arn_and_id(m)?;
+    Ok(ResourcePolicyInput { resource_arn, stream_id })
 }
 
 pub(crate) fn get_resource_policy(engine: &Engine, m: &mut Members) -> Result<Out, ApiError> {

@@ -20,7 +20,7 @@ use std::time::Duration;
 use clap::builder::FalseyValueParser;
 use clap::{Arg, ArgAction, ArgMatches, Args, Command, FromArgMatches};
 use shardlog::engine::StreamMode;
-use shardlog::{Durability, Limits};
+use shardlog::{Durability, Limits, StatusDelays};
 use tracing::level_filters::LevelFilter;
 
 /// Prefix of every `serve` environment variable.
@@ -139,6 +139,19 @@ pub struct ServeArgs {
     /// How long shutdown waits for in-flight requests before closing the engine anyway.
     #[arg(long, default_value_t = 10, value_name = "SECS")]
     pub shutdown_timeout_secs: u64,
+    /// How long a new stream stays CREATING before it is ACTIVE (0: ACTIVE at once).
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    pub create_stream_ms: u64,
+    /// How long a deleted stream stays DELETING before it is gone (0: gone at once).
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    pub delete_stream_ms: u64,
+    /// How long a stream stays UPDATING after a reshard or update (0: ACTIVE at once).
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    pub update_stream_ms: u64,
+    /// The account's shard quota (default: Kinesis' 500 in us-east-1, us-west-2 and
+    /// eu-west-1, 200 elsewhere).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub shard_limit: Option<u32>,
     /// Deliver channels to this S3-compatible endpoint (`http[s]://host[:port]`, path-style
     /// requests signed with SigV4). Without it, channels deliver into `<dir>/s3/<bucket>/<key>`.
     #[arg(long, value_name = "URL")]
@@ -178,6 +191,16 @@ impl ServeArgs {
             LimitsArg::Kinesis => Limits::kinesis(),
             LimitsArg::Off => Limits::off(),
         }
+    }
+
+    /// The status transitions the flags ask for (`None` when every delay is 0).
+    pub fn status_delays(&self) -> Option<StatusDelays> {
+        let (c, d, u) = (self.create_stream_ms, self.delete_stream_ms, self.update_stream_ms);
+        (c, d, u).ne(&(0, 0, 0)).then(|| StatusDelays {
+            creating: Duration::from_millis(c),
+            deleting: Duration::from_millis(d),
+            updating: Duration::from_millis(u),
+        })
     }
 }
 

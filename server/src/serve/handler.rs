@@ -1,25 +1,32 @@
 //! One request, checked in Kinesis' order (kinesis-behaviour §10.1; kinesalite's
 //! AWS-verified order):
 //!
-//! 1. method: anything but `POST` is 403 XML `AccessDeniedException` (an `OPTIONS` with an
-//!    `Origin` is answered as a CORS preflight);
+//! 1. method: anything but `POST` is 403 XML `AccessDeniedException`; an `OPTIONS` with an
+//!    `Origin` is a CORS preflight, answered 200 with the `Access-Control-*` headers and an
+//!    empty body (and, as AWS, no `x-amz-id-2`);
 //! 2. size: a body over `--max-body-bytes` is 413, decided from `Content-Length` before any
 //!    of it is read, or as soon as a chunked body passes the limit;
-//! 3. empty body: 400 `SerializationException` (known target) or `UnknownOperationException`;
+//! 3. empty body: 400 `SerializationException` (known target) or `UnknownOperationException`,
+//!    without a message, in JSON 1.1 only when the content type is
+//!    `application/x-amz-json-1.1` and in CBOR for any other (or none);
 //! 4. content type: not JSON 1.1 / CBOR 1.1 / `application/json` is 404 XML
 //!    `UnknownOperationException` (403 XML `AccessDeniedException` if the target is unusable
 //!    too);
-//! 5. body parse: 400 `SerializationException` (`Message` says what is wrong);
-//! 6. target: `Kinesis_20131202.<Operation>` of a served operation, else 400
+//! 5. plain `application/json`: a body that does not parse is 400, one that parses 404, both
+//!    in the legacy `{"Output":{"__type":"com.amazon.coral.service#…"},"Version":"1.0"}`
+//!    envelope — before the target and authentication are looked at;
+//! 6. body parse: 400 `SerializationException` without a message (the parser's reason goes
+//!    to the debug log);
+//! 7. target: `Kinesis_20131202.<Operation>` of a served operation, else 400
 //!    `UnknownOperationException`;
-//! 7. authentication (see `auth`);
-//! 8. member types (`SerializationException`), constraints (`ValidationException`), then the
-//!    engine — see `ops`.
+//! 8. authentication (see `auth`);
+//! 9. the model validator (member types, then every constraint), then the engine — see `ops`.
+//!    Operations the model gives no output answer 200 with an empty body.
 //!
-//! Health and metrics (`routes`) are answered before any of this. Steps 5–8 and the
+//! Health and metrics (`routes`) are answered before any of this. Steps 5–9 and the
 //! response encoding run on the blocking pool (parsing, hashing and engine
 //! calls may take CPU or wait for an fdatasync). Every response carries `x-amzn-RequestId`
-//! and `x-amz-id-2`.
+//! and, but for CORS preflights, `x-amz-id-2`.
 
 use std::cell::Cell;
 use std::convert::Infallible;
@@ -68,6 +75,7 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>, peer: SocketAddr)
     let started = Instant::now();
     let request_id = request_id();
     let origin = req.headers().contains_key(http::header::ORIGIN);
+    let preflight = origin && req.method() == Method::OPTIONS;
     let version = req.version();
     let mut info = LogInfo::default();
     let mut resp = process(&state, req, &mut info).await;
@@ -76,10 +84,12 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>, peer: SocketAddr)
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         h.insert("x-amzn-RequestId", v);
     }
-    if let Ok(v) = HeaderValue::from_str(&id2()) {
-        h.insert("x-amz-id-2", v);
+    if !preflight {
+        if let Ok(v) = HeaderValue::from_str(&id2()) {
+            h.insert("x-amz-id-2", v);
+        }
     }
-    if origin {
+    if origin && !preflight {
         h.insert("Access-Control-Allow-Origin", HeaderValue::from_static("*"));
         h.insert(
             "Access-Control-Expose-Headers",
@@ -139,6 +149,7 @@ async fn process(state: &Arc<State>, req: Request<Incoming>, info: &mut LogInfo)
     if parts.method == Method::OPTIONS && parts.headers.contains_key(http::header::ORIGIN) {
         let mut resp = Response::new(Body::full(Bytes::new()));
         let h = resp.headers_mut();
+        h.insert("Access-Control-Allow-Origin", HeaderValue::from_static("*"));
         if let Some(v) = parts.headers.get("access-control-request-headers") {
             h.insert("Access-Control-Allow-Headers", v.clone());
         }
@@ -178,9 +189,14 @@ async fn process(state: &Arc<State>, req: Request<Incoming>, info: &mut LogInfo)
     };
 
     if bytes.is_empty() {
-        let ct = content_type.or(Some(ContentType::CBOR));
+        // JSON 1.1 only when asked for exactly; CBOR for anything else, `application/json`
+        // included.
+        let ct = match content_type {
+            Some(c) if c.header == wire::AMZ_JSON => c,
+            _ => ContentType::CBOR,
+        };
         let e = if op.is_some() { ApiError::serialization_bare() } else { ApiError::unknown_operation() };
-        return error_response(e, ct, info);
+        return error_response(e, Some(ct), info);
     }
     let Some(ct) = content_type else {
         let usable_target = target.split_once('.').is_some_and(|(s, o)| !s.is_empty() && !o.is_empty());
@@ -191,8 +207,16 @@ async fn process(state: &Arc<State>, req: Request<Incoming>, info: &mut LogInfo)
     let st = Arc::clone(state);
     let outcome = tokio::task::spawn_blocking(move || {
         let decoded = match wire::decode(ct.codec, &bytes) {
+            Ok(v) if ct.header == wire::PLAIN_JSON => {
+                drop(v);
+                return Outcome::Failed(ApiError::coral_unknown_operation());
+            }
             Ok(v) => v,
-            Err(msg) => return Outcome::Failed(ApiError::serialization(msg)),
+            Err(_) if ct.header == wire::PLAIN_JSON => return Outcome::Failed(ApiError::coral_serialization()),
+            Err(msg) => {
+                tracing::debug!(error = %msg, "request body does not parse");
+                return Outcome::Failed(ApiError::serialization_bare());
+            }
         };
         let Some(op) = op else { return Outcome::Failed(ApiError::unknown_operation()) };
         let host =
@@ -220,6 +244,8 @@ async fn process(state: &Arc<State>, req: Request<Incoming>, info: &mut LogInfo)
             };
         }
         match ops::call(&st.engine, op, ct.codec, decoded) {
+            // An operation without a modelled output answers with an empty body.
+            Ok(_) if !op.has_output() => Outcome::Done(Vec::new()),
             Ok(out) => Outcome::Done(wire::encode(ct.codec, &out)),
             Err(e) => Outcome::Failed(e),
         }

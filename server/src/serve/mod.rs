@@ -102,6 +102,8 @@ impl ServeArgs {
             account_id: self.account.clone(),
             durability: self.durability(),
             limits: self.limits(),
+            status_delays: self.status_delays(),
+            shard_limit: self.shard_limit,
             channel_sink: self.channel_sink()?,
             encryption_key: self.encryption_key()?,
             channel_delivery_interval: Some(Duration::from_millis(self.channel_delivery_interval_ms)),
