@@ -2,6 +2,7 @@
 //! checkpoints, retries, bisection, partial batch responses, on-failure documents,
 //! parallelization, lineage, restart, tumbling windows and the event JSON. Time is a
 //! ManualClock throughout.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

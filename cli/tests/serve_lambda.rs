@@ -10,6 +10,7 @@
 //! serve_python shares (`target/py-venv`, see `python_support`). Waiting on the server or a
 //! function is polling with a bound; time-based rules (record age, tumbling windows) are tested in
 //! process on a manual clock (server/tests/lambda_inprocess.rs).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 mod python_support;
 mod serve_support;

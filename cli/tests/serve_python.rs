@@ -8,6 +8,7 @@
 //! later runs reuse it while its marker file names the same pins. Set `SHARDLOG_PYTHON` to use
 //! another interpreter than `python3`. Where Python is missing the tests fail and say what to
 //! install.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 mod python_support;
 mod serve_support;

@@ -16,6 +16,7 @@
 //!
 //! Run: `cargo bench -p shardlog-server --bench lambda` (`-- --quick`: 20,000 records, one
 //! run each).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -367,7 +367,7 @@ fn parse_amz_date(s: &str) -> Option<i64> {
 
 /// Epoch seconds → `yyyyMMddTHHmmssZ`.
 fn format_amz_date(secs: i64) -> String {
-    let (y, m, d) = shardlog::clock::civil_from_days(secs.div_euclid(86_400));
+    let (y, m, d) = shardlog::civil_from_days(secs.div_euclid(86_400));
     let t = secs.rem_euclid(86_400);
     format!("{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z", t / 3600, t / 60 % 60, t % 60)
 }

@@ -3,6 +3,7 @@
 //! time-based rule (record age, tumbling windows, batching windows) is exact. Functions are
 //! local commands (`--lambda-command`): a Python script that logs each event it receives and
 //! answers as its mode says.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -29,7 +29,7 @@ pub const MAX_PARALLELIZATION_FACTOR: u32 = 10;
 /// Largest `TumblingWindowInSeconds` (0 is off).
 pub const MAX_TUMBLING_WINDOW_SECS: u32 = 900;
 /// Longest mapping UUID (it is the checkpoint owner name).
-pub const MAX_UUID_LEN: usize = crate::engine::checkpoint::MAX_OWNER_LEN;
+pub const MAX_UUID_LEN: usize = crate::kinesis::quotas::MAX_OWNER_LEN;
 /// Invocation payload limit (synchronous invoke): a batch is cut before its event JSON would
 /// exceed it.
 pub const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;

@@ -93,9 +93,10 @@ impl LambdaError {
             "ResourceNotFoundException" | "ResourceInUseException" | "ServiceException" => "Message",
             _ => "message",
         };
-        let mut v = json!({ "Type": if self.status.is_server_error() { "Service" } else { "User" } });
-        v[key] = Value::String(self.message.clone());
-        v.to_string().into_bytes()
+        let mut v = serde_json::Map::new();
+        v.insert("Type".into(), json!(if self.status.is_server_error() { "Service" } else { "User" }));
+        v.insert(key.into(), Value::String(self.message.clone()));
+        Value::Object(v).to_string().into_bytes()
     }
 }
 

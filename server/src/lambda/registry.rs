@@ -385,11 +385,12 @@ impl Registry {
         let page = q.max_items.map_or(PAGE, |n| (n as usize).min(PAGE));
         let next = matching.get(page).map(|e| format!("m{}", e.def.seq));
         let items: Vec<Value> = matching.iter().take(page).map(|e| self.show(&e.def, &e.live, e.def.state)).collect();
-        let mut out = json!({ "EventSourceMappings": items });
+        let mut out = serde_json::Map::new();
+        out.insert("EventSourceMappings".into(), Value::Array(items));
         if let Some(n) = next {
-            out["NextMarker"] = json!(n);
+            out.insert("NextMarker".into(), json!(n));
         }
-        Ok(out)
+        Ok(Value::Object(out))
     }
 
     /// UpdateEventSourceMapping.
