@@ -8,6 +8,7 @@
 //!
 //! `cargo bench -p shardlog --bench at_rest -- --quick`; the ratios sealed ÷ plain are what
 //! docs/benchmarks.md reports.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 use std::sync::Arc;
 use std::time::Duration;

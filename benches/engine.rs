@@ -26,6 +26,7 @@
 //! run). Data goes to the system temporary directory; `SHARDLOG_BENCH_DIR=/dev/shm` puts it
 //! on tmpfs instead. On a disk, sustained buffered writes at these rates run into the kernel's
 //! dirty-page throttling, so the append figures there include writeback back-pressure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

@@ -8,6 +8,7 @@
 //! Durability is `Buffered` for the records; the clock is the system clock.
 //!
 //! Run: `cargo bench -p shardlog --bench event_source` (`-- --quick` for a smoke run).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -9,6 +9,7 @@
 //! append → receipt latencies (p50, p99, per subscriber) is printed from a separate run of
 //! 20,000 appends. Baseline in the same run: a plain `std::sync::mpsc` hand-off between two
 //! threads, the floor for waking another thread on this machine.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Barrier};

@@ -33,6 +33,7 @@
 //!   in-order range over the table.
 //!
 //! `cargo bench -p shardlog --bench peers -- --quick` runs it in a few minutes.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 use std::collections::BTreeMap;
 use std::fs::File;

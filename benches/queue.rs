@@ -20,6 +20,8 @@
 //! ```text
 //! cargo bench -p shardlog --bench queue            # add `-- --quick` for a short run
 //! ```
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
+#![allow(unsafe_code)] // the counting global allocator below (memory figures)
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::Path;
@@ -28,8 +30,8 @@ use std::time::Duration;
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use shardlog::kinesis::TokenKey;
-use shardlog::log::queue::event::{Receive, Reserve};
-use shardlog::log::queue::{
+use shardlog::queue::event::{Receive, Reserve};
+use shardlog::queue::{
     DeliveryState, Event, FreshSpan, QueueConfig, QueueOptions, QueueSpec, QueueStore, ReceiptHandle, ReceiveRequest,
 };
 use shardlog::{Durability, LogConfig, LogOptions, RecordRef, ShardLog};
@@ -142,7 +144,7 @@ fn bench_receive_ack(c: &mut Criterion) {
     });
 
     let mut state = DeliveryState::new(QueueConfig::default(), T0);
-    state.apply(&Event::Trim(shardlog::log::queue::event::Trim { now_ms: T0, shard: 0, start: 0 })).expect("trim");
+    state.apply(&Event::Trim(shardlog::queue::event::Trim { now_ms: T0, shard: 0, start: 0 })).expect("trim");
     let mut end = 0u64;
     g.bench_function("state_machine", |b| {
         b.iter(|| {
@@ -154,7 +156,7 @@ fn bench_receive_ack(c: &mut Criterion) {
             let records = plan.records;
             let receive =
                 Receive { now_ms: T0, deadline_ms: T0 + 30_000, first_generation: first, dead_letter: false, records };
-            let ack = shardlog::log::queue::event::Acknowledge {
+            let ack = shardlog::queue::event::Acknowledge {
                 now_ms: T0,
                 dead_letter: false,
                 records: receive.records.clone(),
@@ -199,12 +201,12 @@ fn bench_reopen(c: &mut Criterion) {
     fill_in_flight(&store, IN_FLIGHT);
     store.compact().expect("compact");
     let snapshot_bytes = store.stats().snapshot_bytes;
-    let limit = (snapshot_bytes / 2).max(shardlog::log::queue::config::DEFAULT_COMPACT_MIN_BYTES) - 4_096;
+    let limit = (snapshot_bytes / 2).max(shardlog::queue::config::DEFAULT_COMPACT_MIN_BYTES) - 4_096;
     let mut offset = 0u64;
     while store.stats().log_bytes < limit {
         let handles: Vec<(ReceiptHandle, u64)> = (0..BATCH as u64)
             .map(|i| {
-                let record = shardlog::log::queue::RecordKey::new(0, (offset + 2 * i) % IN_FLIGHT);
+                let record = shardlog::queue::RecordKey::new(0, (offset + 2 * i) % IN_FLIGHT);
                 let e = store.entry(record).expect("in flight");
                 (ReceiptHandle { queue_uid: 1, record, generation: e.generation, dead_letter: false }, 43_200_000)
             })

@@ -15,6 +15,7 @@
 //! ```text
 //! cargo bench -p shardlog --bench queue_engine      # add `-- --quick` for a short run
 //! ```
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};

@@ -26,6 +26,7 @@
 //! ```
 //!
 //! Without `--bench` (e.g. `cargo test --benches`) it runs a seconds-long smoke version.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

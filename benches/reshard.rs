@@ -32,6 +32,7 @@
 //! (about 1–2 minutes; `SHARDLOG_BENCH_TRIALS=n` changes the number of split trials and
 //! retention runs, `SHARDLOG_BENCH_ONLY=split` or `=retention` runs one part; with `--test`,
 //! as `cargo test --benches` passes, everything runs once in a reduced form).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 use std::hint::black_box;
 use std::path::Path;

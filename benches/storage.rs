@@ -17,6 +17,7 @@
 //!   fdatasyncs its own file per record). p50/p99 put latency is printed after each.
 //!
 //! `cargo bench -p shardlog --bench storage -- --quick` runs everything in a few minutes.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 use std::fs::File;
 use std::io::{BufWriter, Write};

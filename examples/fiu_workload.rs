@@ -26,6 +26,7 @@
 //! shard (nothing duplicated or reordered), and every acknowledged put is there, in the shard
 //! and under the sequence number its acknowledgement named. Exit 0 on success, 1 on any loss
 //! or damage, 2 on usage errors.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;

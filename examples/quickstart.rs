@@ -27,7 +27,7 @@ fn main() -> shardlog::Result<()> {
         dry_run: false,
     })?;
     let out = engine.get_records(GetRecordsInput { shard_iterator: it.shard_iterator, ..Default::default() })?;
-    assert_eq!(out.records[0].sequence_number, put.sequence_number);
+    assert_eq!(out.records.first().map(|r| &r.sequence_number), Some(&put.sequence_number));
     println!("{} holds {} in {}", dir.display(), put.sequence_number, put.shard_id);
     engine.close()
 }

@@ -27,6 +27,8 @@ CANARIES=(
   "canary-rename-without-dir-fsync  engine_crash"
   "canary-decoder-oob               fuzz_corpus"
   "canary-next-offset-from-count    shard_roundtrip"
+  "canary-ack-before-visible        loom:loom_notify"
+  "canary-read-horizon-apart        concurrency  a_trim_right_after_a_read_fixed_its_view"
 )
 
 cd "$(dirname "$0")/.."

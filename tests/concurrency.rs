@@ -4,6 +4,7 @@
 //! Every thread is joined with a deadline: a hung thread fails the test instead of hanging
 //! it, and a panicking one fails it with its own message. Readers block in `wait_past`
 //! (woken by the appends themselves), never in a sleep.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 mod common;
 
@@ -465,4 +466,76 @@ fn race_retention(step: usize, cache: usize, round: u64, deadline: Instant) -> u
     assert_eq!(log.start_offset(), start);
     assert_eq!(read_all(&log, 0), all[start as usize..]);
     skips
+}
+
+/// Bug 1 of issue 12, as a scheduled interleaving (no threads, no timing): a trim lands right
+/// after a reader fixed its view of the log, and deletes the segment the read starts in. The
+/// read must skip to the new start (the segment's file is gone, nothing was loaded) and
+/// never report the honest jump as corruption. Before the fix the reader took the horizon
+/// and the segment list apart, so the trim could leave it starting before every listed
+/// segment: `Corrupt { "batch starts at offset 264, but the read continues at offset 217" }`
+/// (the `canary-read-horizon-apart` build plants that bug back and this test catches it).
+#[test]
+fn a_trim_right_after_a_read_fixed_its_view_makes_the_read_skip_to_the_new_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(1_000_000);
+    let (log, all) = filled(dir.path(), &clock, 300, 1);
+    // Reopen: nothing is loaded, so the read must open the trimmed segment's file.
+    log.close().unwrap();
+    drop(log);
+    let mut o = options(real(), &clock, small_config(2048, Durability::Buffered));
+    o.cache = SegmentCache::new(1);
+    let log = ShardLog::open(dir.path(), o).unwrap();
+    let segs = log.segments();
+    assert!(segs.len() > 6, "need several segments, got {}", segs.len());
+    // The read starts inside segment 2; the trim removes segments 0..=3.
+    let from = segs[2].base_offset + 1;
+    let new_start = segs[3].end_offset;
+    let cutoff = all[new_start as usize].arrival_ms;
+    let trims = std::rc::Rc::new(std::cell::Cell::new(0));
+    let guard = {
+        let (log, trims) = (log.clone(), std::rc::Rc::clone(&trims));
+        shardlog::hooks::on_this_thread(move |point| {
+            if point == shardlog::hooks::HookPoint::ReadViewTaken && trims.get() == 0 {
+                trims.set(1);
+                let out = log.trim_before(cutoff).unwrap();
+                assert_eq!(out.start_offset, new_start);
+            }
+        })
+    };
+    let r = log.read(from, 5, usize::MAX).expect("a read racing a trim is not corruption");
+    drop(guard);
+    assert_eq!(trims.get(), 1, "the trim ran inside the read");
+    assert_eq!(log.start_offset(), new_start);
+    assert_eq!(r.records.first().map(|r| r.offset), Some(new_start), "the read skips to the new start");
+    assert_eq!(r.records, all[new_start as usize..new_start as usize + 5]);
+    assert_eq!(r.next_offset, new_start + 5);
+}
+
+/// The same race when the segment was loaded (mapped) before the trim: the trim unloads it
+/// (readers keep only the records they already hold), so the read finds it gone and skips to
+/// the new start as well.
+#[test]
+fn a_trim_right_after_a_read_fixed_its_view_skips_a_loaded_segment_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(1_000_000);
+    let (log, all) = filled(dir.path(), &clock, 300, 64);
+    let segs = log.segments();
+    let from = segs[2].base_offset + 1;
+    let new_start = segs[3].end_offset;
+    let cutoff = all[new_start as usize].arrival_ms;
+    let guard = {
+        let log = log.clone();
+        let mut done = false;
+        shardlog::hooks::on_this_thread(move |point| {
+            if point == shardlog::hooks::HookPoint::ReadViewTaken && !done {
+                done = true;
+                assert_eq!(log.trim_before(cutoff).unwrap().start_offset, new_start);
+            }
+        })
+    };
+    let r = log.read(from, 5, usize::MAX).expect("a read racing a trim is not corruption");
+    drop(guard);
+    assert!(!segs[2].path.exists(), "the segment was unlinked during the read");
+    assert_eq!(r.records, all[new_start as usize..new_start as usize + 5]);
 }

@@ -30,6 +30,7 @@
 //! The retention variants are `#[ignore]`d: on a really full disk a trim cannot write its
 //! `HORIZON.tmp` before unlinking, so retention frees nothing (see notes/bugs.md). Run them with
 //! `cargo test -p shardlog --test disk_full -- --ignored --nocapture`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -2,6 +2,7 @@
 //! sealed with the engine's local key, read back transparently, unreadable without the key
 //! (`KMSNotFoundException`) or with another (`KMSAccessDeniedException`), and `verify` still
 //! checks every batch of the directory without any key.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 use std::path::Path;
 use std::sync::Arc;

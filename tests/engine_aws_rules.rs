@@ -3,6 +3,7 @@
 //! before the stream is looked up, MergeShards' lower-shard rule, tag character rules, the
 //! account shard quota before the per-stream count, iterators of deleted streams, stream
 //! names `.` and `..`, and legacy sequence numbers.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

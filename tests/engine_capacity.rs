@@ -2,6 +2,7 @@
 //! of hot shards with lineage, the on-demand write-capacity rule), `UpdateStreamMode` (both
 //! ways, UPDATING, twice per 24 hours), warm throughput (commitment, pre-scaling), record
 //! distribution (AUTO, USER_PARTITION_KEY), and that all of it persists across a reopen.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 use std::path::Path;
 use std::sync::Arc;

@@ -2,6 +2,7 @@
 //! status machine with modelled delays, per-stream and naming rules, stream deletion) and
 //! delivery (freshness on the engine clock, no backfill, compression, key templates, error
 //! objects, shards created by on-demand scaling, progress persisted across a reopen, FAILED).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 use std::io::Read;
 use std::path::Path;

@@ -9,6 +9,7 @@
 //!
 //! Bounded: producers write a fixed number of records, readers stop after a final drain once
 //! the producers are done. No sleeps (a `ManualClock` that producers nudge forward).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -2,6 +2,7 @@
 //! modes), DeleteStream, DescribeStream / DescribeStreamSummary, ListStreams and ListShards
 //! (pagination, tokens and their expiry, filters), stream ARNs, tags, and the modelled
 //! CREATING / DELETING delays — and that all of it persists across `close()` + reopen.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -38,6 +38,7 @@
 //! ```text
 //! SHARDLOG_CRASH_STATES=full cargo test -p shardlog --release --test engine_crash -- --nocapture
 //! ```
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 mod sim;
 
@@ -50,7 +51,7 @@ use bytes::Bytes;
 use shardlog::catalog::store::ManifestStore;
 use shardlog::engine::lineage::{LineageReader, LineageStart};
 use shardlog::engine::*;
-use shardlog::io::sim::{CrashState, CrashSweep, DirMode, Durability as SimDurability, SimVfs, TailMode};
+use shardlog::io::sim::{CrashState, CrashSweep, DataMode, DirMode, SimOp, SimVfs, TailMode};
 use shardlog::kinesis::names;
 use shardlog::{Clock, Durability, Engine, EngineConfig, ManualClock};
 use sim::{HOUR_MS, ROOT, T0};
@@ -61,6 +62,9 @@ const PUTS: usize = 36;
 const MIN_STATES: usize = 2_000;
 /// Between protocol steps, crash states are taken at every this-many-th op.
 const SAMPLE_EVERY: usize = 4;
+/// Puts that rolled a segment (and sealed the previous one): every this-many-th one is swept
+/// like a protocol step.
+const ROLLS_EVERY: usize = 4;
 /// Cut lengths tried for an interrupted write inside a protocol step: 0, this, 2×this, ...
 const CUT_STEP: usize = 24;
 
@@ -130,6 +134,10 @@ struct Workload {
     puts: Vec<Put>,
     by_data: HashMap<Bytes, usize>,
     steps: Vec<Step>,
+    /// Op ranges of puts that rolled a segment (every `ROLLS_EVERY`-th): the roll, then (in
+    /// the same put's sync round) the seal of the segment it sealed — a multi-file protocol
+    /// of its own.
+    rolls: Vec<(usize, usize)>,
     topos: Vec<Topo>,
     end_ms: i64,
 }
@@ -341,7 +349,22 @@ impl Driver {
 
     fn finish(self) -> Workload {
         let by_data = self.puts.iter().enumerate().map(|(i, p)| (p.data.clone(), i)).collect();
+        let ops = self.sim.ops();
+        let mut rolls: Vec<(usize, usize)> =
+            self.puts
+                .iter()
+                .map(|p| (p.start_op, p.ack_op))
+                .filter(|&(start, end)| {
+                    ops.get(start..end).unwrap_or_default().iter().any(
+                        |op| matches!(op, SimOp::Create { path, .. } if path.extension().is_some_and(|e| e == "log")),
+                    )
+                })
+                .collect();
+        rolls.dedup();
+        // Every variant inside every fourth of them (the rest are sampled like other puts).
+        let rolls = rolls.into_iter().step_by(ROLLS_EVERY).collect();
         Workload {
+            rolls,
             end_ms: self.clock.now_ms(),
             sim: self.sim,
             puts: self.puts,
@@ -846,11 +869,12 @@ impl Tally {
     }
 }
 
-/// Keep this state in the PR sweep? Inside a step: every variant. Between steps: every
-/// `SAMPLE_EVERY`-th op, whole, zero-filled or cut at 0 / `CUT_STEP`.
+/// Keep this state in the PR sweep? Inside a step or a put that rolled a segment (and
+/// sealed the previous one): every variant. Between them: every `SAMPLE_EVERY`-th op,
+/// whole, zero-filled or cut at 0 / `CUT_STEP`.
 fn selected(w: &Workload, state: &CrashState) -> bool {
     let n = state.spec.ops;
-    if w.steps.iter().any(|s| s.start <= n && n <= s.end) {
+    if w.steps.iter().any(|s| s.start <= n && n <= s.end) || w.rolls.iter().any(|&(s, e)| s <= n && n <= e) {
         return true;
     }
     n.is_multiple_of(SAMPLE_EVERY)
@@ -862,7 +886,12 @@ fn engine_metadata_protocols_survive_every_crash_state() {
     let started = Instant::now();
     let w = run_workload();
     let total_ops = w.sim.op_count();
-    println!("workload: {total_ops} ops, {} puts, {} protocol steps", w.puts.len(), w.steps.len());
+    println!(
+        "workload: {total_ops} ops, {} puts ({} rolls swept like steps), {} protocol steps",
+        w.puts.len(),
+        w.rolls.len(),
+        w.steps.len()
+    );
     for s in &w.steps {
         println!("  {:<26} ops {:>5}..={:<5} ({} ops)", s.name, s.start, s.end, s.end - s.start);
     }
@@ -881,7 +910,7 @@ fn engine_metadata_protocols_survive_every_crash_state() {
         garbage: full,
         bit_flips: 0,
         dir_modes: vec![DirMode::KeepAll, DirMode::DropUnsynced],
-        durability: SimDurability::AllWritten,
+        data: DataMode::AllWritten,
     };
     for state in w.sim.crash_states(&sweep) {
         if full || selected(&w, &state) {
@@ -896,7 +925,7 @@ fn engine_metadata_protocols_survive_every_crash_state() {
         garbage: false,
         bit_flips: 0,
         dir_modes: vec![DirMode::DropUnsynced],
-        durability: SimDurability::SyncedOnly,
+        data: DataMode::SyncedOnly,
     };
     for state in w.sim.crash_states(&strict) {
         if full || selected(&w, &state) {

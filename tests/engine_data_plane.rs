@@ -1,5 +1,6 @@
 //! The Kinesis data plane end to end: streams, routing, sequence numbers, iterators,
 //! GetRecords, persistence across reopen, and iterator expiry on a manual clock.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 use std::sync::Arc;
 use std::time::Duration;

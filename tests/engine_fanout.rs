@@ -1,4 +1,5 @@
 //! Enhanced fan-out: consumer registration and push subscriptions.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};

@@ -5,6 +5,7 @@
 //! is identical before and after, and every stream's records are unchanged.
 //!
 //! Base64 rows belong to the HTTP layer and are not tested here.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;

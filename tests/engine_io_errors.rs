@@ -32,6 +32,7 @@
 //!   error: the oracle of tests/sim/mod.rs — every acknowledged record back and identical
 //!   (failed puts may or may not be there), offsets dense, topology old or new for the call
 //!   that failed, checkpoints not past the data, no orphans — and the engine takes work.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 mod common;
 mod sim;

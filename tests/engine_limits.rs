@@ -1,4 +1,5 @@
 //! Kinesis throughput limits (optional, `Limits::kinesis()`), on a manual clock.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,6 +1,7 @@
 //! `Engine::metrics`: per-shard and per-stream data-plane counters equal to what was put,
 //! read, pushed and throttled; gauges equal to the MillisBehindLatest the calls returned;
 //! stream totals that survive resharding; engine gauges.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -11,6 +11,7 @@
 //! Runs on the in-memory `SimVfs` by default. Environment:
 //! - `SHARDLOG_MODEL_CASES` — number of cases (default 700);
 //! - `SHARDLOG_MODEL_REAL_FS=1` — use a real temporary directory instead of `SimVfs`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -24,7 +25,7 @@ use shardlog::engine::*;
 use shardlog::io::sim::SimVfs;
 use shardlog::io::{RealVfs, VfsRef};
 use shardlog::kinesis::{even_split, partition_key_hash, SequenceNumber};
-use shardlog::{Durability, Engine, EngineConfig, Error, LogConfig, ManualClock};
+use shardlog::{Durability, Engine, EngineConfig, Error, LogConfig, ManualClock, Sealing};
 
 const T0: i64 = 1_767_225_600_000;
 const NAMES: [&str; 3] = ["alpha", "beta", "gamma"];
@@ -211,6 +212,7 @@ impl World {
                 segment_max_bytes: 2048,
                 segment_max_age: Some(Duration::from_secs(60)),
                 index_interval_bytes: 128,
+                sealing: Sealing::Deferred,
                 ..LogConfig::default()
             },
             max_loaded_segments: 8,

@@ -2,6 +2,7 @@
 //! delete; limits and refusals), the data operations (receive, acknowledge, visibility,
 //! dead letters), long polling on the engine clock, retention and reshard, reopen, and the
 //! plain in-process receive API.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;

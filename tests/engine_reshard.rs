@@ -1,4 +1,5 @@
 //! Resharding with lineage, lineage-ordered reading, and retention (clock-driven).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -18,6 +18,7 @@
 //!
 //! Run twice: on the in-memory `SimVfs` with `Durability::Sync` (group commit on every put)
 //! and on a real temporary directory with `Durability::Buffered`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;

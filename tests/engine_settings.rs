@@ -1,6 +1,7 @@
 //! Account settings (the 24-hour commitment on the engine clock, persisted, deciding the
 //! consumer limit), encryption settings, enhanced monitoring and its counters, tags and
 //! policies by ARN, `StreamId`, and `DryRun` on the data operations.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -50,6 +50,7 @@
 //! Replays repeat every driver choice exactly. The engine visits streams in hash-map order
 //! inside `flush`, `close` and `enforce_retention`, so op indexes inside those calls (and
 //! hence the file a crash point there lands on) can differ between processes.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 mod sim;
 
@@ -64,7 +65,7 @@ use shardlog::engine::*;
 use shardlog::event_source::{
     EventSourceConfig, EventSourceMapping, EventSourcePosition, HandlerResponse, KinesisEvent,
 };
-use shardlog::io::sim::{CrashSpec, DirMode, Durability as SimDurability, SimOp, SimVfs, TailMode};
+use shardlog::io::sim::{CrashSpec, DataMode, DirMode, SimOp, SimVfs, TailMode};
 use shardlog::kinesis::names;
 use shardlog::{Clock, Durability, Engine, Error, ManualClock};
 use sim::*;
@@ -1166,8 +1167,8 @@ impl Run {
             None => TailMode::Whole,
         };
         let dir = if self.rng.chance(1, 2) { DirMode::KeepAll } else { DirMode::DropUnsynced };
-        let durability = if self.rng.chance(1, 3) { SimDurability::SyncedOnly } else { SimDurability::AllWritten };
-        CrashSpec { ops: n, tail, dir, durability }
+        let data = if self.rng.chance(1, 3) { DataMode::SyncedOnly } else { DataMode::AllWritten };
+        CrashSpec { ops: n, tail, dir, data }
     }
 
     fn crash_step(&mut self) -> Res {
@@ -1193,12 +1194,9 @@ impl Run {
         // Continue on one crash state.
         let l = ops.len();
         let spec = match self.rng.below(10) {
-            0..=3 => CrashSpec {
-                ops: l,
-                tail: TailMode::Whole,
-                dir: DirMode::DropUnsynced,
-                durability: SimDurability::SyncedOnly,
-            },
+            0..=3 => {
+                CrashSpec { ops: l, tail: TailMode::Whole, dir: DirMode::DropUnsynced, data: DataMode::SyncedOnly }
+            }
             4..=6 => CrashSpec::at(l),
             _ => self.random_spec(&ops),
         };

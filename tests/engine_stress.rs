@@ -89,6 +89,7 @@
 //! ```text
 //! SHARDLOG_STRESS_RUNS=500 cargo test -p shardlog --release --test engine_stress -- seeded --exact --nocapture
 //! ```
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 mod sim;
 

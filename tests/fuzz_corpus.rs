@@ -9,6 +9,7 @@
 //!
 //! Seeds: `cargo test -p shardlog --test fuzz_corpus -- --ignored write_seed_corpus` writes
 //! the library-generated seed inputs into `fuzz/corpus/<target>/seed-*`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 #[path = "../fuzz/checks/mod.rs"]
 mod checks;
@@ -22,7 +23,7 @@ use shardlog::io::sim::SimVfs;
 use shardlog::io::Vfs;
 use shardlog::marker::{self, CleanMarker};
 use shardlog::segment;
-use shardlog::{Durability, LogConfig, LogOptions, ManualClock, RecordRef, ShardLog};
+use shardlog::{Durability, LogConfig, LogOptions, ManualClock, RecordRef, Sealing, ShardLog};
 
 /// A fuzz target's check.
 type Check = fn(&[u8]);
@@ -54,8 +55,10 @@ fn regression(target: &str, file: &str) -> Vec<u8> {
 fn corpora_replay_cleanly() {
     let mut n = 0;
     for (target, check) in TARGETS {
+        let started = std::time::Instant::now();
         let replayed = checks::replay_stored(&fuzz_dir(), "corpus", target, *check);
         assert!(replayed > 0, "corpus of {target} is empty");
+        eprintln!("{target}: {replayed} inputs in {:.1?}", started.elapsed());
         n += replayed;
     }
     eprintln!("replayed {n} corpus inputs");
@@ -160,8 +163,13 @@ fn index_files_with_different_entry_counts_are_rejected() {
 }
 
 fn sim_log(sim: &SimVfs, clock: &ManualClock, max_batch_bytes: u32) -> shardlog::Result<ShardLog> {
-    let cfg =
-        LogConfig { max_batch_bytes, segment_max_age: None, durability: Durability::Buffered, ..LogConfig::default() };
+    let cfg = LogConfig {
+        max_batch_bytes,
+        segment_max_age: None,
+        durability: Durability::Buffered,
+        sealing: Sealing::Deferred,
+        ..LogConfig::default()
+    };
     ShardLog::open("/log", LogOptions::new(cfg).with_vfs(sim.shared()).with_clock(Arc::new(clock.clone())))
 }
 
@@ -321,7 +329,7 @@ fn a_forged_sealed_index_entry_past_its_offset_is_corruption_not_a_hole() {
 /// compaction now refuses with a typed error and leaves the store as it was.
 #[test]
 fn a_queue_snapshot_at_the_last_epoch_refuses_compaction_with_a_typed_error() {
-    use shardlog::log::queue::{frame::LogHeader, snapshot, QueueConfig, QueueOptions, QueueSpec, QueueStore};
+    use shardlog::queue::{frame::LogHeader, snapshot, QueueConfig, QueueOptions, QueueSpec, QueueStore};
     let sim = SimVfs::new();
     let opts = || {
         QueueOptions::new(Durability::Buffered, shardlog::kinesis::TokenKey::from_bytes([1; 32])).with_vfs(sim.shared())

@@ -18,6 +18,7 @@
 //!
 //! Dedicated tests cover ENOSPC (typed `is_storage_full`, no poisoning, appends resume without
 //! a reopen) and short writes (the partial bytes are cut off and never read).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 mod common;
 
@@ -39,7 +40,7 @@ const DIR: &str = "/data/shard-0";
 const T0: i64 = 1_700_000_000_000;
 
 fn config() -> LogConfig {
-    small_config(512, Durability::Sync)
+    deterministic(small_config(512, Durability::Sync))
 }
 
 /// Payload size of record `offset`.
@@ -687,7 +688,7 @@ fn log_with_records(n: u64) -> (SimVfs, FaultVfs, ManualClock, ShardLog, Vec<Exp
     }
     let fault = FaultVfs::new(sim.shared());
     let clock = ManualClock::new(T0);
-    let cfg = small_config(1 << 20, Durability::Sync);
+    let cfg = deterministic(small_config(1 << 20, Durability::Sync));
     let log = ShardLog::open(DIR, options(fault.shared(), &clock, cfg)).unwrap();
     let mut acked = Vec::new();
     for o in 0..n {
@@ -743,7 +744,8 @@ fn enospc_during_a_roll_is_typed_and_the_roll_is_retried() {
     let (sim, fault, clock, log, mut acked) = log_with_records(1);
     drop(log);
     // Tiny segments: the next append rolls; its first write is the new segment's header.
-    let log = ShardLog::open(DIR, options(fault.shared(), &clock, small_config(100, Durability::Sync))).unwrap();
+    let log = ShardLog::open(DIR, options(fault.shared(), &clock, deterministic(small_config(100, Durability::Sync))))
+        .unwrap();
     clock.advance(Duration::from_millis(1));
     let recs = records_for(1, 1, clock.now_ms());
     append_expected(&log, &recs).unwrap();
@@ -820,7 +822,9 @@ fn a_failed_dir_fsync_after_removing_the_clean_marker_does_not_wedge_the_log() {
     let (sim, fault, clock, log, mut acked) = log_with_records(2);
     log.close().unwrap();
     drop(log);
-    let log = ShardLog::open(DIR, options(fault.shared(), &clock, small_config(1 << 20, Durability::Sync))).unwrap();
+    let log =
+        ShardLog::open(DIR, options(fault.shared(), &clock, deterministic(small_config(1 << 20, Durability::Sync))))
+            .unwrap();
     // The first append after a clean open removes CLEAN and fsyncs the directory.
     fault.set_plan(FaultPlan::once(OpKind::SyncDir, 1, FaultError::Other));
     clock.advance(Duration::from_millis(1));

@@ -13,6 +13,7 @@
 //! predicted, not just checked for plausibility.
 //!
 //! 2,000 cases by default; `PROPTEST_CASES=N` changes that.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 mod common;
 
@@ -26,7 +27,9 @@ use proptest::test_runner::TestCaseError;
 use common::payload;
 use shardlog::batch;
 use shardlog::io::sim::{DirMode, SimVfs, TailMode};
-use shardlog::{Clock, Durability, LogConfig, LogOptions, ManualClock, Record, RecordRef, SegmentCache, ShardLog};
+use shardlog::{
+    Clock, Durability, LogConfig, LogOptions, ManualClock, Record, RecordRef, Sealing, SegmentCache, ShardLog,
+};
 
 const DIR: &str = "/data/shard";
 const T0: i64 = 1_700_000_000_000;
@@ -301,6 +304,7 @@ fn config(s: &Setup) -> LogConfig {
         segment_max_age: s.segment_max_age_ms.map(Duration::from_millis),
         index_interval_bytes: s.index_interval_bytes,
         durability: if s.sync { Durability::Sync } else { Durability::Buffered },
+        sealing: Sealing::Deferred,
         ..LogConfig::default()
     }
 }

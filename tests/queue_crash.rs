@@ -27,6 +27,7 @@
 //!
 //! The PR run checks several thousand states in seconds. The nightly size
 //! (`SHARDLOG_QUEUE_CRASH_STATES=full`) runs a longer workload with every cut length.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 mod queue_common;
 
@@ -34,7 +35,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 
 use queue_common::{check_state, full, run_workload, Facts, MIN_STATES};
-use shardlog::io::sim::{CrashSweep, DirMode, Durability as SimDurability, SimVfs};
+use shardlog::io::sim::{CrashSweep, DataMode as SimDurability, DirMode, SimVfs};
 
 fn sweep_states(sim: &SimVfs, facts: &Facts, sweep: &CrashSweep) -> usize {
     let mut n = 0;
@@ -69,11 +70,11 @@ fn every_crash_state_keeps_acknowledgements_and_loses_no_record() {
         garbage: true,
         bit_flips: 1,
         dir_modes: vec![DirMode::KeepAll, DirMode::DropUnsynced],
-        durability: SimDurability::AllWritten,
+        data: SimDurability::AllWritten,
     };
     let torn = sweep_states(&sim, &facts, &sweep);
     let strict = CrashSweep {
-        durability: SimDurability::SyncedOnly,
+        data: SimDurability::SyncedOnly,
         dir_modes: vec![DirMode::DropUnsynced],
         cut_step: 0,
         zeroed: false,
@@ -97,7 +98,7 @@ fn other_seeds_keep_the_crash_semantics_at_every_power_cut() {
     for seed in 1..=4u64 {
         let (sim, facts) = run_workload(seed, 150);
         let strict = CrashSweep {
-            durability: SimDurability::SyncedOnly,
+            data: SimDurability::SyncedOnly,
             dir_modes: vec![DirMode::DropUnsynced],
             cut_step: 0,
             zeroed: false,

@@ -18,6 +18,7 @@
 //!
 //! Dedicated tests cover a full disk (typed `is_storage_full`, no poisoning, calls resume
 //! without a reopen) and short writes (the partial frame is cut off).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 mod queue_common;
 
@@ -27,7 +28,7 @@ use queue_common::{check_state, options, prepared_sim, Workload, DIR, T0, UID};
 use shardlog::io::fault::{FaultError, FaultMode, FaultPlan, FaultVfs};
 use shardlog::io::sim::TailMode;
 use shardlog::io::{OpKind, Vfs};
-use shardlog::log::queue::{FreshSpan, QueueStore, ReceiveRequest};
+use shardlog::queue::{FreshSpan, QueueStore, ReceiveRequest};
 use shardlog::Error;
 
 /// Steps of the workload per run.
@@ -131,7 +132,7 @@ fn every_failing_call_reaches_the_caller_and_reopen_recovers() {
 
 /// A queue directory needing every recovery step: a leftover `snapshot.tmp` and `log.tmp` of
 /// an interrupted compaction (removed at open) and a torn tail (cut and fdatasync'd).
-fn damaged_dir() -> (shardlog::io::sim::SimVfs, shardlog::log::queue::DeliveryState) {
+fn damaged_dir() -> (shardlog::io::sim::SimVfs, shardlog::queue::DeliveryState) {
     let (sim, _) = {
         let sim = prepared_sim();
         let mut w = Workload::new(sim.clone(), sim.shared(), SEED);

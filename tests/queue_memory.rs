@@ -3,6 +3,8 @@
 //! dead-lettered, never by how many records the queue has processed. Measured by a counting
 //! global allocator (bytes held by live allocations), so the figure is exact, not estimated.
 //! `cargo bench --bench queue` prints the same figure for release builds.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
+#![allow(unsafe_code)] // the counting global allocator below (a test measuring memory)
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::Path;
@@ -10,7 +12,7 @@ use std::sync::atomic::{AtomicIsize, Ordering};
 use std::sync::Mutex;
 
 use shardlog::kinesis::TokenKey;
-use shardlog::log::queue::{FreshSpan, QueueConfig, QueueOptions, QueueSpec, QueueStore, ReceiveRequest};
+use shardlog::queue::{FreshSpan, QueueConfig, QueueOptions, QueueSpec, QueueStore, ReceiveRequest};
 use shardlog::Durability;
 
 struct Counting;
@@ -52,7 +54,7 @@ fn store(dir: &Path) -> QueueStore {
     QueueStore::create(dir.join("state"), opts, spec).unwrap()
 }
 
-fn receive(store: &QueueStore, now: u64, end: u64) -> Vec<shardlog::log::queue::ReceiptHandle> {
+fn receive(store: &QueueStore, now: u64, end: u64) -> Vec<shardlog::queue::ReceiptHandle> {
     let fresh = [FreshSpan { shard: 0, start: 0, end }];
     let r = ReceiveRequest { max_records: 100, visibility_timeout_ms: Some(43_200_000), fresh: &fresh };
     store.receive(now, &r).unwrap().deliveries.iter().map(|d| d.handle).collect()

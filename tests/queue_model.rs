@@ -1,4 +1,4 @@
-//! Model-based test of the queue delivery state (`shardlog::log::queue`): random operation
+//! Model-based test of the queue delivery state (`shardlog::queue`): random operation
 //! sequences — appends, receives and dead-letter receives with random limits and visibility
 //! timeouts, acknowledgements, visibility changes, dead-letter acknowledgements and
 //! restores with a mix of current, stale, repeated, foreign, mangled and garbage handles,
@@ -13,6 +13,7 @@
 //! exactly: everything a call returned was durable.
 //!
 //! 2,000 cases per run (`PROPTEST_CASES` for more).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 #[path = "../fuzz/checks/queue_model.rs"]
 mod queue_model;

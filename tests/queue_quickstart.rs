@@ -1,6 +1,7 @@
 //! The README's queue quick start (buffer users) is `examples/queue_quickstart.rs` word for
 //! word, and it runs twice in a row over the same directory (the second run keeps the
 //! stream and queue and receives the new record).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 include!("../examples/queue_quickstart.rs");
 

@@ -1,9 +1,10 @@
-//! The queue state store (`shardlog::log::queue::QueueStore`), scenario by scenario: delivery
+//! The queue state store (`shardlog::queue::QueueStore`), scenario by scenario: delivery
 //! and redelivery, acknowledgement, the per-entry error codes of receipt handles, the
 //! dead-letter life cycle, the in-flight limit, retention and reshard, attribute updates,
 //! deletion, compaction and recovery (torn tails, interrupted compactions, damaged files),
 //! and concurrent receivers. The random-sequence counterpart is `tests/queue_model.rs`; the
 //! crash and I/O-error suites are `tests/queue_crash.rs` and `tests/queue_io_errors.rs`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -11,7 +12,7 @@ use std::path::Path;
 use shardlog::io::sim::SimVfs;
 use shardlog::io::Vfs;
 use shardlog::kinesis::{SequenceNumber, TokenKey};
-use shardlog::log::queue::{
+use shardlog::queue::{
     DeadLetter, Delivery, FreshSpan, Phase, QueueConfig, QueueOptions, QueueSpec, QueueStore, ReceiptHandle,
     ReceiveRequest, RecordId, RecordKey,
 };
@@ -379,12 +380,9 @@ fn a_torn_tail_is_cut_at_open_and_an_intact_frame_that_does_not_fit_is_corruptio
 
     // An intact (CRC-valid) acknowledgement of a record that is not pending: corruption.
     let mut frame = Vec::new();
-    let ack = shardlog::log::queue::event::Acknowledge {
-        now_ms: T0,
-        dead_letter: false,
-        records: vec![RecordKey::new(0, 9)],
-    };
-    shardlog::log::queue::frame::encode_frame(&mut frame, 1, len, &shardlog::log::queue::Event::Acknowledge(ack));
+    let ack =
+        shardlog::queue::event::Acknowledge { now_ms: T0, dead_letter: false, records: vec![RecordKey::new(0, 9)] };
+    shardlog::queue::frame::encode_frame(&mut frame, 1, len, &shardlog::queue::Event::Acknowledge(ack));
     f.write_all_at(&frame, len).unwrap();
     let err = QueueStore::open(DIR, options(&sim, Durability::Sync), 1, cfg, T0).unwrap_err();
     assert!(matches!(&err, Error::Corrupt { offset, .. } if *offset == len), "{err}");

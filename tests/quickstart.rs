@@ -1,5 +1,6 @@
 //! The README's quick start is `examples/quickstart.rs` word for word, and it runs twice in a
 //! row over the same directory (the second run keeps the stream and appends again).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 // The example's items (and its `main`) at this crate's root; the test harness has its own
 // entry point.

@@ -1,5 +1,6 @@
 //! Round trips through the shard log: record sizes, rolls, lookups at every index boundary,
 //! reopen after clean close, trimming, durability modes, locking and corruption reports.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 mod common;
 

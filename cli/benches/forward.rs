@@ -11,6 +11,7 @@
 //! `cargo bench -p shardlog-cli --bench forward` prints criterion's throughputs, then the
 //! ratio forwarder ÷ ceiling of the medians. `SHARDLOG_FORWARD_BENCH_RECORDS` sets `N`
 //! (default 100,000).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

@@ -16,6 +16,7 @@
 //! time (utime + stime of `/proc/PID/stat`) is measured around each phase; the generator's own
 //! CPU time is shown too, since both share the machine. Exits 1 if any record is missing,
 //! duplicated or damaged, or a request failed.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -22,10 +22,9 @@ pub(crate) fn bytes(n: u64) -> String {
         v /= 1024.0;
         unit += 1;
     }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[unit])
+    match UNITS.get(unit) {
+        Some(u) if unit > 0 => format!("{v:.1} {u}"),
+        _ => format!("{n} B"),
     }
 }
 
@@ -48,7 +47,7 @@ pub(crate) fn time_ms(ms: i64) -> String {
     let milli = ms.rem_euclid(1000);
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = shardlog::clock::civil_from_days(days);
+    let (y, m, d) = shardlog::civil_from_days(days);
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{milli:03}Z", rem / 3600, rem / 60 % 60, rem % 60)
 }
 

@@ -1,5 +1,6 @@
 //! `shardlog bench` end to end with tiny parameters: every part's table section, the JSON
 //! object's keys, the SVG chart, and a short soak.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 use std::process::{Command, Output};
 

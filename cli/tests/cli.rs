@@ -1,4 +1,5 @@
 //! The `shardlog` binary end to end: bench into a directory, inspect and verify it, damage it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -6,6 +6,7 @@
 //! is ridden out; the reverse direction copies a remote stream into a local directory.
 //!
 //! `SHARDLOG_FORWARD_KILL_RUNS` sets the number of kill -9 runs (default 20).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 mod forward_support;
 mod serve_support;

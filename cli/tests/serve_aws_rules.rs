@@ -4,6 +4,7 @@
 //! content-type rules for empty, plain-JSON and unparseable bodies, CORS preflights, SigV4
 //! over HTTP/2 with `:authority` signed, stream names `.` and `..`, shard-id precedence, the
 //! status-delay and shard-limit flags, and a bounded answer to a huge invalid batch.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 mod serve_support;
 

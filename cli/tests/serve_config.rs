@@ -2,6 +2,7 @@
 //! variables (flags win), a `--config` TOML file (below both), start-up streams from the
 //! environment across a restart, JSON log lines and `RUST_LOG`, and `/healthcheck` through a
 //! shutdown grace period.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 mod serve_support;
 

@@ -2,6 +2,7 @@
 //! server runs with `--verify-sigv4`, so every call also proves the SDK's SigV4 signature
 //! verifies; `subscribe_to_shard` runs over HTTP/1.1 (the SDK's plain-http client) and over
 //! HTTP/2 cleartext (a prior-knowledge hyper client plugged into the SDK).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 mod serve_support;
 

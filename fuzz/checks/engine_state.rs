@@ -8,7 +8,7 @@ use std::sync::Arc;
 use shardlog::engine::*;
 use shardlog::io::sim::SimVfs;
 use shardlog::kinesis::SequenceNumber;
-use shardlog::{Durability, Engine, EngineConfig, LogConfig, ManualClock};
+use shardlog::{Durability, Engine, EngineConfig, LogConfig, ManualClock, Sealing};
 
 /// The engine's data directory inside the [`SimVfs`].
 pub const ROOT: &str = "/fuzz/data";
@@ -27,6 +27,7 @@ pub fn engine_config(sim: &SimVfs, clock: &ManualClock) -> EngineConfig {
             segment_max_bytes: 2048,
             segment_max_age: None,
             index_interval_bytes: 256,
+            sealing: Sealing::Deferred,
             ..LogConfig::default()
         },
         ..EngineConfig::default()

@@ -8,10 +8,10 @@ use std::sync::OnceLock;
 use shardlog::io::sim::{SimVfs, TailMode};
 use shardlog::io::Vfs;
 use shardlog::kinesis::TokenKey;
-use shardlog::log::queue::event::Event;
-use shardlog::log::queue::frame::{self, LogHeader, FRAME_HEADER_LEN, LOG_HEADER_LEN};
-use shardlog::log::queue::snapshot::{self, SNAPSHOT_HEADER_LEN};
-use shardlog::log::queue::{DeadLetter, FreshSpan, QueueConfig, QueueOptions, QueueSpec, QueueStore, ReceiveRequest};
+use shardlog::queue::event::Event;
+use shardlog::queue::frame::{self, LogHeader, FRAME_HEADER_LEN, LOG_HEADER_LEN};
+use shardlog::queue::snapshot::{self, SNAPSHOT_HEADER_LEN};
+use shardlog::queue::{DeadLetter, FreshSpan, QueueConfig, QueueOptions, QueueSpec, QueueStore, ReceiveRequest};
 use shardlog::Durability;
 
 use super::queue_model::{self, Pick, QOp, Setup};

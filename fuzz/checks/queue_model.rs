@@ -1,5 +1,5 @@
 //! A reference model of one Kinesis queue's delivery state (a plain map of per-record states
-//! with the rules of `kinesis-api-2026.md` §2.6 and the decisions of `shardlog::log::queue`),
+//! with the rules of `kinesis-api-2026.md` §2.6 and the decisions of `shardlog::queue`),
 //! and a harness that runs the same operations on a real `QueueStore` (over a `SimVfs`) and
 //! on the model, comparing every result and the whole state after every step.
 //!
@@ -14,7 +14,7 @@ use std::path::Path;
 use shardlog::io::sim::SimVfs;
 use shardlog::io::Vfs;
 use shardlog::kinesis::TokenKey;
-use shardlog::log::queue::{
+use shardlog::queue::{
     DeadLetter, Delivery, FreshSpan, Phase, QueueConfig, QueueOptions, QueueSpec, QueueStore, ReceiptHandle,
     ReceiveRequest, RecordKey,
 };

@@ -11,6 +11,7 @@
 //!   built, all counted.
 //!
 //! Run: `cargo bench -p shardlog-server --bench validate` (`-- --quick` for a smoke run).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 use std::hint::black_box;
 

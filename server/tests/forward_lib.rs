@@ -2,6 +2,7 @@
 //! entries of a request and accepts later ones (of the same key, too) and drops whole
 //! requests, to check the ordering modes where PutRecords' per-entry failures bite; lineage
 //! across a split and a merge; resuming from checkpoints; option checks; the checkpoint file.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 use std::sync::Arc;

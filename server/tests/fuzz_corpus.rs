@@ -5,6 +5,7 @@
 //! `tests/fuzz_corpus.rs`.
 //!
 //! Seeds: `cargo test -p shardlog-server --test fuzz_corpus -- --ignored write_seed_corpus`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 #[allow(unused_imports)]
 #[path = "../../fuzz/checks/mod.rs"]

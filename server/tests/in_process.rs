@@ -1,6 +1,7 @@
 //! The server started from test code (`Server::builder()…start()` on port 0) and driven with
 //! the official Rust SDK: the handle's address and shutdown, health through a shutdown,
 //! start-up streams across restarts, and `/metrics` equal to what the test put and read.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 mod support;
 

@@ -7,6 +7,7 @@
 //!   `required` flags, types and constraints, for all 57 operations, and the member order
 //!   AWS uses (the recorded order of issue #13 for the classic operations, model order
 //!   otherwise).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 mod model_support;
 

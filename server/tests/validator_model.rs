@@ -11,6 +11,7 @@
 //!   most ten items listed.
 //!
 //! Values the oracle cannot know (the hash AWS prints for a structure) are normalised.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 mod model_support;
 

@@ -21,9 +21,10 @@ use crate::catalog::{
     Catalog, Checkpoint, Commitment, ConsumerMeta, RecordDistribution, ShardClose, ShardMeta, StreamLifecycle,
     StreamMeta, StreamMode, WarmThroughput,
 };
-use crate::engine::control::{DEFAULT_MAX_RECORD_KIB, DEFAULT_RETENTION_HOURS, MAX_MAX_RECORD_KIB};
-use crate::engine::fanout::MAX_CONSUMERS_PER_STREAM_ADVANTAGE;
-use crate::engine::retention::MAX_RETENTION_HOURS;
+use crate::kinesis::quotas::{
+    DEFAULT_MAX_RECORD_KIB, DEFAULT_RETENTION_HOURS, MAX_CONSUMERS_PER_STREAM_ADVANTAGE, MAX_MAX_RECORD_KIB,
+    MAX_RETENTION_HOURS,
+};
 use crate::kinesis::{ids, names, HashKeyRange};
 use crate::log::queue::{DeadLetter, QueueConfig};
 

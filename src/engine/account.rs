@@ -9,10 +9,10 @@
 
 use crate::catalog::account::CommitmentStatus;
 use crate::catalog::Commitment;
-use crate::engine::fanout::{MAX_CONSUMERS_PER_STREAM, MAX_CONSUMERS_PER_STREAM_ADVANTAGE};
 use crate::engine::types::*;
 use crate::engine::{Engine, EngineInner};
 use crate::error::Result;
+use crate::kinesis::quotas::{MAX_CONSUMERS_PER_STREAM, MAX_CONSUMERS_PER_STREAM_ADVANTAGE};
 
 fn view(c: &Commitment, now_ms: i64) -> AccountSettings {
     let status = c.status(now_ms);

@@ -41,13 +41,13 @@
 use std::sync::Arc;
 
 use crate::catalog::{RecordDistribution, StreamLifecycle, StreamMeta, StreamMode, WarmThroughput};
-use crate::engine::control::MAX_SHARDS_PER_STREAM;
+use crate::engine::limits::{Bucket, Limits};
 use crate::engine::reshard::scale_uniformly;
 use crate::engine::types::*;
 use crate::engine::{Engine, EngineInner, StreamHandle};
 use crate::error::{Error, Result};
 use crate::kinesis::messages;
-use crate::limits::{Bucket, Limits};
+use crate::kinesis::quotas::MAX_SHARDS_PER_STREAM;
 
 /// Base write capacity of an on-demand stream, bytes per second.
 pub const ON_DEMAND_BASE_WRITE_BYTES: f64 = 4.0 * MIB;

@@ -3,10 +3,12 @@
 //! crash-atomic and disappears with its stream.
 
 use crate::catalog::Checkpoint;
-use crate::engine::control::parse_shard_id;
+use crate::engine::parse_shard_id;
 use crate::engine::types::*;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+/// Longest checkpoint owner name (a Kinesis-side quota, kept with the others).
+pub use crate::kinesis::quotas::MAX_OWNER_LEN;
 use crate::kinesis::{names, SequenceNumber};
 
 /// A reader's stored position in one shard.
@@ -19,9 +21,6 @@ pub struct ShardCheckpoint {
     /// The shard was processed to its end.
     pub finished: bool,
 }
-
-/// Longest checkpoint owner name.
-pub const MAX_OWNER_LEN: usize = 256;
 
 fn check_owner(owner: &str) -> Result<()> {
     if owner.is_empty() || owner.len() > MAX_OWNER_LEN {
@@ -85,7 +84,7 @@ impl Engine {
             }
             // A checkpoint must never point past durable data: outside `Sync` a reader may
             // have seen records not yet fdatasync'd, so make the shards durable first.
-            if inner.config.durability != crate::commit::Durability::Sync {
+            if inner.config.durability != crate::log::commit::Durability::Sync {
                 for (c, &index) in checkpoints.iter().zip(&indexes) {
                     if c.last_processed.is_none() {
                         continue;

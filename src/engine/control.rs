@@ -4,21 +4,14 @@ use std::sync::Arc;
 
 use crate::catalog::{RecordDistribution, ShardMeta, StreamLifecycle, StreamMeta, StreamMode, WarmThroughput};
 use crate::engine::capacity::ON_DEMAND_STREAM_LIMIT;
+use crate::engine::encryption::encryption_type;
 use crate::engine::types::*;
-use crate::engine::{shard_create_secs, Engine, StreamHandle};
+use crate::engine::{parse_shard_id, shard_create_secs, Engine, StreamHandle};
 use crate::error::{Error, Result};
+use crate::kinesis::quotas::{
+    DEFAULT_MAX_RECORD_KIB, DEFAULT_RETENTION_HOURS, MAX_MAX_RECORD_KIB, MAX_SHARDS_PER_STREAM, ON_DEMAND_SHARDS,
+};
 use crate::kinesis::{even_split, messages, names, Constraint, NextToken, ResumeAt, SequenceNumber, ValidationErrors};
-
-/// Default and bounds of stream retention (hours).
-pub(crate) const DEFAULT_RETENTION_HOURS: u32 = 24;
-/// Default `MaxRecordSizeInKiB`.
-pub(crate) const DEFAULT_MAX_RECORD_KIB: u32 = 1024;
-/// Largest `MaxRecordSizeInKiB`.
-pub(crate) const MAX_MAX_RECORD_KIB: u32 = 10240;
-/// Largest shard count of one stream.
-pub(crate) const MAX_SHARDS_PER_STREAM: u32 = 10_000;
-/// Shards of a new on-demand stream.
-pub const ON_DEMAND_SHARDS: u32 = 4;
 
 /// The Kinesis view of a shard.
 pub(crate) fn shard_view(s: &ShardMeta) -> Shard {
@@ -42,27 +35,6 @@ fn check_limit(member: &str, value: Option<u32>, min: u32, max: u32, default: u3
     let mut errs = ValidationErrors::new();
     errs.range(member, i128::from(v), i128::from(min), i128::from(max));
     errs.into_result().map(|()| v)
-}
-
-/// Parse a shard id the way AWS does (leniently, [`names::resolve_shard_id`]): a
-/// `ValidationException` if it breaks the model's pattern or length, an
-/// `InvalidArgumentException` if it does not resolve to a shard index.
-pub(crate) fn parse_shard_id(member: &str, id: &str) -> Result<u32> {
-    names::validate_shard_id(id)
-        .map_err(|_| ValidationErrors::single(member, id, Constraint::Pattern(names::NAME_PATTERN)))?;
-    names::resolve_shard_id(id).ok_or_else(|| {
-        Error::invalid_argument(format!("Invalid ShardId {id}: it must be of the form shardId-<number>."))
-    })
-}
-
-/// Parse the shard id of GetShardIterator, SplitShard or MergeShards, before the stream is
-/// looked up, as AWS does: one that does not resolve is `ResourceNotFoundException`
-/// `Could not find shard <id as sent> in stream <s> under account <a>.` whether or not the
-/// stream exists.
-pub(crate) fn parse_shard_id_of(member: &str, id: &str, stream: &str, account: &str) -> Result<u32> {
-    names::validate_shard_id(id)
-        .map_err(|_| ValidationErrors::single(member, id, Constraint::Pattern(names::NAME_PATTERN)))?;
-    names::resolve_shard_id(id).ok_or_else(|| messages::shard_not_found_for_reshard(id, stream, account))
 }
 
 impl Engine {
@@ -294,7 +266,7 @@ impl Engine {
             retention_period_hours: topo.meta.retention_hours,
             stream_creation_timestamp: Timestamp(topo.meta.created_ms),
             enhanced_monitoring: ShardMetric::from_bits(topo.meta.shard_level_metrics),
-            encryption_type: crate::engine::data::encryption_type(&topo.meta),
+            encryption_type: encryption_type(&topo.meta),
             key_id: topo.meta.encryption_key.clone(),
         })
     }
@@ -319,7 +291,7 @@ impl Engine {
             retention_period_hours: m.retention_hours,
             stream_creation_timestamp: Timestamp(m.created_ms),
             enhanced_monitoring: ShardMetric::from_bits(m.shard_level_metrics),
-            encryption_type: crate::engine::data::encryption_type(m),
+            encryption_type: encryption_type(m),
             key_id: m.encryption_key.clone(),
             open_shard_count: m.shards.iter().filter(|s| s.is_open()).count() as u32,
             consumer_count: m.consumers.len() as u32,

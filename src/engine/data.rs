@@ -1,26 +1,20 @@
 //! The data plane: PutRecord, PutRecords, GetShardIterator, GetRecords.
 
 use crate::catalog::{RecordDistribution, ShardMeta, StreamLifecycle, StreamMode};
-use crate::engine::control::parse_shard_id_of;
+use crate::engine::encryption::encryption_type;
+use crate::engine::parse_shard_id_of;
 use crate::engine::types::*;
 use crate::engine::{arrival_secs, shard_create_secs, Engine, EngineInner, StreamHandle, Topology};
 use crate::error::{Error, Result};
+use crate::kinesis::quotas::{
+    MAX_GET_RECORDS_BYTES, MAX_GET_RECORDS_LIMIT, MAX_PUT_RECORDS_BYTES, MAX_PUT_RECORDS_BYTES_LARGE,
+    MAX_PUT_RECORDS_ENTRIES,
+};
 use crate::kinesis::sequence::{check_sequence_number_for_ordering, check_starting_sequence_number};
 use crate::kinesis::{
     messages, names, partition_key_hash, Constraint, SequenceNumber, ShardIteratorToken, ValidationErrors,
 };
-use crate::record::{Record, RecordRef};
-
-/// Most entries in one PutRecords call.
-pub const MAX_PUT_RECORDS_ENTRIES: usize = 500;
-/// Most bytes in one PutRecords call (streams with the default 1 MiB record limit).
-pub const MAX_PUT_RECORDS_BYTES: usize = 5 * 1024 * 1024;
-/// Most bytes in one PutRecords call on streams whose record limit was raised.
-pub const MAX_PUT_RECORDS_BYTES_LARGE: usize = 10 * 1024 * 1024;
-/// Most records one GetRecords call returns.
-pub const MAX_GET_RECORDS_LIMIT: u32 = 10_000;
-/// Most bytes one GetRecords call returns.
-pub const MAX_GET_RECORDS_BYTES: usize = 10 * 1024 * 1024;
+use crate::log::record::{Record, RecordRef};
 
 /// One validated record on its way to a shard.
 struct Routed<'a> {
@@ -156,7 +150,7 @@ impl EngineInner {
         &self,
         topo: &Topology,
         shard: &ShardMeta,
-        log: Option<&crate::shard::ShardLog>,
+        log: Option<&crate::log::ShardLog>,
         kind: ShardIteratorType,
         starting_sequence_number: Option<&str>,
         timestamp: Option<Timestamp>,
@@ -220,15 +214,6 @@ impl EngineInner {
 /// `DryRunOperationException`: every check passed, nothing was done.
 pub(crate) fn dry_run_succeeded() -> Error {
     Error::DryRunOperation { message: "Request would have succeeded, but DryRun flag is set.".into() }
-}
-
-/// The `EncryptionType` of records written to a stream now.
-pub(crate) fn encryption_type(meta: &crate::catalog::StreamMeta) -> EncryptionType {
-    if meta.encryption_key.is_some() {
-        EncryptionType::Kms
-    } else {
-        EncryptionType::None
-    }
 }
 
 impl Engine {

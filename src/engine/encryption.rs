@@ -86,6 +86,15 @@ fn require_kms(op: &str, t: EncryptionType) -> Result<()> {
     }
 }
 
+/// The `EncryptionType` of records written to a stream now.
+pub(crate) fn encryption_type(meta: &crate::catalog::StreamMeta) -> EncryptionType {
+    if meta.encryption_key.is_some() {
+        EncryptionType::Kms
+    } else {
+        EncryptionType::None
+    }
+}
+
 impl Engine {
     /// `StartStreamEncryption`: encrypt new records with `KeyId` (or change the key).
     pub fn start_stream_encryption(&self, input: StreamEncryptionInput) -> Result<()> {

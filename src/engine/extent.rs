@@ -7,12 +7,12 @@
 //! ([`SequenceNumber::counter`]): offsets are dense, start at 0 and are never reused, so the
 //! number of records between two positions of a shard is a subtraction.
 
-use crate::engine::control::parse_shard_id;
+use crate::engine::parse_shard_id;
 use crate::engine::types::*;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::kinesis::{messages, names};
-use crate::shard::TrimOutcome;
+use crate::log::TrimOutcome;
 
 /// The retained records of one shard: offsets `first_offset .. next_offset`.
 #[derive(Debug, Clone, PartialEq, Eq)]

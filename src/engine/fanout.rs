@@ -19,21 +19,14 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use crate::catalog::{ConsumerMeta, ShardMeta};
-use crate::engine::control::parse_shard_id;
 use crate::engine::data::children;
+use crate::engine::parse_shard_id;
 use crate::engine::types::*;
 use crate::engine::{arrival_secs, shard_create_secs, Engine, EngineInner, StreamHandle};
 use crate::error::{Error, Result};
+use crate::kinesis::quotas::MAX_CREATING_CONSUMERS;
 use crate::kinesis::{messages, names, NextToken, ResumeAt, SequenceNumber, ValidationErrors};
-use crate::shard::ShardLog;
-
-/// Most consumers per stream (provisioned streams and On-demand Standard accounts).
-pub const MAX_CONSUMERS_PER_STREAM: usize = 20;
-/// Most consumers per stream while the account has a billing commitment (On-demand
-/// Advantage).
-pub const MAX_CONSUMERS_PER_STREAM_ADVANTAGE: usize = 50;
-/// Most consumers `CREATING` at once per stream (with modelled delays).
-pub const MAX_CREATING_CONSUMERS: usize = 5;
+use crate::log::ShardLog;
 
 /// Tunables of push subscriptions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -397,7 +390,7 @@ impl Engine {
             last_event_ms: now,
             cancel,
             state: SubState::Live,
-            bucket: crate::limits::Bucket::default(),
+            bucket: crate::engine::limits::Bucket::default(),
         })
     }
 }
@@ -439,7 +432,7 @@ pub struct Subscription {
     cancel: Arc<AtomicBool>,
     state: SubState,
     /// Push throughput budget (2 MiB/s per consumer per shard under Kinesis limits).
-    bucket: crate::limits::Bucket,
+    bucket: crate::engine::limits::Bucket,
 }
 
 /// One non-blocking step.
@@ -517,7 +510,7 @@ impl Subscription {
             let last_arrival = read.records.last().map(|r| r.arrival_ms);
             self.position = read.next_offset;
             let mut records = Vec::with_capacity(read.records.len());
-            let encryption = crate::engine::data::encryption_type(&topo.meta);
+            let encryption = crate::engine::encryption::encryption_type(&topo.meta);
             for r in read.records {
                 match crate::engine::data::to_kinesis(&shard, r, encryption) {
                     Ok(k) => records.push(k),

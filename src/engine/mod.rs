@@ -25,6 +25,7 @@ mod data;
 pub mod encryption;
 pub mod extent;
 pub mod fanout;
+pub mod limits;
 pub mod lineage;
 pub mod metrics;
 pub mod monitoring;
@@ -46,11 +47,11 @@ use parking_lot::{Mutex, RwLock};
 use crate::catalog::store::ManifestStore;
 use crate::catalog::{Catalog, ShardMeta, StreamLifecycle, StreamMeta};
 use crate::clock::{SharedClock, SystemClock};
-use crate::commit::{Durability, SyncGroup};
 use crate::error::{Error, Result};
 use crate::io::{LockGuard, RealVfs, VfsRef};
 use crate::kinesis::{messages, names, TokenKey};
-use crate::shard::{LogConfig, LogOptions, SegmentCache, ShardLog};
+use crate::log::commit::{Durability, SyncGroup};
+use crate::log::{LogConfig, LogOptions, SegmentCache, ShardLog};
 pub use types::*;
 
 /// How long Kinesis' asynchronous status transitions take, for emulators that model them.
@@ -101,7 +102,7 @@ pub struct EngineConfig {
     pub fanout: fanout::FanoutConfig,
     /// Throughput limits (off by default; `Limits::kinesis()` for the real service's).
     /// With limits on, on-demand streams also scale themselves (see [`capacity`]).
-    pub limits: crate::limits::Limits,
+    pub limits: crate::engine::limits::Limits,
     /// Where channels deliver objects (`None`: into `<root>/s3/<bucket>/<key>`, see
     /// [`channels::DirectorySink`]).
     pub channel_sink: Option<Arc<dyn channels::ObjectSink>>,
@@ -134,7 +135,7 @@ impl Default for EngineConfig {
             max_loaded_segments: 1024,
             retention_check_interval: Some(Duration::from_secs(60)),
             fanout: fanout::FanoutConfig::default(),
-            limits: crate::limits::Limits::off(),
+            limits: crate::engine::limits::Limits::off(),
             channel_sink: None,
             channel_delivery_interval: Some(Duration::from_secs(1)),
             on_demand: capacity::OnDemandConfig::default(),
@@ -178,7 +179,7 @@ pub(crate) struct EngineInner {
     /// Set when a manifest commit failed after its rename: which topology is durable is
     /// unknown, so writes are refused until the engine is reopened.
     metadata_poisoned: std::sync::atomic::AtomicBool,
-    control: crate::limits::ControlPlane,
+    control: crate::engine::limits::ControlPlane,
     timer: Arc<timer::Timer>,
     /// Records read for channels and not yet written out (run-time state).
     deliveries: Mutex<channels::Buffers>,
@@ -215,7 +216,7 @@ struct Streams {
 /// A stream at run time.
 pub(crate) struct StreamHandle {
     /// Per-stream limits overriding the engine's (run-time setting, not persisted).
-    pub(crate) limits: RwLock<Option<crate::limits::Limits>>,
+    pub(crate) limits: RwLock<Option<crate::engine::limits::Limits>>,
     /// Write demand of an on-demand stream (run-time state): the stream-wide capacity
     /// bucket and the observed peak.
     pub(crate) demand: Mutex<capacity::StreamDemand>,
@@ -244,7 +245,7 @@ pub(crate) struct ShardSlot {
     dir: PathBuf,
     log: Mutex<Option<ShardLog>>,
     /// Throughput-limit buckets (run-time state).
-    pub(crate) buckets: Mutex<crate::limits::ShardBuckets>,
+    pub(crate) buckets: Mutex<crate::engine::limits::ShardBuckets>,
     /// Shard-level data-plane counters (the enhanced-monitoring metrics; run-time state).
     pub(crate) counters: metrics::Counters,
     /// The hot-shard detector of on-demand scaling (run-time state).
@@ -262,7 +263,7 @@ impl Topology {
                         index: s.index,
                         dir: dir.join(names::shard_id_name(s.index)),
                         log: Mutex::new(None),
-                        buckets: Mutex::new(crate::limits::ShardBuckets::default()),
+                        buckets: Mutex::new(crate::engine::limits::ShardBuckets::default()),
                         counters: metrics::Counters::default(),
                         hot: parking_lot::Mutex::new(capacity::HotShard::default()),
                     })
@@ -323,7 +324,7 @@ impl Engine {
             retention_task: Mutex::new(None),
             subscriptions: Mutex::new(fanout::SubscriptionTable::new()),
             metadata_poisoned: std::sync::atomic::AtomicBool::new(false),
-            control: crate::limits::ControlPlane::default(),
+            control: crate::engine::limits::ControlPlane::default(),
             timer: Arc::new(timer::Timer::default()),
             deliveries: Mutex::new(channels::Buffers::default()),
             delivery_task: Mutex::new(None),
@@ -496,7 +497,7 @@ impl EngineInner {
     }
 
     /// The limits in force for a stream.
-    pub(crate) fn limits_for(&self, h: &StreamHandle) -> crate::limits::Limits {
+    pub(crate) fn limits_for(&self, h: &StreamHandle) -> crate::engine::limits::Limits {
         h.limits.read().unwrap_or(self.config.limits)
     }
 
@@ -767,6 +768,30 @@ pub(crate) fn check_stream_id(id: &str) -> Result<()> {
 fn remove_any(vfs: &VfsRef, path: &Path, is_dir: bool) -> Result<()> {
     let r = if is_dir { vfs.remove_dir_all(path) } else { vfs.remove_file(path) };
     r.map_err(|e| Error::io("remove", path, e))
+}
+
+/// Parse a shard id the way AWS does (leniently, [`names::resolve_shard_id`]): a
+/// `ValidationException` if it breaks the model's pattern or length, an
+/// `InvalidArgumentException` if it does not resolve to a shard index.
+pub(crate) fn parse_shard_id(member: &str, id: &str) -> Result<u32> {
+    use crate::kinesis::{Constraint, ValidationErrors};
+    names::validate_shard_id(id)
+        .map_err(|_| ValidationErrors::single(member, id, Constraint::Pattern(names::NAME_PATTERN)))?;
+    names::resolve_shard_id(id).ok_or_else(|| {
+        Error::invalid_argument(format!("Invalid ShardId {id}: it must be of the form shardId-<number>."))
+    })
+}
+
+/// Parse the shard id of GetShardIterator, SplitShard or MergeShards, before the stream is
+/// looked up, as AWS does: one that does not resolve is `ResourceNotFoundException`
+/// `Could not find shard <id as sent> in stream <s> under account <a>.` whether or not the
+/// stream exists.
+pub(crate) fn parse_shard_id_of(member: &str, id: &str, stream: &str, account: &str) -> Result<u32> {
+    use crate::kinesis::{Constraint, ValidationErrors};
+    names::validate_shard_id(id)
+        .map_err(|_| ValidationErrors::single(member, id, Constraint::Pattern(names::NAME_PATTERN)))?;
+    names::resolve_shard_id(id)
+        .ok_or_else(|| crate::kinesis::messages::shard_not_found_for_reshard(id, stream, account))
 }
 
 /// Seconds stamped into a shard's sequence numbers as its creation time: its creation second

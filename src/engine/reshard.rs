@@ -7,14 +7,14 @@
 //! the old topology (and no child directories, or orphans that the next open removes).
 
 use crate::catalog::{ShardClose, ShardMeta, StreamLifecycle, StreamMeta, StreamMode};
-use crate::engine::control::{parse_shard_id_of, MAX_SHARDS_PER_STREAM};
+use crate::engine::parse_shard_id_of;
 use crate::engine::types::*;
 use crate::engine::{Engine, EngineInner, Topology};
 use crate::error::{Error, Result};
+use crate::kinesis::quotas::MAX_SCALINGS_PER_DAY;
+use crate::kinesis::quotas::MAX_SHARDS_PER_STREAM;
 use crate::kinesis::{even_split, messages, names, parse_explicit_hash_key, HashKeyRange, ValidationErrors};
 
-/// Most UpdateShardCount calls per stream in a rolling 24 hours.
-pub const MAX_SCALINGS_PER_DAY: usize = 10;
 const DAY_MS: i64 = 24 * 3600 * 1000;
 
 impl EngineInner {

@@ -14,14 +14,12 @@ use std::time::Duration;
 use parking_lot::{Condvar, Mutex};
 
 use crate::catalog::StreamLifecycle;
-use crate::engine::control::DEFAULT_RETENTION_HOURS;
 use crate::engine::types::*;
 use crate::engine::{Engine, EngineInner, StreamHandle};
 use crate::error::{Error, Result};
 use crate::kinesis::messages;
-
-/// Largest retention period (hours).
-pub const MAX_RETENTION_HOURS: u32 = 8760;
+use crate::kinesis::quotas::DEFAULT_RETENTION_HOURS;
+use crate::kinesis::quotas::MAX_RETENTION_HOURS;
 
 impl Engine {
     /// `IncreaseStreamRetentionPeriod`.
@@ -73,7 +71,7 @@ impl Engine {
 
     /// Override the engine's throughput limits for one stream (`None`: back to the engine's).
     /// A run-time setting: not persisted.
-    pub fn set_stream_limits(&self, stream: StreamRef, limits: Option<crate::limits::Limits>) -> Result<()> {
+    pub fn set_stream_limits(&self, stream: StreamRef, limits: Option<crate::engine::limits::Limits>) -> Result<()> {
         let h = self.inner.resolve(&stream)?;
         *h.limits.write() = limits;
         Ok(())

@@ -4,21 +4,26 @@
 //!
 //! Implementations:
 //! - [`RealVfs`]: the operating system (`pwrite`, `fdatasync`, `rename`, directory fsync,
-//!   `flock`, `mmap` through memmap2).
-//! - [`sim::SimVfs`]: an in-memory file system that records every mutation and produces the
-//!   crash states a power cut may leave behind.
-//! - [`fault::FaultVfs`]: wraps any `Vfs` and fails the N-th call of a chosen kind, once or
-//!   forever.
+//!   `flock`, `mmap` through memmap2; the memory mapping lives in `map.rs`, the crate's one
+//!   `unsafe` module).
+//! - The test harness, behind the `testing` cargo feature (tests, benches and fuzz targets
+//!   enable it; the default build does not contain it): `sim::SimVfs`, an in-memory file
+//!   system that records every mutation and produces the crash states a power cut may leave
+//!   behind, and `fault::FaultVfs`, which wraps any `Vfs` and fails the N-th call of a chosen
+//!   kind, once or forever.
 
 use std::fmt;
 use std::io;
+use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
 
+#[cfg(feature = "testing")]
 pub mod fault;
 mod map;
+#[cfg(feature = "testing")]
 pub mod sim;
 
 /// The kinds of I/O call, used to name failures and to target fault injection.
@@ -114,8 +119,17 @@ pub trait VfsFile: Send + Sync + fmt::Debug {
     fn len(&self) -> io::Result<u64>;
     /// A read-only view of the whole file as it is now. The real implementation maps it
     /// (zero copy); the view stays valid after the file is unlinked. Callers must only map
-    /// files that are never shrunk afterwards (sealed segments).
+    /// files that are never written or shrunk afterwards (sealed segments, index files), or
+    /// drop every byte of the view before they change the file (recovery's scan).
     fn map(&self) -> io::Result<Bytes>;
+    /// The bytes in `range`, which were written through this handle (or were in the file when
+    /// it was opened), for a file that is still being appended to (an active segment). The
+    /// real implementation slices one read-only mapping made ahead of the file's end,
+    /// `reserve` bytes long, so later views of the growing file need no system call and no
+    /// copy; a range past what was written is an `UnexpectedEof` error. The caller never
+    /// writes or cuts off bytes it viewed while any view of them lives (the real
+    /// implementation refuses such a write or `set_len` with an error; see `io/map.rs`).
+    fn view(&self, range: Range<u64>, reserve: u64) -> io::Result<Bytes>;
 }
 
 /// A file handle shared between the writer and readers of a file.
@@ -197,6 +211,8 @@ impl RealVfs {
 #[derive(Debug)]
 struct RealFile {
     file: std::fs::File,
+    /// The mappings made through this handle (`io/map.rs` keeps them sound).
+    maps: map::FileMaps,
 }
 
 impl VfsFile for RealFile {
@@ -205,7 +221,10 @@ impl VfsFile for RealFile {
     }
 
     fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
-        std::os::unix::fs::FileExt::write_all_at(&self.file, buf, offset)
+        self.maps.before_change(offset)?;
+        std::os::unix::fs::FileExt::write_all_at(&self.file, buf, offset)?;
+        self.maps.wrote(offset.saturating_add(buf.len() as u64));
+        Ok(())
     }
 
     fn sync_data(&self) -> io::Result<()> {
@@ -213,7 +232,10 @@ impl VfsFile for RealFile {
     }
 
     fn set_len(&self, len: u64) -> io::Result<()> {
-        self.file.set_len(len)
+        self.maps.before_change(len)?;
+        self.file.set_len(len)?;
+        self.maps.set_len(len);
+        Ok(())
     }
 
     fn len(&self) -> io::Result<u64> {
@@ -221,7 +243,11 @@ impl VfsFile for RealFile {
     }
 
     fn map(&self) -> io::Result<Bytes> {
-        map::map_file(&self.file)
+        map::map_whole(&self.file, &self.maps)
+    }
+
+    fn view(&self, range: Range<u64>, reserve: u64) -> io::Result<Bytes> {
+        self.maps.view(&self.file, range, reserve)
     }
 }
 
@@ -232,8 +258,9 @@ struct RealLock {
 
 impl LockGuard for RealLock {}
 
-fn shared(file: std::fs::File) -> FileRef {
-    Arc::new(RealFile { file })
+fn shared(file: std::fs::File) -> io::Result<FileRef> {
+    let len = file.metadata()?.len();
+    Ok(Arc::new(RealFile { file, maps: map::FileMaps::new(len) }))
 }
 
 impl Vfs for RealVfs {
@@ -243,21 +270,21 @@ impl Vfs for RealVfs {
 
     fn create_new(&self, path: &Path) -> io::Result<FileRef> {
         let file = std::fs::OpenOptions::new().read(true).write(true).create_new(true).open(path)?;
-        Ok(shared(file))
+        shared(file)
     }
 
     fn create(&self, path: &Path) -> io::Result<FileRef> {
         let file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(path)?;
-        Ok(shared(file))
+        shared(file)
     }
 
     fn open_rw(&self, path: &Path) -> io::Result<FileRef> {
         let file = std::fs::OpenOptions::new().read(true).write(true).open(path)?;
-        Ok(shared(file))
+        shared(file)
     }
 
     fn open_read(&self, path: &Path) -> io::Result<FileRef> {
-        Ok(shared(std::fs::File::open(path)?))
+        shared(std::fs::File::open(path)?)
     }
 
     fn read_dir(&self, path: &Path) -> io::Result<Vec<DirEntry>> {

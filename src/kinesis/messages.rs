@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use super::names::shard_id_name;
+use super::shard_id::shard_id_name;
 use crate::Error;
 
 /// The message of a per-entry `InternalFailure` in a PutRecords response.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use shardlog::io::VfsRef;
-use shardlog::{Durability, LogConfig, LogOptions, ManualClock, Record, RecordRef, ShardLog};
+use shardlog::{Durability, LogConfig, LogOptions, ManualClock, Record, RecordRef, Sealing, ShardLog};
 
 /// Deterministic payload for record `i` of length `len`.
 pub fn payload(i: u64, len: usize) -> Vec<u8> {
@@ -36,6 +36,13 @@ pub fn small_config(segment_max_bytes: u64, durability: Durability) -> LogConfig
         durability,
         ..LogConfig::default()
     }
+}
+
+/// `config` with seals completed at durability points (no background thread): every file
+/// operation then happens in the test's own thread, in a fixed order, as crash simulations
+/// and fault sweeps need.
+pub fn deterministic(config: LogConfig) -> LogConfig {
+    LogConfig { sealing: Sealing::Deferred, ..config }
 }
 
 /// Options over `vfs` with a manual clock.

@@ -132,6 +132,9 @@ impl<L: SpyLog> VfsFile for SpyFile<L> {
     fn map(&self) -> io::Result<Bytes> {
         self.spy.note(OpKind::Map, &self.path, self.inner.map())
     }
+    fn view(&self, range: std::ops::Range<u64>, reserve: u64) -> io::Result<Bytes> {
+        self.spy.note(OpKind::Read, &self.path, self.inner.view(range, reserve))
+    }
 }
 
 /// The file name of `path` ("" if it has none or it is not UTF-8).

@@ -14,7 +14,7 @@ use std::path::Path;
 use shardlog::io::sim::SimVfs;
 use shardlog::io::{Vfs, VfsRef};
 use shardlog::kinesis::TokenKey;
-use shardlog::log::queue::{
+use shardlog::queue::{
     DeadLetter, Delivery, FreshSpan, QueueConfig, QueueOptions, QueueSpec, QueueStore, ReceiptHandle, ReceiveRequest,
     RecordKey,
 };

@@ -44,10 +44,10 @@ use bytes::Bytes;
 use shardlog::catalog::{codec, Catalog};
 use shardlog::engine::lineage::{LineageReader, LineageStart};
 use shardlog::engine::*;
-use shardlog::io::sim::{CrashSpec, DirMode, Durability as SimDurability, SimOp, SimVfs, TailMode};
+use shardlog::io::sim::{CrashSpec, DataMode, DirMode, SimOp, SimVfs, TailMode};
 use shardlog::io::VfsRef;
 use shardlog::kinesis::names;
-use shardlog::{Durability, Engine, EngineConfig, Error, LogConfig, ManualClock};
+use shardlog::{Durability, Engine, EngineConfig, Error, LogConfig, ManualClock, Sealing};
 
 /// The engine's data directory inside the simulated file system.
 pub const ROOT: &str = "/data";
@@ -71,6 +71,8 @@ pub fn engine_config(vfs: VfsRef, clock: &ManualClock, durability: Durability) -
             segment_max_bytes: SEGMENT_BYTES,
             segment_max_age: None,
             index_interval_bytes: 256,
+            // Every file operation in the harness's own thread, in a fixed order.
+            sealing: Sealing::Deferred,
             ..LogConfig::default()
         },
         ..EngineConfig::default()
@@ -607,10 +609,8 @@ impl CrashPoint {
         let last_is_write = n > 0 && matches!(ops.get(n - 1), Some(SimOp::Write { .. }));
         CrashPoint {
             n,
-            process_crash: spec.durability == SimDurability::AllWritten && spec.dir == DirMode::KeepAll,
-            torn_last_write: last_is_write
-                && spec.durability == SimDurability::AllWritten
-                && spec.tail != TailMode::Whole,
+            process_crash: spec.data == DataMode::AllWritten && spec.dir == DirMode::KeepAll,
+            torn_last_write: last_is_write && spec.data == DataMode::AllWritten && spec.tail != TailMode::Whole,
         }
     }
 

@@ -152,7 +152,7 @@ pub struct ServeArgs {
     /// eu-west-1, 200 elsewhere).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub shard_limit: Option<u32>,
-    /// Deliver channels to this S3-compatible endpoint (`http://host:port`, path-style
+    /// Deliver channels to this S3-compatible endpoint (`http[s]://host[:port]`, path-style
     /// requests signed with SigV4). Without it, channels deliver into `<dir>/s3/<bucket>/<key>`.
     #[arg(long, value_name = "URL")]
     pub s3_endpoint: Option<String>,
@@ -170,6 +170,9 @@ pub struct ServeArgs {
     /// DataFreshnessInSeconds has passed).
     #[arg(long, default_value_t = 1000, value_name = "MS", value_parser = clap::value_parser!(u64).range(10..))]
     pub channel_delivery_interval_ms: u64,
+    /// Lambda event-source mappings (`--lambda-*`, `--sqs-endpoint`).
+    #[command(flatten)]
+    pub lambda: crate::lambda::LambdaArgs,
 }
 
 impl ServeArgs {

@@ -46,7 +46,8 @@ use super::body::Body;
 use super::errors::ApiError;
 use super::ops::{self, Op};
 use super::wire::{self, Codec, ContentType};
-use super::{auth, eventstream, routes, State};
+use super::{eventstream, routes, State};
+use crate::auth;
 
 /// What the blocking part of a request produced.
 enum Outcome {
@@ -158,6 +159,11 @@ async fn process(state: &Arc<State>, req: Request<Incoming>, info: &mut LogInfo)
         h.insert("Access-Control-Max-Age", HeaderValue::from_static("172800"));
         return resp;
     }
+    if parts.uri.path().starts_with(crate::lambda::api::PREFIX) {
+        let (resp, served) = super::lambda_http::serve(&state.lambda, parts, body).await;
+        (info.op, info.error, info.message) = (Some(served.op), served.error, served.message);
+        return resp;
+    }
     if parts.method != Method::POST {
         return error_response(ApiError::access_denied_xml(), None, info);
     }
@@ -216,6 +222,7 @@ async fn process(state: &Arc<State>, req: Request<Incoming>, info: &mut LogInfo)
         let host =
             header(&parts.headers, "host").map(str::to_string).or_else(|| parts.uri.authority().map(|a| a.to_string()));
         if let Err(e) = auth::check(
+            "kinesis",
             parts.method.as_str(),
             parts.uri.path(),
             parts.uri.query(),

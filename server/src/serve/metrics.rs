@@ -39,7 +39,8 @@
 //! SubscribeToShard). Engine gauges: `shardlog_open_shards{stream}` (shards open for writes),
 //! `shardlog_stream_bytes_on_disk{stream}`, `shardlog_open_shard_logs`,
 //! `shardlog_loaded_segments` (memory-mapped sealed segments) and, on Linux,
-//! `process_open_fds`.
+//! `process_open_fds`. The Lambda event-source mappings add `lambda_*` series per mapping
+//! (see `crate::lambda::metrics`).
 //!
 //! With `serve --forward`, per forwarder (`{stream="orders",destination="copy@ENDPOINT"}`):
 //! `shardlog_forward_records_total`, `shardlog_forward_bytes_total`,
@@ -114,6 +115,12 @@ impl ServerMetrics {
             registry.register_collector(Box::new(ForwardCollector { forwards }));
         }
         ServerMetrics { registry, requests, durations }
+    }
+
+    /// Also export what `collector` reads at each scrape (the Lambda mappings' series).
+    pub fn with_collector(mut self, collector: Box<dyn Collector>) -> ServerMetrics {
+        self.registry.register_collector(collector);
+        self
     }
 
     /// Count one API request.

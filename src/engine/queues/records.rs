@@ -30,7 +30,7 @@ use crate::engine::{Engine, EngineInner, StreamHandle, Topology};
 use crate::error::{Error, Result};
 use crate::kinesis::{Constraint, ValidationErrors};
 use crate::log::queue::{Delivery, EntryResults, FreshSpan, HandleInput, ReceiveRequest, RecordId};
-use crate::record::Record;
+use crate::log::record::Record;
 
 /// Most records per wire receive.
 pub const MAX_RECEIVE_LIMIT: u32 = 10;

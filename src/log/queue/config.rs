@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
-use crate::commit::{Durability, SyncGroup};
 use crate::io::{RealVfs, VfsRef};
 use crate::kinesis::TokenKey;
+use crate::log::commit::{Durability, SyncGroup};
 
 /// AWS' default visibility timeout: 30 s.
 pub const DEFAULT_VISIBILITY_TIMEOUT_MS: u64 = 30_000;

@@ -10,7 +10,7 @@
 
 use super::codec::{put_u32, put_u64, DecodeError, Decoded, LeReader};
 use super::config::{DeadLetter, QueueConfig};
-use super::state::{RecordKey, MAX_RECORDS_PER_EVENT};
+use super::key::{RecordKey, MAX_RECORDS_PER_EVENT};
 
 /// Records went in flight (normal or dead-letter receive).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -17,7 +17,7 @@ use std::fmt;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 
-use super::state::RecordKey;
+use super::key::RecordKey;
 use crate::kinesis::token::{
     raw_token_len, Reader, Writer, KIND_DEAD_LETTER_RECEIPT_HANDLE, KIND_RECEIPT_HANDLE, PREFIX,
 };

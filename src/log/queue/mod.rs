@@ -128,6 +128,7 @@ pub mod event;
 mod files;
 pub mod frame;
 pub mod handle;
+mod key;
 pub mod snapshot;
 pub mod state;
 pub mod store;

@@ -60,10 +60,10 @@ use super::frame::{self, LogHeader, LOG_HEADER_LEN};
 use super::handle::ReceiptHandle;
 use super::snapshot;
 use super::state::{DeliveryState, Entry, FreshSpan, QueueCounts, RecordKey, ShardProgress, MAX_RECORDS_PER_EVENT};
-use crate::commit::{Durability, SyncGroup, SyncTarget};
 use crate::error::{is_enospc, Error, Result};
 use crate::io::{FileRef, VfsRef};
 use crate::kinesis::TokenKey;
+use crate::log::commit::{Durability, SyncGroup, SyncTarget};
 
 /// Delivery generations reserved (and fdatasync'd) at a time.
 pub const GENERATION_BLOCK: u64 = 1 << 16;
@@ -949,4 +949,7 @@ impl SyncTarget for Inner {
     fn needs_sync(&self) -> bool {
         !self.is_poisoned() && self.written.load(Ordering::Acquire) > self.synced.load(Ordering::Acquire)
     }
+
+    /// A queue state log is one file, never sealed: nothing to complete.
+    fn complete_seals(&self) {}
 }

@@ -1,4 +1,5 @@
-//! Request authentication, in Kinesis' order and wording (kinesis-behaviour §10.1).
+//! Request authentication (Kinesis and the Lambda API on the same port), in Kinesis' order
+//! and wording (kinesis-behaviour §10.1).
 //!
 //! By default a request must *carry* SigV4 authentication (an `Authorization` header with
 //! `Credential`, `SignedHeaders` and `Signature`, plus `X-Amz-Date` or `Date`; or the
@@ -14,7 +15,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use http::HeaderMap;
 use sha2::{Digest, Sha256};
 
-use super::errors::ApiError;
+use crate::protocol::errors::ApiError;
 
 /// The key pair requests must be signed with (`--verify-sigv4`).
 #[derive(Debug, Clone)]
@@ -30,11 +31,14 @@ pub struct Verifier {
 /// Largest accepted clock skew of a signed request.
 const MAX_SKEW_SECS: i64 = 15 * 60;
 
-/// Check a request's authentication. `query` is the raw query string, `host` the authority
+/// Check the authentication of a request to `service` (`kinesis`, `lambda`: the credential
+/// scope's service when verifying). `query` is the raw query string, `host` the authority
 /// (`Host` header, or the HTTP/2 `:authority`); a signature over `host` or over the
 /// `:authority` pseudo-header (as the AWS SDK for JavaScript v3 signs HTTP/2 requests) is
 /// checked against it.
+#[allow(clippy::too_many_arguments)]
 pub fn check(
+    service: &str,
     method: &str,
     path: &str,
     query: Option<&str>,
@@ -93,7 +97,7 @@ pub fn check(
         return Err(ApiError::incomplete_signature(msg));
     }
     let Some(v) = verifier else { return Ok(()) };
-    verify(v, &parsed, method, path, query, host, headers, body, amz_date.as_deref())
+    verify(v, service, &parsed, method, path, query, host, headers, body, amz_date.as_deref())
 }
 
 /// The parameters of an `Authorization: AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…,
@@ -130,6 +134,7 @@ fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
 #[allow(clippy::too_many_arguments)]
 fn verify(
     v: &Verifier,
+    expected_service: &str,
     auth: &AuthHeader,
     method: &str,
     path: &str,
@@ -171,8 +176,10 @@ fn verify(
             "Credential should be scoped to a valid region, not '{region}'. "
         )));
     }
-    if *service != "kinesis" {
-        return Err(ApiError::invalid_signature("Credential should be scoped to correct service: 'kinesis'. "));
+    if *service != expected_service {
+        return Err(ApiError::invalid_signature(format!(
+            "Credential should be scoped to correct service: '{expected_service}'. "
+        )));
     }
     if *terminator != "aws4_request" {
         return Err(ApiError::invalid_signature(format!(
@@ -360,7 +367,7 @@ fn parse_amz_date(s: &str) -> Option<i64> {
 
 /// Epoch seconds → `yyyyMMddTHHmmssZ`.
 fn format_amz_date(secs: i64) -> String {
-    let (y, m, d) = shardlog::clock::civil_from_days(secs.div_euclid(86_400));
+    let (y, m, d) = shardlog::civil_from_days(secs.div_euclid(86_400));
     let t = secs.rem_euclid(86_400);
     format!("{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z", t / 3600, t / 60 % 60, t % 60)
 }
@@ -379,10 +386,10 @@ mod tests {
 
     #[test]
     fn presence_checks_in_kinesis_wording() {
-        let e = check("POST", "/", None, None, &headers(&[]), b"", None).unwrap_err();
+        let e = check("kinesis", "POST", "/", None, None, &headers(&[]), b"", None).unwrap_err();
         assert_eq!(e.code, "MissingAuthenticationTokenException");
         let h = headers(&[("authorization", "AWS4-HMAC-SHA256 Credential=a/b")]);
-        let e = check("POST", "/", None, None, &h, b"", None).unwrap_err();
+        let e = check("kinesis", "POST", "/", None, None, &h, b"", None).unwrap_err();
         assert_eq!(e.code, "IncompleteSignatureException");
         assert_eq!(
             e.message.as_deref(),
@@ -396,8 +403,8 @@ mod tests {
             ("authorization", "AWS4-HMAC-SHA256 Credential=a/b, SignedHeaders=host, Signature=00"),
             ("x-amz-date", "20150830T123600Z"),
         ]);
-        check("POST", "/", None, None, &h, b"", None).unwrap();
-        let e = check("POST", "/", Some("X-Amz-Algorithm=x"), None, &h, b"", None).unwrap_err();
+        check("kinesis", "POST", "/", None, None, &h, b"", None).unwrap();
+        let e = check("kinesis", "POST", "/", Some("X-Amz-Algorithm=x"), None, &h, b"", None).unwrap_err();
         assert_eq!(e.code, "InvalidSignatureException");
     }
 
@@ -438,14 +445,14 @@ mod tests {
         let mut with_auth = h.clone();
         let auth = format!("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/{date}/us-east-1/kinesis/aws4_request, SignedHeaders={signed}, Signature={sig}");
         with_auth.insert("authorization", auth.parse().unwrap());
-        check("POST", "/", None, None, &with_auth, body, Some(&v)).unwrap();
+        check("kinesis", "POST", "/", None, None, &with_auth, body, Some(&v)).unwrap();
         // A different body no longer matches.
-        let e = check("POST", "/", None, None, &with_auth, b"{}", Some(&v)).unwrap_err();
+        let e = check("kinesis", "POST", "/", None, None, &with_auth, b"{}", Some(&v)).unwrap_err();
         assert_eq!(e.code, "InvalidSignatureException");
         // Another key id is unknown.
         let other = Verifier { access_key: "OTHER".into(), ..v.clone() };
         assert_eq!(
-            check("POST", "/", None, None, &with_auth, body, Some(&other)).unwrap_err().code,
+            check("kinesis", "POST", "/", None, None, &with_auth, body, Some(&other)).unwrap_err().code,
             "UnrecognizedClientException"
         );
     }
@@ -481,9 +488,9 @@ mod tests {
             "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/{date}/us-east-1/kinesis/aws4_request, SignedHeaders={signed}, Signature={sig}"
         );
         with_auth.insert("authorization", auth.parse().unwrap());
-        check("POST", "/", None, Some("localhost:4567"), &with_auth, body, Some(&v)).unwrap();
+        check("kinesis", "POST", "/", None, Some("localhost:4567"), &with_auth, body, Some(&v)).unwrap();
         // Another authority does not verify.
-        let e = check("POST", "/", None, Some("evil:4567"), &with_auth, body, Some(&v)).unwrap_err();
+        let e = check("kinesis", "POST", "/", None, Some("evil:4567"), &with_auth, body, Some(&v)).unwrap_err();
         assert_eq!(e.code, "InvalidSignatureException");
     }
 

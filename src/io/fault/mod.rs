@@ -23,162 +23,23 @@
 //! f.sync_data().unwrap();
 //! assert_eq!(fault.fired(), 1);
 //! ```
+//!
+//! Parts: `plan` (what fails, and the error it produces) and `counter` (counting calls and
+//! picking the one that fails); this module wraps the file system with them.
 
-use std::collections::HashMap;
-use std::error::Error as StdError;
-use std::fmt;
+mod counter;
+mod plan;
+
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use parking_lot::Mutex;
+
+use counter::Faults;
+pub use plan::{is_injected, FaultError, FaultMode, FaultPlan};
 
 use super::{DirEntry, FileRef, LockGuard, OpKind, Vfs, VfsFile, VfsRef};
-
-/// Whether a plan fails one call or every call from the N-th on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FaultMode {
-    /// Fail only the N-th call.
-    Once,
-    /// Fail the N-th call and every later call of the kind, until the plan is cleared.
-    Forever,
-}
-
-/// The error an injected fault produces.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FaultError {
-    /// A generic I/O error (`ErrorKind::Other`).
-    Other,
-    /// Disk full: `ErrorKind::StorageFull`, with an `ENOSPC` OS error as its source.
-    NoSpace,
-    /// For `Write`: the first half of the buffer is written, then the call fails with
-    /// `ErrorKind::WriteZero`. Other kinds fail as [`FaultError::Other`].
-    ShortWrite,
-}
-
-/// Which call to fail, and how.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FaultPlan {
-    /// The kind of call to fail.
-    pub kind: OpKind,
-    /// 1-based: fail the `nth` call of `kind` counted from when the plan was set (0 acts
-    /// as 1).
-    pub nth: u64,
-    /// Once or forever.
-    pub mode: FaultMode,
-    /// The error to inject.
-    pub error: FaultError,
-}
-
-impl FaultPlan {
-    /// Fail only the `nth` call of `kind`.
-    pub fn once(kind: OpKind, nth: u64, error: FaultError) -> FaultPlan {
-        FaultPlan { kind, nth, mode: FaultMode::Once, error }
-    }
-
-    /// Fail the `nth` call of `kind` and every later one.
-    pub fn forever(kind: OpKind, nth: u64, error: FaultError) -> FaultPlan {
-        FaultPlan { kind, nth, mode: FaultMode::Forever, error }
-    }
-}
-
-/// True if `error` was produced by a [`FaultVfs`].
-pub fn is_injected(error: &io::Error) -> bool {
-    error.get_ref().is_some_and(|inner| inner.is::<InjectedFault>())
-}
-
-/// The payload of an injected `io::Error`.
-#[derive(Debug)]
-struct InjectedFault {
-    kind: OpKind,
-    call: u64,
-    error: FaultError,
-    /// The OS error it stands for (`ENOSPC` for `NoSpace`).
-    os: Option<io::Error>,
-}
-
-impl fmt::Display for InjectedFault {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let what = match self.error {
-            FaultError::Other => "I/O error",
-            FaultError::NoSpace => "no space left on device (ENOSPC)",
-            FaultError::ShortWrite => "short write",
-        };
-        write!(f, "injected fault: {what} on {} call #{}", self.kind.name(), self.call)
-    }
-}
-
-impl StdError for InjectedFault {
-    fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.os.as_ref().map(|e| e as &(dyn StdError + 'static))
-    }
-}
-
-/// A fault that fired: which call, and the error to return for it.
-#[derive(Debug, Clone, Copy)]
-struct Fault {
-    kind: OpKind,
-    call: u64,
-    error: FaultError,
-}
-
-impl Fault {
-    fn into_io(self) -> io::Error {
-        let (kind, os) = match (self.error, self.kind) {
-            (FaultError::NoSpace, _) => (io::ErrorKind::StorageFull, Some(io::Error::from_raw_os_error(28))),
-            (FaultError::ShortWrite, OpKind::Write) => (io::ErrorKind::WriteZero, None),
-            (FaultError::Other | FaultError::ShortWrite, _) => (io::ErrorKind::Other, None),
-        };
-        io::Error::new(kind, InjectedFault { kind: self.kind, call: self.call, error: self.error, os })
-    }
-}
-
-#[derive(Debug, Default)]
-struct State {
-    calls: HashMap<OpKind, u64>,
-    /// The plan and the number of matching calls seen since it was set.
-    plan: Option<(FaultPlan, u64)>,
-    fired: u64,
-}
-
-impl State {
-    /// Count a call of `kind`; the fault to inject, if the plan says this call fails.
-    fn hit(&mut self, kind: OpKind) -> Option<Fault> {
-        let calls = self.calls.entry(kind).or_insert(0);
-        *calls = calls.saturating_add(1);
-        let call = *calls;
-        let (plan, seen) = self.plan.as_mut().filter(|(plan, _)| plan.kind == kind)?;
-        *seen = seen.saturating_add(1);
-        let nth = plan.nth.max(1);
-        let fails = match plan.mode {
-            FaultMode::Once => *seen == nth,
-            FaultMode::Forever => *seen >= nth,
-        };
-        if !fails {
-            return None;
-        }
-        let error = plan.error;
-        self.fired = self.fired.saturating_add(1);
-        Some(Fault { kind, call, error })
-    }
-}
-
-/// Shared fault state: counters and the active plan.
-#[derive(Debug, Clone, Default)]
-struct Faults(Arc<Mutex<State>>);
-
-impl Faults {
-    /// Count a call of `kind`; the fault to inject, if the plan says this call fails.
-    fn hit(&self, kind: OpKind) -> Option<Fault> {
-        self.0.lock().hit(kind)
-    }
-
-    /// Count a call of `kind` and fail it if the plan says so.
-    fn check(&self, kind: OpKind) -> io::Result<()> {
-        self.hit(kind).map_or(Ok(()), |fault| Err(fault.into_io()))
-    }
-}
 
 /// A [`Vfs`] wrapper that counts calls and fails the chosen one. Clones share counters and
 /// plan; files it opens are wrapped too.
@@ -201,30 +62,28 @@ impl FaultVfs {
 
     /// Replace the plan; its call count starts now.
     pub fn set_plan(&self, plan: FaultPlan) {
-        self.faults.0.lock().plan = Some((plan, 0));
+        self.faults.set_plan(Some(plan));
     }
 
     /// Remove the plan: no further faults.
     pub fn clear(&self) {
-        self.faults.0.lock().plan = None;
+        self.faults.set_plan(None);
     }
 
     /// Calls of `kind` made since creation or the last [`reset_counts`](Self::reset_counts),
     /// failed ones included.
     pub fn calls(&self, kind: OpKind) -> u64 {
-        self.faults.0.lock().calls.get(&kind).copied().unwrap_or(0)
+        self.faults.calls(kind)
     }
 
     /// Faults injected since creation or the last [`reset_counts`](Self::reset_counts).
     pub fn fired(&self) -> u64 {
-        self.faults.0.lock().fired
+        self.faults.fired()
     }
 
     /// Zero the call and fired counters. The plan and its own count are unchanged.
     pub fn reset_counts(&self) {
-        let mut state = self.faults.0.lock();
-        state.calls.clear();
-        state.fired = 0;
+        self.faults.reset_counts();
     }
 
     fn wrap(&self, file: FileRef) -> FileRef {
@@ -334,6 +193,12 @@ impl VfsFile for FaultFile {
     fn map(&self) -> io::Result<Bytes> {
         self.faults.check(OpKind::Map)?;
         self.inner.map()
+    }
+
+    /// Counted as a `Read`: it is how an active segment is read.
+    fn view(&self, range: std::ops::Range<u64>, reserve: u64) -> io::Result<Bytes> {
+        self.faults.check(OpKind::Read)?;
+        self.inner.view(range, reserve)
     }
 }
 

@@ -22,12 +22,13 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::batch::{self, BatchHeader, FrameError};
 use crate::error::{Error, Result};
-use crate::index::{self, IndexEntry, SegmentSummary, SparseIndex};
 use crate::io::VfsRef;
-use crate::marker::{self, CleanMarker};
-use crate::segment::{self, HeaderError, SegmentPaths, SEGMENT_HEADER_LEN};
+use crate::log::batch::{self, BatchHeader, FrameError};
+use crate::log::index::{self, IndexEntry, SegmentSummary, SparseIndex};
+use crate::log::marker::{self, CleanMarker};
+use crate::log::segment::{self, HeaderError, SegmentPaths, SEGMENT_HEADER_LEN};
+use crate::log::segment::{BatchCursor, CursorErrorKind, Verify};
 
 /// The index interval the engine uses by default (`LogConfig::default()`).
 pub const DEFAULT_INDEX_INTERVAL_BYTES: u32 = 4096;
@@ -654,65 +655,82 @@ fn examine_segment(
     };
 
     let mut walk = Walk::new(ctx.base, file_entries);
-    let mut pos = SEGMENT_HEADER_LEN as usize;
-    let mut expected: Option<u64> = Some(ctx.base);
+    let mut at = SEGMENT_HEADER_LEN as usize;
+    // The offset the next batch must start at; after stepping over damage only a lower bound
+    // (`rep.end_offset`) is known.
+    let mut expect = Some(ctx.base);
     let mut last_arrival = i64::MIN;
     let mut complete = true;
-    while pos < bytes.len() {
-        let rest = bytes.get(pos..).unwrap_or_default();
-        let at = pos as u64;
-        let failure = match batch::verify(rest, opts.max_batch_bytes) {
-            Ok(h) if expected.is_some_and(|e| h.first_offset != e) => Some((
-                ProblemKind::Corrupt,
-                format!("batch starts at offset {}, expected {}", h.first_offset, expected.unwrap_or(0)),
-            )),
-            Ok(h) if expected.is_none() && h.first_offset < rep.end_offset => Some((
-                ProblemKind::Corrupt,
-                format!(
-                    "batch starts at offset {}, before the previous batch ended ({})",
-                    h.first_offset, rep.end_offset
-                ),
-            )),
-            Ok(h) if h.arrival_ms < last_arrival => Some((
-                ProblemKind::Corrupt,
-                format!("arrival time went backwards ({} ms after {last_arrival} ms)", h.arrival_ms),
-            )),
-            Ok(h) => match u32::try_from(pos) {
-                Ok(position) => {
-                    walk.batch(&h, position, opts.index_interval_bytes);
-                    pos += h.batch_len as usize;
-                    rep.valid_bytes = pos as u64;
+    loop {
+        let mut cursor = BatchCursor::new(bytes, 0, at, Verify::Full, opts.max_batch_bytes).after_arrival(last_arrival);
+        if let Some(e) = expect {
+            cursor = cursor.expecting(e);
+        }
+        let mut failure: Option<(u64, ProblemKind, String)> = None;
+        for step in cursor.by_ref() {
+            match step {
+                Ok(b) if expect.is_none() && b.header.first_offset < rep.end_offset => {
+                    failure = Some((
+                        b.position,
+                        ProblemKind::Corrupt,
+                        format!(
+                            "batch starts at offset {}, before the previous batch ended ({})",
+                            b.header.first_offset, rep.end_offset
+                        ),
+                    ));
+                    break;
+                }
+                Ok(b) => {
+                    let h = b.header;
+                    // The cursor keeps positions within 32 bits.
+                    walk.batch(&h, u32::try_from(b.position).unwrap_or(u32::MAX), opts.index_interval_bytes);
+                    rep.valid_bytes = b.end();
                     rep.end_offset = h.next_offset();
                     rep.batches += 1;
                     rep.records += u64::from(h.record_count);
                     rep.first_arrival_ms.get_or_insert(h.arrival_ms);
                     rep.last_arrival_ms = Some(h.arrival_ms);
-                    last_arrival = h.arrival_ms;
-                    expected = Some(h.next_offset());
-                    None
+                    expect = Some(h.next_offset());
                 }
-                Err(_) => Some((ProblemKind::Corrupt, "segment larger than 4 GiB".to_string())),
-            },
-            Err(FrameError::UnsupportedVersion(v)) => Some((
-                ProblemKind::UnsupportedVersion,
-                format!("batch format version {v} is not known to this build (knows {})", batch::BATCH_VERSION),
-            )),
-            Err(e) => Some((ProblemKind::Corrupt, e.to_string())),
-        };
-        let Some((kind, why)) = failure else { continue };
-        let kind = if kind == ProblemKind::Corrupt { tail_kind(at) } else { kind };
+                Err(e) => {
+                    let kind = match &e.kind {
+                        CursorErrorKind::Frame(FrameError::UnsupportedVersion(v)) => {
+                            failure = Some((
+                                e.position,
+                                ProblemKind::UnsupportedVersion,
+                                format!(
+                                    "batch format version {v} is not known to this build (knows {})",
+                                    batch::BATCH_VERSION
+                                ),
+                            ));
+                            break;
+                        }
+                        CursorErrorKind::NotDense { found, expected } => {
+                            format!("batch starts at offset {found}, expected {expected}")
+                        }
+                        other => other.to_string(),
+                    };
+                    failure = Some((e.position, ProblemKind::Corrupt, kind));
+                }
+            }
+        }
+        last_arrival = cursor.last_arrival_ms();
+        let Some((at_fail, kind, why)) = failure else { break };
+        let kind = if kind == ProblemKind::Corrupt { tail_kind(at_fail) } else { kind };
         complete = false;
+        let pos = usize::try_from(at_fail).unwrap_or(bytes.len()).min(bytes.len());
         let remaining = bytes.len() - pos;
         if kind == ProblemKind::TornTail {
             problems.push(problem(
                 log,
-                at,
+                at_fail,
                 kind,
                 format!("{where_}: {why}; the next open cuts off the last {remaining} bytes"),
             ));
             break;
         }
         // Try to step over the bad batch (its length field may be intact) to find more.
+        let rest = bytes.get(pos..).unwrap_or_default();
         let resume = batch::decode_header(rest, opts.max_batch_bytes).ok().and_then(|h| {
             let next = pos.checked_add(h.batch_len as usize)?;
             let tail = bytes.get(next..)?;
@@ -722,9 +740,9 @@ fn examine_segment(
             Some((next, _)) if next < bytes.len() => format!("{where_}: {why} (valid batches follow at byte {next})"),
             _ => format!("{where_}: {why}"),
         };
-        problems.push(problem(log, at, kind, what));
+        problems.push(problem(log, at_fail, kind, what));
         let Some((next, h)) = resume else { break };
-        walk.skipped(at);
+        walk.skipped(at_fail);
         if next == bytes.len() {
             // The damaged batch was the last one: trust its offsets for the gap check only if
             // they continue what precedes it.
@@ -735,8 +753,8 @@ fn examine_segment(
         } else {
             complete = true;
         }
-        pos = next;
-        expected = None;
+        at = next;
+        expect = None;
     }
     let clean_walk = complete && rep.valid_bytes == rep.bytes;
     rep.complete = complete;

@@ -72,6 +72,12 @@ impl SparseIndex {
     /// Byte position to start scanning for relative offset `rel`: the last entry at or
     /// before it, or `None` if `rel` precedes every entry.
     pub fn position_for_offset(&self, rel: u32) -> Option<u32> {
+        // Tailing readers ask for offsets at or past the last entry: answer from the warm end
+        // without a search.
+        match self.entries.last() {
+            Some(last) if last.rel_offset <= rel => return Some(last.position),
+            _ => {}
+        }
         let i = self.entries.partition_point(|e| e.rel_offset <= rel);
         i.checked_sub(1).and_then(|i| self.entries.get(i)).map(|e| e.position)
     }
@@ -231,7 +237,7 @@ pub fn decode_index_files(
         }
         if u64::from(e.rel_offset) >= span
             || e.position < min_position
-            || u64::from(e.position) + crate::batch::BATCH_HEADER_LEN as u64 > s1.log_len
+            || u64::from(e.position) + crate::log::batch::BATCH_HEADER_LEN as u64 > s1.log_len
             || e.arrival_ms > s1.max_arrival_ms
         {
             return Err(format!("index entry {e:?} lies outside its segment"));
@@ -272,6 +278,16 @@ mod tests {
         assert_eq!(ix.position_for_time(100), None);
         assert_eq!(ix.position_for_time(101), Some(32));
         assert_eq!(ix.position_for_time(10_000), Some(32 + 9 * 5000));
+    }
+
+    #[test]
+    fn every_offset_finds_the_last_entry_at_or_before_it() {
+        let (ix, _) = sample();
+        for rel in 0..200u32 {
+            let linear = ix.entries().iter().rev().find(|e| e.rel_offset <= rel).map(|e| e.position);
+            assert_eq!(ix.position_for_offset(rel), linear, "rel {rel}");
+        }
+        assert_eq!(SparseIndex::new().position_for_offset(7), None);
     }
 
     #[test]

@@ -10,12 +10,26 @@
 //! Under [`Durability::Interval`] a background flusher owned by the group syncs dirty shards
 //! every period; under [`Durability::Buffered`] nothing is synced until the log is flushed or
 //! closed.
+//!
+//! The group also runs the **sealer** (with [`Sealing::Background`]): a roll hands the
+//! segment it sealed to the group instead of fdatasyncing it on the append path, and a
+//! background thread completes the seal (see `log/sealer.rs`).
+//!
+//! [`CommitPoint`] holds one log's written / synced / visible offsets and the rule tying them
+//! together: an append is acknowledged only once readers can see it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
+
+#[cfg(loom)]
+use loom::sync::atomic::{AtomicU64, Ordering};
+#[cfg(not(loom))]
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::log::notify::Notifier;
 
 /// How far an append is made durable before it is acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,12 +50,109 @@ impl Default for Durability {
     }
 }
 
+/// When the segment a roll sealed is made durable (fdatasync'd, then its index files
+/// written). The roll itself never waits for it; until it is done, recovery after a crash
+/// scans that segment too (it may hold unsynced bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sealing {
+    /// A background thread of the log's [`SyncGroup`] seals it at once (the default): the
+    /// appender never waits for the fdatasync, and recovery scans about one segment more.
+    #[default]
+    Background,
+    /// No thread: pending seals complete at the log's next durability point — a `Sync`
+    /// append's sync round, the interval flusher's tick, `flush`, a trim, `close`. Every
+    /// file operation then happens in a caller's thread in a fixed order, which is what the
+    /// crash simulations need.
+    Deferred,
+}
+
 /// Something a sync round can make durable: one shard log.
 pub(crate) trait SyncTarget: Send + Sync {
-    /// fdatasync everything written so far. Failures poison the target internally.
+    /// fdatasync everything written so far (completing pending seals first). Failures
+    /// poison the target internally.
     fn sync_written(&self);
-    /// True if bytes were written since the last sync.
+    /// True if bytes were written since the last sync (or seals are pending).
     fn needs_sync(&self) -> bool;
+    /// Complete the pending seals (the sealer's job). Failures poison the target.
+    fn complete_seals(&self);
+}
+
+/// One log's durability bookkeeping: how far it was written, made durable (synced) and
+/// made visible (its notifier's high-watermark).
+///
+/// Invariants (the loom model `acknowledged_appends_are_visible` checks the first):
+/// - An append ending at `end` is acknowledged only once [`CommitPoint::visible`]`(end)`:
+///   readers can see it. Under `Durability::Sync` the watermark is raised only by
+///   [`CommitPoint::synced`], which publishes *before* it records the sync, so no waiter can
+///   observe a sync its readers cannot see yet.
+/// - `visible ≤ written` and, under `Sync`, `visible ≤ synced`; none of them decreases.
+#[derive(Debug)]
+pub struct CommitPoint {
+    written: AtomicU64,
+    synced: AtomicU64,
+    notifier: Notifier,
+}
+
+impl CommitPoint {
+    /// A log whose records below `next` are written, durable and visible.
+    pub fn new(next: u64) -> CommitPoint {
+        CommitPoint { written: AtomicU64::new(next), synced: AtomicU64::new(next), notifier: Notifier::new(next) }
+    }
+
+    /// The notifier holding the high-watermark.
+    pub fn notifier(&self) -> &Notifier {
+        &self.notifier
+    }
+
+    /// An append ending at `next` was written (to the operating system).
+    pub fn wrote(&self, next: u64) {
+        self.written.fetch_max(next, Ordering::AcqRel);
+    }
+
+    /// One past the newest record written.
+    pub fn written(&self) -> u64 {
+        self.written.load(Ordering::Acquire)
+    }
+
+    /// Everything below `upto` is durable. With `publish` (under `Durability::Sync`, where
+    /// only durable records are visible) the watermark is raised first.
+    pub fn synced(&self, upto: u64, publish: bool) {
+        #[cfg(not(feature = "canary-ack-before-visible"))]
+        if publish {
+            self.notifier.publish(upto);
+        }
+        self.synced.fetch_max(upto, Ordering::AcqRel);
+        // Planted bug (bug 2 of issue 12): the sync recorded before the watermark covers it,
+        // so an append can be acknowledged while readers cannot see it yet.
+        #[cfg(feature = "canary-ack-before-visible")]
+        if publish {
+            self.notifier.publish(upto);
+        }
+    }
+
+    /// One past the newest durable record.
+    pub fn synced_upto(&self) -> u64 {
+        self.synced.load(Ordering::Acquire)
+    }
+
+    /// Make everything below `upto` visible (under `Buffered` and `Interval`, written is
+    /// enough).
+    pub fn publish(&self, upto: u64) {
+        self.notifier.publish(upto);
+    }
+
+    /// True once the append ending at `end` may be acknowledged: readers can see it.
+    pub fn visible(&self, end: u64) -> bool {
+        #[cfg(not(feature = "canary-ack-before-visible"))]
+        return self.notifier.high_watermark() >= end;
+        #[cfg(feature = "canary-ack-before-visible")]
+        return self.synced_upto() >= end;
+    }
+
+    /// True if bytes were written since the last sync.
+    pub fn unsynced(&self) -> bool {
+        self.written() > self.synced_upto()
+    }
 }
 
 #[derive(Default)]
@@ -62,6 +173,7 @@ pub struct SyncGroup {
     rounds: Mutex<Rounds>,
     round_done: Condvar,
     flusher: Mutex<Option<Flusher>>,
+    sealer: Mutex<Option<Sealer>>,
     stats: Mutex<SyncStats>,
 }
 
@@ -95,6 +207,7 @@ impl Default for SyncGroup {
             rounds: Mutex::new(Rounds::default()),
             round_done: Condvar::new(),
             flusher: Mutex::new(None),
+            sealer: Mutex::new(None),
             stats: Mutex::new(SyncStats::default()),
         }
     }
@@ -173,6 +286,68 @@ impl SyncGroup {
         }
         *f = Some(Flusher::start(period, Arc::new(Mutex::new(vec![target]))));
     }
+
+    /// Ask the background sealer (started on first use) to complete `target`'s pending
+    /// seals.
+    pub(crate) fn request_seal(&self, target: Weak<dyn SyncTarget>) {
+        let mut s = self.sealer.lock();
+        let sealer = s.get_or_insert_with(Sealer::start);
+        let (queue, more) = &*sealer.queue;
+        queue.lock().targets.push_back(target);
+        more.notify_one();
+    }
+}
+
+/// The background sealer: one thread per group, completing the seals of the logs that ask.
+struct Sealer {
+    queue: Arc<(Mutex<SealQueue>, Condvar)>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+#[derive(Default)]
+struct SealQueue {
+    targets: VecDeque<Weak<dyn SyncTarget>>,
+    stop: bool,
+}
+
+impl Sealer {
+    fn start() -> Sealer {
+        let queue: Arc<(Mutex<SealQueue>, Condvar)> = Arc::default();
+        let thread = {
+            let queue = Arc::clone(&queue);
+            std::thread::Builder::new()
+                .name("shardlog-sealer".into())
+                .spawn(move || loop {
+                    let target = {
+                        let (q, more) = &*queue;
+                        let mut q = q.lock();
+                        while q.targets.is_empty() && !q.stop {
+                            more.wait(&mut q);
+                        }
+                        match q.targets.pop_front() {
+                            Some(t) => t,
+                            None => return,
+                        }
+                    };
+                    if let Some(t) = target.upgrade() {
+                        t.complete_seals();
+                    }
+                })
+                // Without the thread, pending seals complete at each log's next durability
+                // point (as with `Sealing::Deferred`).
+                .ok()
+        };
+        Sealer { queue, thread }
+    }
+}
+
+impl Drop for Sealer {
+    fn drop(&mut self) {
+        let (q, more) = &*self.queue;
+        q.lock().stop = true;
+        more.notify_all();
+        join_unless_self(self.thread.take());
+    }
 }
 
 impl Flusher {
@@ -212,14 +387,22 @@ impl Flusher {
     fn stop_and_join(&mut self) {
         *self.stop.0.lock() = true;
         self.stop.1.notify_all();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        join_unless_self(self.thread.take());
     }
 }
 
 impl Drop for Flusher {
     fn drop(&mut self) {
         self.stop_and_join();
+    }
+}
+
+/// Join a background thread, unless this is that thread (it dropped the last handle of its
+/// own group, e.g. a log it was syncing): it then ends by itself once it returns.
+fn join_unless_self(thread: Option<std::thread::JoinHandle<()>>) {
+    if let Some(t) = thread {
+        if t.thread().id() != std::thread::current().id() {
+            let _ = t.join();
+        }
     }
 }

@@ -24,7 +24,7 @@
 
 use bytes::Bytes;
 
-use crate::record::{Record, RecordRef};
+use crate::log::record::{Record, RecordRef};
 
 /// Magic bytes that start every batch.
 pub const BATCH_MAGIC: [u8; 4] = *b"SLBT";

@@ -1,0 +1,213 @@
+//! Segments: the files a shard log is made of, each owning its bytes.
+//!
+//! - [`format`]: file names, the segment header, the paths of a segment's files.
+//! - [`cursor`]: [`BatchCursor`], the one walk over a segment's batches, and [`scan`].
+//! - `active`: the newest segment, which appends (encode, write, index) and is read through
+//!   a view of what it published.
+//! - `sealed`: the older segments, never written again, read through their mapping.
+//! - `index_files`: reading and writing a segment's `.index` / `.timeindex` files.
+//!
+//! This module ties them together for the shard log: `Segment` (either kind, as the log's
+//! segment list holds them) and the walks over a segment's bytes that the log's reads and
+//! time lookups do (`read_records`, `first_arriving_at`).
+
+pub(crate) mod active;
+pub mod cursor;
+pub mod format;
+pub(crate) mod index_files;
+pub(crate) mod sealed;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::at_rest::AtRestKey;
+use crate::error::{Error, Result};
+use crate::log::batch;
+use crate::log::record::Record;
+
+pub use cursor::{scan, BatchCursor, CursorBatch, CursorError, CursorErrorKind, Scan, Verify};
+pub use format::{
+    decode_header, encode_header, encode_header_with_key, header_key_id, log_file_name, parse_log_file_name,
+    HeaderError, SegmentPaths, SEGMENT_HEADER_LEN, SEGMENT_MAGIC, SEGMENT_VERSION,
+};
+
+use active::ActiveSegment;
+pub(crate) use index_files::write_index_files;
+pub(crate) use sealed::LoadConfig;
+use sealed::SealedSegment;
+
+/// A segment of a live shard log, as its segment list holds it.
+#[derive(Debug, Clone)]
+pub(crate) enum Segment {
+    /// The newest segment, appended to (or one that was, read through the handle it was
+    /// written with).
+    Active(Arc<ActiveSegment>),
+    /// A segment sealed by a roll or found sealed by recovery.
+    Sealed(Arc<SealedSegment>),
+}
+
+impl Segment {
+    pub(crate) fn base(&self) -> u64 {
+        match self {
+            Segment::Active(a) => a.base,
+            Segment::Sealed(s) => s.base,
+        }
+    }
+
+    /// One past its newest record (an active segment's grows with each append).
+    pub(crate) fn end_offset(&self) -> u64 {
+        match self {
+            Segment::Active(a) => a.end_offset(),
+            Segment::Sealed(s) => s.end_offset(),
+        }
+    }
+
+    pub(crate) fn paths(&self) -> &SegmentPaths {
+        match self {
+            Segment::Active(a) => &a.paths,
+            Segment::Sealed(s) => &s.paths,
+        }
+    }
+
+    pub(crate) fn is_sealed(&self) -> bool {
+        matches!(self, Segment::Sealed(_))
+    }
+}
+
+/// What a read may still return, and the key that opens sealed batches.
+#[derive(Debug, Clone)]
+pub(crate) struct ReadLimits {
+    pub(crate) max_records: usize,
+    pub(crate) bytes_left: usize,
+    pub(crate) max_batch_bytes: u32,
+    /// The at-rest key that opens sealed batches.
+    pub(crate) key: Option<Arc<AtRestKey>>,
+}
+
+impl ReadLimits {
+    pub(crate) fn exhausted(&self) -> bool {
+        self.max_records == 0 || self.bytes_left == 0
+    }
+}
+
+/// What [`read_records`] did.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Walked {
+    /// A limit or the high-watermark was reached: the read is complete.
+    pub(crate) done: bool,
+    /// One past the last record of the last whole batch walked, if any.
+    pub(crate) end_seen: Option<u64>,
+}
+
+/// Decode the records from offset `from` on out of `image`, which holds the bytes of `path`
+/// from byte `image_position` on, walking from the batch at byte `start` (where the sparse
+/// index put the reader). Every batch a record is taken from is CRC-checked first; keys and
+/// data are zero-copy slices of `image` (a sealed batch is opened with `limits.key` into one
+/// plaintext copy per batch, and records are slices of that). Stops before `hw`, after `limits.max_records`, or
+/// once the byte budget is spent (at least one record is taken if any is due).
+///
+/// Records come out dense: a batch that holds wanted records but starts past the offset due
+/// (a forged or stale sealed index pointing into the middle of a segment, finding F11) is
+/// `Error::Corrupt`, as is any batch that fails its framing or does not continue the one
+/// before it.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn read_records(
+    path: &Path,
+    image: &Bytes,
+    image_position: u64,
+    start: u64,
+    from: u64,
+    hw: u64,
+    limits: &mut ReadLimits,
+    out: &mut Vec<Record>,
+) -> Result<Walked> {
+    let at = usize::try_from(start.saturating_sub(image_position)).unwrap_or(usize::MAX);
+    let mut cursor = BatchCursor::new(image, image_position, at, Verify::Header, limits.max_batch_bytes);
+    let mut end_seen = None;
+    for step in cursor.by_ref() {
+        let b = step.map_err(|e| Error::corrupt(path, e.position, e.kind.to_string()))?;
+        let h = b.header;
+        if h.first_offset >= hw {
+            return Ok(Walked { done: true, end_seen });
+        }
+        if h.next_offset() > from {
+            let due = out.last().map_or(from, |r| r.offset.saturating_add(1));
+            if h.first_offset > due {
+                return Err(Error::corrupt(
+                    path,
+                    b.position,
+                    format!("batch starts at offset {}, but the read continues at offset {due}", h.first_offset),
+                ));
+            }
+            // In range: the cursor checked that the batch lies inside the image.
+            let rel = usize::try_from(b.position - image_position).unwrap_or(usize::MAX);
+            let mut bytes = image.slice(rel..rel.saturating_add(h.batch_len as usize).min(image.len()));
+            batch::check_crc(&bytes).map_err(|e| Error::corrupt(path, b.position, e.to_string()))?;
+            let mut h = h;
+            if batch::is_sealed(&bytes) {
+                (bytes, h) = unseal(&bytes, path, b.position, limits.key.as_deref())?;
+            }
+            let want = limits.max_records.min(usize::try_from(hw - h.first_offset.max(from)).unwrap_or(usize::MAX));
+            let take_first = out.is_empty();
+            let d = batch::decode_records(&bytes, &h, from, want, &mut limits.bytes_left, take_first, out)
+                .map_err(|e| Error::corrupt(path, b.position, e.to_string()))?;
+            limits.max_records = limits.max_records.saturating_sub(d.added);
+            if d.out_of_bytes || limits.exhausted() {
+                return Ok(Walked { done: true, end_seen });
+            }
+        }
+        end_seen = Some(h.next_offset());
+    }
+    Ok(Walked { done: false, end_seen })
+}
+
+/// Open a sealed batch with the read's at-rest key: the plaintext batch and its header.
+/// Without a key the records are out of reach (`KMSNotFoundException`); a key that does not
+/// open them is `KMSAccessDeniedException` (the CRC already passed, so the bytes are what
+/// was written).
+fn unseal(bytes: &[u8], path: &Path, at: u64, key: Option<&AtRestKey>) -> Result<(Bytes, batch::BatchHeader)> {
+    let Some(key) = key else {
+        return Err(Error::KmsNotFound {
+            message: format!(
+                "Records at byte {at} of {} are encrypted at rest and no encryption key is configured.",
+                path.display()
+            ),
+        });
+    };
+    let plain = batch::unseal_batch(bytes, key).map_err(|e| Error::KmsAccessDenied {
+        message: format!(
+            "Records at byte {at} of {} cannot be decrypted with key {:08x}: {e}",
+            path.display(),
+            key.id()
+        ),
+    })?;
+    let header =
+        batch::decode_header(&plain, batch::MAX_BATCH_LEN).map_err(|e| Error::corrupt(path, at, e.to_string()))?;
+    Ok((Bytes::from(plain), header))
+}
+
+/// The first offset of the first batch at or after byte `start` of `image` (the bytes of
+/// `path` from `image_position` on) that arrived at or after `arrival_ms` and lies below
+/// `hw`, walking headers only.
+pub(crate) fn first_arriving_at(
+    path: &Path,
+    image: &[u8],
+    image_position: u64,
+    start: u64,
+    arrival_ms: i64,
+    hw: u64,
+) -> Result<Option<u64>> {
+    let at = usize::try_from(start.saturating_sub(image_position)).unwrap_or(usize::MAX);
+    for step in BatchCursor::new(image, image_position, at, Verify::Header, batch::MAX_BATCH_LEN) {
+        let b = step.map_err(|e| Error::corrupt(path, e.position, e.kind.to_string()))?;
+        if b.header.first_offset >= hw {
+            return Ok(None);
+        }
+        if b.header.arrival_ms >= arrival_ms {
+            return Ok(Some(b.header.first_offset));
+        }
+    }
+    Ok(None)
+}
