@@ -27,6 +27,7 @@ pub mod extent;
 pub mod fanout;
 pub mod limits;
 pub mod lineage;
+mod listing;
 pub mod metrics;
 pub mod monitoring;
 pub mod queues;

@@ -48,10 +48,11 @@ use std::sync::Arc;
 
 use crate::catalog::queue::{config_in_range, QueueMeta, QueueStart, QueueStartKind, MAX_VISIBILITY_TIMEOUT_SECS};
 use crate::catalog::{StreamLifecycle, StreamMode};
+use crate::engine::listing::{ByStreamPager, STREAM_ARN_PATTERN};
 use crate::engine::types::*;
 use crate::engine::{Engine, EngineInner};
 use crate::error::{Error, Result};
-use crate::kinesis::{ids, messages, names, Constraint, NextToken, ResumeAt, ValidationErrors};
+use crate::kinesis::{ids, messages, names, Constraint, ValidationErrors};
 use crate::log::queue::{DeadLetter, QueueConfig, QueueSpec, QueueStore};
 
 pub use buffer::{Deliveries, QueueDelivery, QueueHandle};
@@ -62,7 +63,6 @@ use runtime::QueueRuntime;
 pub const MAX_QUEUES_IN_TRANSITION: usize = 5;
 /// Pattern of `QueueARN`.
 pub const QUEUE_ARN_PATTERN: &str = "arn:aws.*:kinesis:.*:\\d{12}:queue/\\S+";
-const STREAM_ARN_PATTERN: &str = "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+";
 /// Largest `MaxReceiveCount`.
 pub const MAX_MAX_RECEIVE_COUNT: u32 = crate::catalog::queue::MAX_MAX_RECEIVE_COUNT;
 
@@ -433,68 +433,15 @@ impl Engine {
     pub fn list_queues(&self, input: ListQueuesInput) -> Result<ListQueuesOutput> {
         let inner = &self.inner;
         inner.admit_control("ListQueues", 0)?;
-        let max = input.max_results.unwrap_or(100);
-        let mut e = ValidationErrors::new();
-        e.range("maxResults", i128::from(max), 1, 10_000);
-        if let Some(f) = &input.stream_filter {
-            if f.is_empty() || f.len() > 10_000 {
-                let c = if f.is_empty() { Constraint::MinLength(1) } else { Constraint::MaxLength(10_000) };
-                e.push("streamFilter", format!("[{} entries]", f.len()), c);
-            }
-            for (i, sf) in f.iter().enumerate() {
-                if names::parse_stream_arn(&sf.stream_arn).is_none() {
-                    e.pattern(&format!("streamFilter.{}.member.streamARN", i + 1), &sf.stream_arn, STREAM_ARN_PATTERN);
-                }
-            }
-        }
-        e.into_result()?;
-        let max = max.min(100) as usize;
-        inner.reap_queues()?;
-        let now = inner.now_ms();
-        let after: Option<u64> = match &input.next_token {
-            Some(t) => {
-                let tok = NextToken::decode(t, &inner.token_key)?;
-                tok.check_age(now)?;
-                match tok.resume {
-                    ResumeAt::Key(k) if tok.stream_uid == 0 => Some(
-                        k.strip_prefix("queue:")
-                            .and_then(|n| n.parse().ok())
-                            .ok_or_else(messages::invalid_next_token)?,
-                    ),
-                    _ => return Err(messages::invalid_next_token()),
-                }
-            }
-            None => None,
-        };
-        let wanted: Option<Vec<(String, Option<i64>)>> = input
+        let filter = input
             .stream_filter
             .as_ref()
             .map(|f| f.iter().map(|sf| (sf.stream_arn.clone(), sf.stream_creation_timestamp.map(|t| t.0))).collect());
-        let queues: Vec<QueueMeta> = inner.catalog.lock().catalog.queues.values().cloned().collect();
-        let mut page = Vec::new();
-        let mut more = false;
-        for q in queues.iter().filter(|q| after.is_none_or(|a| q.uid > a)) {
-            if let Some(w) = &wanted {
-                let stream = inner.streams.read().by_uid.get(&q.stream_uid).cloned();
-                let Some(h) = stream else { continue };
-                let created = h.topo.read().meta.created_ms;
-                if !w.iter().any(|(arn, ts)| *arn == h.arn && ts.is_none_or(|t| t == created)) {
-                    continue;
-                }
-            }
-            if page.len() == max {
-                more = true;
-                break;
-            }
-            page.push(q);
-        }
-        let next_token = match (more, page.last()) {
-            (true, Some(last)) => Some(
-                NextToken { stream_uid: 0, resume: ResumeAt::Key(format!("queue:{}", last.uid)), issued_ms: now }
-                    .encode(&inner.token_key)?,
-            ),
-            _ => None,
-        };
+        let pager = ByStreamPager::new(inner, "queue", input.max_results, filter, input.next_token.as_deref(), || {
+            inner.reap_queues()
+        })?;
+        let all: Vec<QueueMeta> = inner.catalog.lock().catalog.queues.values().cloned().collect();
+        let (page, next_token) = pager.page(&all, |x| x.uid, |x| x.stream_uid)?;
         Ok(ListQueuesOutput { queue_summaries: page.into_iter().map(|q| inner.queue_summary(q)).collect(), next_token })
     }
 
