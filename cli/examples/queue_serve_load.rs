@@ -26,15 +26,12 @@
 use std::time::Instant;
 
 use base64::Engine as _;
-use bytes::Bytes;
 use clap::Parser;
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1;
-use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
-use tokio::net::TcpStream;
 
-type Error = Box<dyn std::error::Error + Send + Sync>;
+mod load_support;
+
+use load_support::{cpu_seconds, Conn, Error};
 
 #[derive(Parser, Debug, Clone)]
 #[command(about = "Server CPU per queue record vs per GetRecords record, over HTTP")]
@@ -56,11 +53,6 @@ struct Args {
     json: bool,
 }
 
-/// A syntactically complete SigV4 Authorization header (the server checks its presence only,
-/// unless started with `--verify-sigv4`).
-const AUTH: &str = "AWS4-HMAC-SHA256 Credential=AKIDLOADTEST/20250101/us-east-1/kinesis/aws4_request, \
-                    SignedHeaders=host;x-amz-date;x-amz-target, Signature=0000000000000000000000000000000000000000000000000000000000000000";
-
 /// Record size in bytes.
 const SIZE: usize = 100;
 
@@ -76,56 +68,6 @@ fn index_of(data_b64: &str) -> Result<usize, Error> {
     let data = base64::engine::general_purpose::STANDARD.decode(data_b64)?;
     let digits = data.get(..12).ok_or("record too short")?;
     Ok(std::str::from_utf8(digits)?.parse()?)
-}
-
-/// utime + stime of a process, in seconds.
-fn cpu_seconds(pid: u32) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return f64::NAN };
-    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let f: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |n: usize| f.get(n).and_then(|s| s.parse::<f64>().ok()).unwrap_or(f64::NAN);
-    // /proc counts in USER_HZ clock ticks, 100 per second on Linux.
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-/// One keep-alive HTTP/1.1 connection.
-struct Conn {
-    sender: http1::SendRequest<Full<Bytes>>,
-    host: String,
-}
-
-impl Conn {
-    async fn open(host: &str) -> Result<Conn, Error> {
-        let tcp = TcpStream::connect(host).await?;
-        tcp.set_nodelay(true)?;
-        let (sender, conn) = http1::handshake(TokioIo::new(tcp)).await?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-        Ok(Conn { sender, host: host.to_string() })
-    }
-
-    /// POST a Kinesis call; the parsed body of a 200 response, or an error naming the failure.
-    async fn call(&mut self, op: &str, body: Value) -> Result<Value, Error> {
-        let req = hyper::Request::post("/")
-            .header("host", &self.host)
-            .header("content-type", "application/x-amz-json-1.1")
-            .header("x-amz-target", format!("Kinesis_20131202.{op}"))
-            .header("x-amz-date", "20250101T000000Z")
-            .header("authorization", AUTH)
-            .body(Full::new(Bytes::from(body.to_string())))?;
-        self.sender.ready().await?;
-        let resp = self.sender.send_request(req).await?;
-        let status = resp.status();
-        let bytes = resp.into_body().collect().await?.to_bytes();
-        if !status.is_success() {
-            return Err(format!("{op}: HTTP {status}: {}", String::from_utf8_lossy(&bytes)).into());
-        }
-        if bytes.is_empty() {
-            return Ok(Value::Null);
-        }
-        Ok(serde_json::from_slice(&bytes)?)
-    }
 }
 
 /// Counts each record index seen; `Err` on an index out of range or seen twice.
@@ -161,18 +103,18 @@ struct Phase {
 
 async fn get_records_phase(c: &mut Conn, args: &Args, shards: &[String], limit: u32) -> Result<Phase, Error> {
     let mut seen = Seen(vec![false; args.records]);
-    let (cpu0, t0) = (cpu_seconds(args.pid), Instant::now());
+    let (cpu0, t0) = (cpu_seconds(&args.pid.to_string()), Instant::now());
     let mut requests = 0;
     for shard in shards {
         let it = c
-            .call(
+            .json(
                 "GetShardIterator",
                 json!({"StreamName": args.stream, "ShardId": shard, "ShardIteratorType": "TRIM_HORIZON"}),
             )
             .await?;
         let mut it = it["ShardIterator"].as_str().ok_or("no ShardIterator")?.to_string();
         loop {
-            let page = c.call("GetRecords", json!({"ShardIterator": it, "Limit": limit})).await?;
+            let page = c.json("GetRecords", json!({"ShardIterator": it, "Limit": limit})).await?;
             requests += 1;
             let records = page["Records"].as_array().ok_or("no Records")?;
             for r in records {
@@ -185,7 +127,8 @@ async fn get_records_phase(c: &mut Conn, args: &Args, shards: &[String], limit: 
             }
         }
     }
-    let phase = Phase { cpu_s: cpu_seconds(args.pid) - cpu0, wall_s: t0.elapsed().as_secs_f64(), requests };
+    let phase =
+        Phase { cpu_s: cpu_seconds(&args.pid.to_string()) - cpu0, wall_s: t0.elapsed().as_secs_f64(), requests };
     seen.complete("GetRecords")?;
     Ok(phase)
 }
@@ -194,10 +137,10 @@ async fn queue_phase(c: &mut Conn, args: &Args, queue_arn: &str) -> Result<Phase
     let mut seen = Seen(vec![false; args.records]);
     let mut received = 0;
     let mut requests = 0;
-    let (cpu0, t0) = (cpu_seconds(args.pid), Instant::now());
+    let (cpu0, t0) = (cpu_seconds(&args.pid.to_string()), Instant::now());
     while received < args.records {
         let got =
-            c.call("ReceiveQueueRecords", json!({"QueueARN": queue_arn, "Limit": 10, "WaitTimeSeconds": 1})).await?;
+            c.json("ReceiveQueueRecords", json!({"QueueARN": queue_arn, "Limit": 10, "WaitTimeSeconds": 1})).await?;
         requests += 1;
         let records = got["QueueRecords"].as_array().ok_or("no QueueRecords")?;
         if records.is_empty() {
@@ -209,14 +152,15 @@ async fn queue_phase(c: &mut Conn, args: &Args, queue_arn: &str) -> Result<Phase
             entries.push(json!({"ReceiptHandle": r["ReceiptHandle"]}));
         }
         received += records.len();
-        let acked = c.call("AcknowledgeQueueRecords", json!({"QueueARN": queue_arn, "Entries": entries})).await?;
+        let acked = c.json("AcknowledgeQueueRecords", json!({"QueueARN": queue_arn, "Entries": entries})).await?;
         requests += 1;
         let failed = acked["Failed"].as_array().map_or(0, Vec::len);
         if failed > 0 || acked["Successful"].as_array().map_or(0, Vec::len) != records.len() {
             return Err(format!("AcknowledgeQueueRecords failed: {acked}").into());
         }
     }
-    let phase = Phase { cpu_s: cpu_seconds(args.pid) - cpu0, wall_s: t0.elapsed().as_secs_f64(), requests };
+    let phase =
+        Phase { cpu_s: cpu_seconds(&args.pid.to_string()) - cpu0, wall_s: t0.elapsed().as_secs_f64(), requests };
     seen.complete("ReceiveQueueRecords")?;
     Ok(phase)
 }
@@ -224,17 +168,17 @@ async fn queue_phase(c: &mut Conn, args: &Args, queue_arn: &str) -> Result<Phase
 async fn run(args: &Args) -> Result<Value, Error> {
     let host = args.endpoint.trim_start_matches("http://").trim_end_matches('/').to_string();
     let mut c = Conn::open(&host).await?;
-    c.call("CreateStream", json!({"StreamName": args.stream, "StreamModeDetails": {"StreamMode": "ON_DEMAND"}}))
+    c.json("CreateStream", json!({"StreamName": args.stream, "StreamModeDetails": {"StreamMode": "ON_DEMAND"}}))
         .await?;
     let summary = loop {
-        let s = c.call("DescribeStreamSummary", json!({"StreamName": args.stream})).await?;
+        let s = c.json("DescribeStreamSummary", json!({"StreamName": args.stream})).await?;
         if s["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE" {
             break s;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     };
     let stream_arn = summary["StreamDescriptionSummary"]["StreamARN"].as_str().ok_or("no StreamARN")?.to_string();
-    let shards: Vec<String> = c.call("ListShards", json!({"StreamName": args.stream})).await?["Shards"]
+    let shards: Vec<String> = c.json("ListShards", json!({"StreamName": args.stream})).await?["Shards"]
         .as_array()
         .ok_or("no Shards")?
         .iter()
@@ -245,13 +189,13 @@ async fn run(args: &Args) -> Result<Value, Error> {
         let records: Vec<Value> = (start..(start + 500).min(args.records))
             .map(|i| json!({"Data": b64.encode(payload(i)), "PartitionKey": format!("k{i}")}))
             .collect();
-        let out = c.call("PutRecords", json!({"StreamName": args.stream, "Records": records})).await?;
+        let out = c.json("PutRecords", json!({"StreamName": args.stream, "Records": records})).await?;
         if out["FailedRecordCount"].as_i64() != Some(0) {
             return Err(format!("PutRecords failed: {out}").into());
         }
     }
     let queue = c
-        .call(
+        .json(
             "CreateQueue",
             json!({
                 "QueueName": args.stream,
@@ -262,7 +206,7 @@ async fn run(args: &Args) -> Result<Value, Error> {
         .await?;
     let queue_arn = queue["QueueDescription"]["QueueARN"].as_str().ok_or("no QueueARN")?.to_string();
     loop {
-        let d = c.call("DescribeQueue", json!({"QueueARN": queue_arn})).await?;
+        let d = c.json("DescribeQueue", json!({"QueueARN": queue_arn})).await?;
         if d["QueueDescription"]["QueueStatus"] == "ACTIVE" {
             break;
         }
