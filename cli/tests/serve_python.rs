@@ -1,4 +1,5 @@
 //! `shardlog serve` driven by real AWS clients from PyPI: boto3 (cli/tests/python/scenario.py,
+//! cli/tests/python/queues.py for the 12 queue operations on a manual engine clock,
 //! and cli/tests/python/all_ops.py for every operation of the current model) and the AWS
 //! CLI v1.
 //!
@@ -344,4 +345,79 @@ fn aws_cli_v1() {
     });
     let status = server.terminate();
     assert!(status.success(), "server exit status {status:?}");
+}
+
+/// The 12 queue operations through boto3 (cli/tests/python/queues.py) against an in-process
+/// server whose engine runs on a manual clock: the script prints `CLOCK <ms>` when time
+/// must pass (visibility timeouts, dead-lettering), this test advances the clock and answers
+/// `ok` on the script's stdin. Covers valid and invalid input of every queue operation.
+#[test]
+fn boto3_queue_operations_with_the_engine_clock_driven_by_the_test() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::sync::mpsc;
+
+    let venv = venv();
+    let dir = tempfile::tempdir().unwrap();
+    let clock = shardlog::ManualClock::new(1_700_000_000_000);
+    let config = shardlog::EngineConfig {
+        clock: std::sync::Arc::new(clock.clone()),
+        retention_check_interval: None,
+        ..Default::default()
+    };
+    let server = shardlog_server::serve::Server::builder()
+        .addr("127.0.0.1:0".parse().unwrap())
+        .dir(dir.path().join("data"))
+        .engine_config(config)
+        .start()
+        .expect("in-process server starts");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/queues.py");
+    let mut cmd = Command::new(venv.join("bin/python"));
+    cmd.arg(&script).arg(server.url());
+    aws_env(&mut cmd, dir.path());
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = Child(cmd.spawn().expect("start queues.py"));
+    let mut stdin = child.0.stdin.take().unwrap();
+    let stdout = child.0.stdout.take().unwrap();
+    let stderr = child.0.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let errors = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut BufReader::new(stderr), &mut s);
+        s
+    });
+    let start = Instant::now();
+    let mut output = Vec::new();
+    loop {
+        let left = RUN_DEADLINE.saturating_sub(start.elapsed());
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                if let Some(ms) = line.strip_prefix("CLOCK ") {
+                    clock.advance(Duration::from_millis(ms.trim().parse().expect("CLOCK <ms>")));
+                    writeln!(stdin, "ok").unwrap();
+                    stdin.flush().unwrap();
+                }
+                output.push(line);
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                panic!("queues.py did not finish within {RUN_DEADLINE:?}:\n{}", output.join("\n"))
+            }
+        }
+    }
+    reader.join().unwrap();
+    let status = child.0.wait().unwrap();
+    let stderr = errors.join().unwrap();
+    let text = format!("--- stdout ---\n{}\n--- stderr ---\n{stderr}", output.join("\n"));
+    println!("{text}");
+    assert!(status.success(), "queues.py failed ({status}):\n{text}");
+    assert!(text.contains("queues: all checks passed (12 operations)"), "{text}");
+    server.shutdown().unwrap();
 }

@@ -137,7 +137,7 @@ impl EngineInner {
         hot.then_some(slot.index)
     }
 
-    fn sequence_number(shard: &ShardMeta, offset: u64, arrival_ms: i64) -> SequenceNumber {
+    pub(crate) fn sequence_number(shard: &ShardMeta, offset: u64, arrival_ms: i64) -> SequenceNumber {
         SequenceNumber::new(shard_create_secs(shard), shard.index, offset, arrival_secs(arrival_ms))
     }
 
