@@ -38,8 +38,9 @@ mkdir -p "$logs"
 run_one() {
   local t="$1" log="$logs/$1.log"
   local extra=()
-  # engine_ops inputs are programs: let them be long (up to its 64 operations) from the start.
-  [[ "$t" == engine_ops ]] && extra=(-max_len=1024 -len_control=0)
+  # engine_ops and queue_ops inputs are programs: let them be long (up to their 64 operations)
+  # from the start.
+  [[ "$t" == engine_ops || "$t" == queue_ops ]] && extra=(-max_len=1024 -len_control=0)
   mkdir -p "corpus/$t"
   cargo fuzz run -s none "$t" -- -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
     -print_final_stats=1 "${extra[@]}" >"$log" 2>&1

@@ -3,13 +3,21 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 /// A source of wall-clock time in milliseconds since the Unix epoch.
 pub trait Clock: Send + Sync + fmt::Debug {
     /// Milliseconds since 1970-01-01T00:00:00Z.
     fn now_ms(&self) -> i64;
+
+    /// Ask to be called whenever the time is *set* (rather than passing by itself), so that
+    /// waits on this clock's time (queue long polls waiting for a visibility timeout) end
+    /// when a test moves the time. The clock keeps only a weak reference. A clock whose time
+    /// only passes (the system clock) ignores it: a real-time wait covers it.
+    fn on_set(&self, listener: Weak<dyn Fn() + Send + Sync>) {
+        let _ = listener;
+    }
 }
 
 /// A clock handle shared by every part of an engine.
@@ -29,33 +37,60 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock that only moves when told to. Clones share the same time.
-#[derive(Debug, Clone)]
+type Listeners = parking_lot::Mutex<Vec<Weak<dyn Fn() + Send + Sync>>>;
+
+/// A clock that only moves when told to. Clones share the same time (and listeners: every
+/// change calls what [`Clock::on_set`] registered).
+#[derive(Clone)]
 pub struct ManualClock {
     now_ms: Arc<AtomicI64>,
+    listeners: Arc<Listeners>,
+}
+
+impl fmt::Debug for ManualClock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ManualClock").field("now_ms", &self.now_ms()).finish()
+    }
 }
 
 impl ManualClock {
     /// A manual clock starting at `start_ms`.
     pub fn new(start_ms: i64) -> ManualClock {
-        ManualClock { now_ms: Arc::new(AtomicI64::new(start_ms)) }
+        ManualClock { now_ms: Arc::new(AtomicI64::new(start_ms)), listeners: Arc::default() }
     }
 
     /// Set the time.
     pub fn set_ms(&self, now_ms: i64) {
         self.now_ms.store(now_ms, Ordering::SeqCst);
+        self.notify();
     }
 
     /// Move time forward.
     pub fn advance(&self, by: Duration) {
         let by_ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
         self.now_ms.fetch_add(by_ms, Ordering::SeqCst);
+        self.notify();
+    }
+
+    fn notify(&self) {
+        let live: Vec<Arc<dyn Fn() + Send + Sync>> = {
+            let mut l = self.listeners.lock();
+            l.retain(|w| w.strong_count() > 0);
+            l.iter().filter_map(Weak::upgrade).collect()
+        };
+        for f in live {
+            f();
+        }
     }
 }
 
 impl Clock for ManualClock {
     fn now_ms(&self) -> i64 {
         self.now_ms.load(Ordering::SeqCst)
+    }
+
+    fn on_set(&self, listener: Weak<dyn Fn() + Send + Sync>) {
+        self.listeners.lock().push(listener);
     }
 }
 

@@ -82,4 +82,4 @@ pub use clock::civil_from_days;
 #[doc(hidden)]
 pub use log::hooks;
 #[doc(hidden)]
-pub use log::{batch, commit, index, marker, notify, segment};
+pub use log::{batch, commit, index, marker, notify, queue, segment};

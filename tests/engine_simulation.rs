@@ -11,7 +11,17 @@
 //! (segment trims and closed-shard expiry), consumer registration and deregistration,
 //! checkpoints (`set_checkpoint`, and `EventSourceMapping::poll_once` with a no-op handler on a
 //! single-shard stream), stream creation and deletion, `flush`, a clean close and reopen, and
-//! crash steps. Every live read is checked against the model (tests/sim/mod.rs).
+//! crash steps. Queue operations run on an on-demand stream (`qs`) with a queue (`q`):
+//! receives, acknowledgements, releases, extensions, dead-letter receives with restore or
+//! discard; live, a record is never delivered while a delivery of it is in flight nor after
+//! an acknowledgement returned, and receive counts never go back; in every crash state the
+//! queue opens and no record whose acknowledgement the crash point guarantees (returned
+//! under `Sync`, or flushed since, or any returned one after a process crash) is delivered
+//! again, normally or as a dead letter. Each probed crash state then runs on its own
+//! `ManualClock`, moved past every visibility deadline, and is drained (receive, dead-letter
+//! receive, acknowledge, until nothing comes): every record its stream holds that was never
+//! acknowledged is delivered again (never lost), and no receive count is below the one the
+//! crash point guarantees. Every live read is checked against the model (tests/sim/mod.rs).
 //!
 //! A crash step takes several crash states from the `SimVfs` op log since the last reopen —
 //! the crash point biased toward the ops of recent metadata calls; the interrupted write
@@ -72,6 +82,50 @@ const ES_STREAM: &str = "es";
 /// Most open shards per stream.
 const MAX_OPEN: usize = 6;
 const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:000000000000:function:noop";
+/// The on-demand stream the queue reads (never resharded by the driver, never deleted).
+const QUEUE_STREAM: &str = "qs";
+/// The queue.
+const QUEUE: &str = "q";
+
+/// What the driver knows of its queue.
+#[derive(Default)]
+struct QueueModel {
+    /// Acknowledged (or discarded) record ids: (sim op count when the call returned, op by
+    /// which it was fdatasync'd).
+    acked: BTreeMap<String, (usize, Option<usize>)>,
+    /// Deliveries held now (by this engine), with their deadlines.
+    held: Vec<shardlog::engine::queues::QueueDelivery>,
+    /// The highest receive count seen per record since its last restore.
+    counts: BTreeMap<String, u32>,
+    /// Every record id whose acknowledgement (or discard) ever returned, never forgotten: a
+    /// crash state may keep an acknowledgement its crash point does not guarantee, so only
+    /// records outside this set must come back after a crash.
+    ever_acked: BTreeSet<String>,
+    /// Normal receives per record: (receive count, sim op count when the receive returned,
+    /// op by which it was fdatasync'd). Pruned to the guaranteed ones when the run continues
+    /// on a crash state.
+    receives: BTreeMap<String, Vec<(u32, usize, Option<usize>)>>,
+    /// Records ever restored from the dead letters (their counts restart: not compared).
+    restored: BTreeSet<String>,
+}
+
+impl QueueModel {
+    /// Must the acknowledgement of `id` have survived a crash at `cp`?
+    fn ack_guaranteed(cp: &CrashPoint, ack: &(usize, Option<usize>)) -> bool {
+        let at = if cp.process_crash { Some(ack.0) } else { ack.1 };
+        at.is_some_and(|a| a < cp.n || (a == cp.n && !cp.torn_last_write))
+    }
+
+    /// The receive count a crash at `cp` must keep for `id` (its highest guaranteed receive),
+    /// or `None` if the record was restored (counts restart) or has no guaranteed receive.
+    fn count_guaranteed(&self, cp: &CrashPoint, id: &str) -> Option<u32> {
+        if self.restored.contains(id) {
+            return None;
+        }
+        let receives = self.receives.get(id)?;
+        receives.iter().filter(|(_, a, d)| Self::ack_guaranteed(cp, &(*a, *d))).map(|(c, ..)| *c).max()
+    }
+}
 
 /// Counters of one or more runs.
 #[derive(Debug, Default, Clone)]
@@ -127,6 +181,7 @@ struct Run {
     es_uuid: String,
     recent: VecDeque<String>,
     stats: Stats,
+    queue: QueueModel,
 }
 
 type Res = Result<(), String>;
@@ -163,6 +218,7 @@ impl Run {
             es_uuid: format!("00000000-0000-4000-8000-{:012x}", seed & 0xFFFF_FFFF_FFFF),
             recent: VecDeque::new(),
             stats: Stats { seeds: 1, ..Stats::default() },
+            queue: QueueModel::default(),
         };
         run.model.current = snapshot(run.engine(), &run.model.owners).map_err(|e| e.to_string())?;
         run.model.timeline.reset(&View::new());
@@ -175,6 +231,7 @@ impl Run {
         run.next_stream += 1;
         run.create(&second, 1)?;
         run.create(ES_STREAM, 1)?;
+        run.ensure_queue()?;
         Ok(run)
     }
 
@@ -590,7 +647,7 @@ impl Run {
     }
 
     fn reshardable(&self) -> Vec<String> {
-        self.stream_names().into_iter().filter(|n| n != ES_STREAM).collect()
+        self.stream_names().into_iter().filter(|n| n != ES_STREAM && n != QUEUE_STREAM).collect()
     }
 
     fn split(&mut self) -> Res {
@@ -888,14 +945,17 @@ impl Run {
         self.engine().flush().map_err(|e| format!("flush: {e}"))?;
         let a = self.ops();
         self.model.all_durable(a);
+        self.queue_all_durable(a);
         Ok(())
     }
 
     fn close_and_reopen(&mut self) -> Res {
         self.note("close + reopen".into());
+        self.queue.held.clear();
         self.engine().close().map_err(|e| format!("close: {e}"))?;
         let a = self.ops();
         self.model.all_durable(a);
+        self.queue_all_durable(a);
         self.mapping = None;
         self.engine = None;
         let cp = CrashPoint::reopen(self.ops());
@@ -907,7 +967,174 @@ impl Run {
         self.floor = self.ops();
         self.protocol.clear();
         self.stats.reopens += 1;
+        self.check_queue_state(&cp)?;
         Ok(())
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Queues
+    // -----------------------------------------------------------------------------------
+
+    fn queue_all_durable(&mut self, op: usize) {
+        for ack in self.queue.acked.values_mut() {
+            ack.1.get_or_insert(op);
+        }
+        for r in self.queue.receives.values_mut().flatten() {
+            r.2.get_or_insert(op);
+        }
+    }
+
+    /// The queue stream and queue exist (created at the start, or again after the run
+    /// continued on a crash state from before their creation).
+    fn ensure_queue(&mut self) -> Res {
+        if !self.stream_names().iter().any(|n| n == QUEUE_STREAM) {
+            self.note(format!("create_stream {QUEUE_STREAM} (on-demand)"));
+            self.meta(false, |r| {
+                r.engine()
+                    .create_stream(CreateStreamInput { stream_name: QUEUE_STREAM.into(), ..Default::default() })
+                    .map_err(|e| format!("create_stream {QUEUE_STREAM}: {e}"))
+            })?;
+        }
+        if self.engine().queue(QUEUE_STREAM, QUEUE).is_ok() {
+            return Ok(());
+        }
+        let arn = self.stream_arn(QUEUE_STREAM)?;
+        self.note(format!("create_queue {QUEUE}"));
+        self.meta(false, |r| {
+            r.engine()
+                .create_queue(CreateQueueInput {
+                    queue_name: QUEUE.into(),
+                    stream_configuration_list: vec![QueueStreamConfiguration {
+                        stream_arn: arn,
+                        starting_position: Some(QueueStartingPosition {
+                            kind: QueueStartingPositionType::TrimHorizon,
+                            timestamp: None,
+                        }),
+                    }],
+                    queue_attributes: Some(QueueAttributes {
+                        visibility_timeout_seconds: Some(20),
+                        dead_letter_configuration: Some(DeadLetterConfiguration {
+                            target_type: DeadLetterTargetType::BuiltIn,
+                            max_receive_count: Some(3),
+                        }),
+                    }),
+                    tags: Default::default(),
+                })
+                .map(drop)
+                .map_err(|e| format!("create_queue: {e}"))
+        })
+    }
+
+    /// Check a live receive: no record delivered while held and in flight, none after its
+    /// acknowledgement returned, receive counts never back (but after a restore).
+    fn check_delivered(&mut self, got: &[shardlog::engine::queues::QueueDelivery]) -> Res {
+        let now = u64::try_from(self.clock.now_ms()).unwrap_or(0);
+        let at = self.ops();
+        let durable = (self.model.durability == Durability::Sync).then_some(at);
+        for d in got {
+            let id = d.record_id().to_owned();
+            if self.queue.acked.contains_key(&id) {
+                return Err(format!("queue delivered {id} after its acknowledgement returned"));
+            }
+            if self.queue.held.iter().any(|h| h.record_id() == id && h.deadline_ms() > now) {
+                return Err(format!("queue delivered {id} while a delivery of it is in flight"));
+            }
+            if !d.data().starts_with(format!("{QUEUE_STREAM}|").as_bytes()) {
+                return Err(format!("queue delivered {id} with data of another stream"));
+            }
+            if !d.is_dead_letter() {
+                let prev = self.queue.counts.insert(id.clone(), d.receive_count()).unwrap_or(0);
+                if d.receive_count() <= prev {
+                    return Err(format!("receive count of {id} went from {prev} to {}", d.receive_count()));
+                }
+                self.queue.receives.entry(id.clone()).or_default().push((d.receive_count(), at, durable));
+            }
+        }
+        self.queue.held.retain(|h| !got.iter().any(|d| d.record_id() == h.record_id()));
+        self.queue.held.extend(got.iter().cloned());
+        Ok(())
+    }
+
+    fn queue_op(&mut self) -> Res {
+        self.ensure_queue()?;
+        let h = self.engine().queue(QUEUE_STREAM, QUEUE).map_err(|e| format!("queue: {e}"))?;
+        let choice = self.rng.below(10);
+        self.note(format!("queue op {choice} ({} held)", self.queue.held.len()));
+        match choice {
+            0..=3 => {
+                let max = self.rng.range(1, 40) as usize;
+                let got = h.receive(max, Duration::ZERO).map_err(|e| format!("queue receive: {e}"))?;
+                self.check_delivered(&got)
+            }
+            4..=6 => {
+                if self.queue.held.is_empty() {
+                    return Ok(());
+                }
+                let n = (self.rng.range(1, self.queue.held.len() as u64) as usize).min(self.queue.held.len());
+                let batch: Vec<_> = self.queue.held.drain(..n).collect();
+                let results = h.ack_all(&batch).map_err(|e| format!("queue ack: {e}"))?;
+                let a = self.ops();
+                let durable = (self.model.durability == Durability::Sync).then_some(a);
+                for (d, r) in batch.iter().zip(results) {
+                    match r {
+                        Ok(()) => {
+                            self.queue.acked.insert(d.record_id().to_owned(), (a, durable));
+                            self.queue.ever_acked.insert(d.record_id().to_owned());
+                        }
+                        // Timed out and received again, or trimmed by retention.
+                        Err(Error::ResourceNotFound { .. }) => {}
+                        Err(e) => return Err(format!("queue ack of {}: {e}", d.record_id())),
+                    }
+                }
+                Ok(())
+            }
+            7 => {
+                if let Some(d) = self.queue.held.pop() {
+                    let r = if self.rng.chance(1, 2) { d.release() } else { d.extend(Duration::from_secs(40)) };
+                    match r {
+                        Ok(()) | Err(Error::ResourceNotFound { .. }) => {}
+                        Err(e) => return Err(format!("queue release/extend: {e}")),
+                    }
+                }
+                Ok(())
+            }
+            _ => {
+                let got = h
+                    .receive_dead_letters(self.rng.range(1, 10) as usize, Duration::ZERO)
+                    .map_err(|e| format!("dead-letter receive: {e}"))?;
+                for d in got {
+                    let id = d.record_id().to_owned();
+                    if self.queue.acked.contains_key(&id) {
+                        return Err(format!("dead letter {id} delivered after its acknowledgement returned"));
+                    }
+                    if self.rng.chance(1, 2) {
+                        match d.restore() {
+                            Ok(()) => {
+                                self.queue.counts.remove(&id);
+                                self.queue.restored.insert(id);
+                            }
+                            Err(e) => return Err(format!("restore {id}: {e}")),
+                        }
+                    } else {
+                        match d.ack() {
+                            Ok(()) => {
+                                let a = self.ops();
+                                let durable = (self.model.durability == Durability::Sync).then_some(a);
+                                self.queue.ever_acked.insert(id.clone());
+                                self.queue.acked.insert(id, (a, durable));
+                            }
+                            Err(e) => return Err(format!("discard {id}: {e}")),
+                        }
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// After a reopen or an adopted crash state: the queue opens (if the state has it).
+    fn check_queue_state(&mut self, cp: &CrashPoint) -> Res {
+        queue_state_ok(self.engine(), &self.queue, cp, None).map_err(|e| format!("queue after reopen: {e}"))
     }
 
     // -----------------------------------------------------------------------------------
@@ -952,12 +1179,17 @@ impl Run {
             let cp = CrashPoint::of(&spec, &ops);
             let state = self.sim.crash(&spec);
             let lineage = self.rng.chance(1, 4);
-            let checked = check_state(&self.model, &state, cp, &self.clock, CheckOptions { lineage, probe: true });
+            // Its own clock (from the run's time), so the drain can time out its deliveries.
+            let own_clock = ManualClock::new(self.clock.now_ms());
+            let checked = check_state(&self.model, &state, cp, &own_clock, CheckOptions { lineage, probe: true });
             self.stats.states += 1;
-            let (_, obs) = checked.map_err(|e| {
+            let (e, obs) = checked.map_err(|e| {
                 format!("crash state {i} of this step: {} ({spec:?}): {e}", describe_op(&ops, spec.ops))
             })?;
             self.stats.tally.add(&obs.tally);
+            queue_state_ok(&e, &self.queue, &cp, Some(&own_clock)).map_err(|e| {
+                format!("crash state {i} of this step: {} ({spec:?}): queue: {e}", describe_op(&ops, spec.ops))
+            })?;
         }
         // Continue on one crash state.
         let l = ops.len();
@@ -971,6 +1203,7 @@ impl Run {
         self.note(format!("crash and continue: {} ({spec:?})", describe_op(&ops, spec.ops)));
         let cp = CrashPoint::of(&spec, &ops);
         self.mapping = None;
+        self.queue.held.clear();
         self.engine = None;
         let state = self.sim.crash(&spec);
         let (e, obs) = check_state(&self.model, &state, cp, &self.clock, CheckOptions { lineage: true, probe: false })
@@ -984,6 +1217,14 @@ impl Run {
         self.model.adopt(&obs);
         self.floor = 0;
         self.protocol.clear();
+        self.check_queue_state(&cp)?;
+        // Acknowledgements and receives the crash did not guarantee may be undone: forget them.
+        self.queue.acked.retain(|_, ack| QueueModel::ack_guaranteed(&cp, ack));
+        for r in self.queue.receives.values_mut() {
+            r.retain(|&(_, a, d)| QueueModel::ack_guaranteed(&cp, &(a, d)));
+        }
+        self.queue.receives.retain(|_, r| !r.is_empty());
+        self.queue.counts.clear();
         Ok(())
     }
 
@@ -1010,6 +1251,7 @@ impl Run {
             ("flush", 1),
             ("reopen", 1),
             ("settings", 3),
+            ("queue", 14),
         ];
         let total: u64 = TABLE.iter().map(|(_, w)| w).sum();
         let mut x = self.rng.below(total);
@@ -1051,6 +1293,7 @@ impl Run {
             "create_or_delete" => self.create_or_delete(),
             "flush" => self.flush(),
             "settings" => self.settings(),
+            "queue" => self.queue_op(),
             _ => self.close_and_reopen(),
         }
     }
@@ -1075,6 +1318,75 @@ fn describe_op(ops: &[SimOp], n: usize) -> String {
         Some(op) => format!("crash after op {n}/{} `{op}`", ops.len()),
         None => format!("crash after op {n}/{}", ops.len()),
     }
+}
+
+/// A reopened engine's queue: it opens if the catalog has it, and no record whose
+/// acknowledgement `cp` guarantees is visible again (with `drain`: everything visible now is
+/// received, normally and as dead letters, on this throw-away engine).
+/// Longest a delivery of the simulation's queue stays in flight: its visibility timeout
+/// (20 s) or an extension (40 s).
+const LONGEST_VISIBILITY: Duration = Duration::from_secs(40);
+
+/// A crash state's queue: it opens (if the state has it). With `drain` (a probed state and
+/// its own clock): no record whose acknowledgement `cp` guarantees is delivered again; after
+/// the clock passes every visibility deadline, receiving and acknowledging until nothing
+/// comes delivers every record of the stream never acknowledged (none is lost), and no
+/// receive count is below the one `cp` guarantees (so dead-lettering still happens).
+fn queue_state_ok(e: &Engine, q: &QueueModel, cp: &CrashPoint, drain: Option<&ManualClock>) -> Res {
+    let h = match e.queue(QUEUE_STREAM, QUEUE) {
+        Ok(h) => h,
+        // Not in this state's catalog (a crash before its creation committed).
+        Err(Error::ResourceNotFound { .. }) => return Ok(()),
+        Err(err) => return Err(format!("open: {err}")),
+    };
+    let Some(clock) = drain else { return Ok(()) };
+    let mut delivered = BTreeSet::new();
+    for round in 0..1_000 {
+        if round == 1 {
+            // Everything in flight times out (and dead-letters at MaxReceiveCount).
+            clock.advance(LONGEST_VISIBILITY + Duration::from_secs(1));
+        }
+        let mut got = h.receive(usize::MAX, Duration::ZERO).map_err(|e| format!("receive: {e}"))?;
+        got.extend(h.receive_dead_letters(usize::MAX, Duration::ZERO).map_err(|e| format!("dead letters: {e}"))?);
+        if got.is_empty() && round > 0 {
+            break;
+        }
+        for d in &got {
+            let id = d.record_id();
+            if q.acked.get(&id).is_some_and(|ack| QueueModel::ack_guaranteed(cp, ack)) {
+                return Err(format!("{id} delivered again after an acknowledgement the crash point guarantees"));
+            }
+            if let Some(kept) = q.count_guaranteed(cp, &id) {
+                // A normal redelivery counts one more; a dead-letter receive does not count.
+                let least = if d.is_dead_letter() { kept } else { kept + 1 };
+                if d.receive_count() < least {
+                    return Err(format!(
+                        "{id} delivered with receive count {} after a crash that guarantees {kept}",
+                        d.receive_count()
+                    ));
+                }
+            }
+            delivered.insert(id);
+        }
+        for (d, r) in got.iter().zip(h.ack_all(&got).map_err(|e| format!("drain ack: {e}"))?) {
+            r.map_err(|e| format!("drain ack of {}: {e}", d.record_id()))?;
+        }
+    }
+    // Every record the stream holds came back unless it was ever acknowledged.
+    for shard in list_all_shards(e, QUEUE_STREAM).map_err(|e| format!("list shards: {e}"))? {
+        let (records, _) = read_shard(e, QUEUE_STREAM, &shard.shard_id, 10_000)?;
+        for r in records {
+            let id = r.sequence_number.to_string();
+            if !delivered.contains(&id) && !q.ever_acked.contains(&id) {
+                return Err(format!(
+                    "record {id} of {} was lost: never acknowledged, not delivered after every visibility \
+                     deadline passed",
+                    shard.shard_id
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn replay_command(seed: u64) -> String {

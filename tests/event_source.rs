@@ -1550,3 +1550,129 @@ fn enhanced_fan_out_consumer_must_belong_to_the_stream() {
         other => panic!("{other:?}"),
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// FilterCriteria
+// ---------------------------------------------------------------------------------------------
+
+fn with_filter(c: &mut EventSourceConfig, patterns: &[&str]) {
+    c.filter = Some(FilterCriteria::parse(patterns).unwrap().into_record_filter());
+}
+
+#[test]
+fn filtered_records_are_never_delivered_and_the_checkpoint_passes_them() {
+    let e = env(1);
+    let mut seqs = Vec::new();
+    for (i, kind) in ["buy", "sell", "buy", "sell", "sell"].iter().enumerate() {
+        let body = format!(r#"{{"n": {i}, "order": {{"type": "{kind}"}}}}"#);
+        seqs.push(put(&e.engine, "k", &body).sequence_number);
+    }
+    put(&e.engine, "k", "not json at all");
+    let h = Recorder::ok();
+    let mut c = config();
+    with_filter(&mut c, &[r#"{"data": {"order": {"type": ["buy"]}}}"#]);
+    let mut m = mapping(&e.engine, c, &h);
+    let r = m.poll_once().unwrap();
+    assert_eq!(r.records_read, 6);
+    assert_eq!(r.records_filtered, 4, "three sells and the non-JSON record are dropped");
+    let delivered: Vec<Value> = h.delivered().iter().map(|d| serde_json::from_str(d).unwrap()).collect();
+    assert_eq!(delivered.iter().map(|v| v["n"].as_i64().unwrap()).collect::<Vec<_>>(), vec![0, 2]);
+    // The trailing dropped records are checkpointed too: a restart delivers nothing again.
+    let last = m.checkpoints().unwrap()[0].last_processed.unwrap();
+    assert!(last > seqs[4], "the checkpoint is past every dropped record");
+    let h2 = Recorder::ok();
+    let mut again = mapping(&e.engine, config(), &h2);
+    drain(&mut again);
+    assert!(h2.calls().is_empty(), "nothing is redelivered after the filtered tail");
+}
+
+#[test]
+fn a_filter_without_data_matches_metadata_whatever_the_data_is() {
+    let e = env(1);
+    put(&e.engine, "keep-1", "binary \u{1}");
+    put(&e.engine, "drop-1", "{\"a\": 1}");
+    put(&e.engine, "keep-2", "{\"a\": 2}");
+    let h = Recorder::ok();
+    let mut c = config();
+    // Two filters: ORed.
+    with_filter(&mut c, &[r#"{"partitionKey": [{"prefix": "keep-"}]}"#, r#"{"data": {"a": [{"numeric": [">", 5]}]}}"#]);
+    let mut m = mapping(&e.engine, c, &h);
+    drain(&mut m);
+    assert_eq!(h.delivered(), strs(&["binary \u{1}", "{\"a\": 2}"]));
+}
+
+#[test]
+fn a_long_filtered_stretch_is_read_in_bounded_steps_and_checkpointed() {
+    let e = env(1);
+    const N: usize = 70_000;
+    let recs: Vec<PutRecordsRequestEntry> = (0..N)
+        .map(|i| PutRecordsRequestEntry {
+            data: Bytes::from(format!("{{\"i\": {i}}}")),
+            partition_key: Some("k".into()),
+            explicit_hash_key: None,
+        })
+        .collect();
+    for chunk in recs.chunks(500) {
+        e.engine.put_records(PutRecordsInput { stream: s(), records: chunk.to_vec(), dry_run: false }).unwrap();
+    }
+    let last = put(&e.engine, "k", "{\"i\": \"last\"}").sequence_number;
+    let h = Recorder::ok();
+    let mut c = config();
+    with_filter(&mut c, &[r#"{"data": {"i": ["last"]}}"#]);
+    let mut m = mapping(&e.engine, c, &h);
+    let first = m.poll_once().unwrap();
+    assert!(first.records_read < N, "one step reads a bounded stretch, got {}", first.records_read);
+    assert!(first.records_filtered > 0);
+    assert_eq!(first.pending_records, 0, "dropped records are never pending");
+    drain(&mut m);
+    assert_eq!(h.delivered(), strs(&["{\"i\": \"last\"}"]));
+    assert_eq!(checkpoint(&m, SHARD0).unwrap().last, Some(last));
+}
+
+#[test]
+fn filtering_applies_before_tumbling_windows_and_lanes() {
+    let e = env(1);
+    for i in 0..6 {
+        put(&e.engine, &format!("k{i}"), &format!("{{\"v\": {i}}}"));
+    }
+    let h = counting();
+    let mut c = config();
+    c.tumbling_window_in_seconds = 60;
+    c.parallelization_factor = 2;
+    with_filter(&mut c, &[r#"{"data": {"v": [{"numeric": [">=", 3]}]}}"#]);
+    let mut m = mapping(&e.engine, c, &h);
+    drain(&mut m);
+    e.clock.advance(Duration::from_secs(61));
+    drain(&mut m);
+    let mut seen = h.delivered();
+    seen.sort();
+    assert_eq!(seen, strs(&["{\"v\": 3}", "{\"v\": 4}", "{\"v\": 5}"]));
+    assert!(h.calls().iter().all(|c| c.window.is_some()));
+    assert!(m.checkpoints().unwrap()[0].last_processed.is_some());
+}
+
+#[test]
+fn a_batch_that_was_not_invoked_is_retried_without_counting_a_retry() {
+    let e = env(1);
+    put_n(&e.engine, "k", "r", 4);
+    // Not invoked twice (e.g. the caller shutting down), then success; zero retries allowed.
+    let h = Recorder::new(|_, i| {
+        if i < 2 {
+            Err(FunctionError::not_invoked("shutting down"))
+        } else {
+            Ok(HandlerResponse::success())
+        }
+    });
+    let mut c = config();
+    c.maximum_retry_attempts = 0;
+    c.bisect_batch_on_function_error = true;
+    let docs = collect_docs(&mut c);
+    let mut m = mapping(&e.engine, c, &h);
+    let r = m.poll_once().unwrap();
+    assert_eq!((r.invocations, r.failed_invocations, r.records_discarded), (0, 0, 0));
+    assert!(checkpoint(&m, SHARD0).unwrap().last.is_none(), "nothing is checkpointed");
+    m.poll_once().unwrap();
+    drain(&mut m);
+    assert!(docs.lock().unwrap().is_empty(), "nothing was discarded");
+    assert_eq!(h.batches(), vec![strs(&["r0", "r1", "r2", "r3"]); 3], "the whole batch each time, never bisected");
+}

@@ -39,6 +39,8 @@ const TARGETS: &[(&str, Check)] = &[
     ("sequence_number", checks::sequence_number),
     ("iterator_token", checks::iterator_token),
     ("engine_ops", checks::engine_ops),
+    ("queue_ops", checks::queue_ops),
+    ("queue_log", checks::queue_log),
 ];
 
 fn fuzz_dir() -> PathBuf {
@@ -320,4 +322,29 @@ fn a_forged_sealed_index_entry_past_its_offset_is_corruption_not_a_hole() {
     checks::strictly(|| {
         checks::segment_recovery(&regression("segment_recovery", "forged-sealed-index-points-past-the-offset"))
     });
+}
+
+/// Found by `queue_log`: a forged (CRC-valid) queue snapshot whose epoch is `u64::MAX`
+/// overflowed the epoch counter at the next compaction (a panic in debug builds). A
+/// compaction now refuses with a typed error and leaves the store as it was.
+#[test]
+fn a_queue_snapshot_at_the_last_epoch_refuses_compaction_with_a_typed_error() {
+    use shardlog::queue::{frame::LogHeader, snapshot, QueueConfig, QueueOptions, QueueSpec, QueueStore};
+    let sim = SimVfs::new();
+    let opts = || {
+        QueueOptions::new(Durability::Buffered, shardlog::kinesis::TokenKey::from_bytes([1; 32])).with_vfs(sim.shared())
+    };
+    let spec = QueueSpec { uid: 1, config: QueueConfig::default(), now_ms: 0, start_positions: vec![(0, 0)] };
+    let store = QueueStore::create("/q", opts(), spec).unwrap();
+    let state = store.state_copy();
+    drop(store);
+    let snap = snapshot::encode(1, u64::MAX, &state);
+    sim.create(Path::new("/q/snapshot")).unwrap().write_all_at(&snap, 0).unwrap();
+    let header = LogHeader { queue_uid: 1, epoch: u64::MAX }.encode();
+    sim.create(Path::new("/q/log")).unwrap().write_all_at(&header, 0).unwrap();
+    let store = QueueStore::open("/q", opts(), 1, QueueConfig::default(), 0).unwrap();
+    assert!(matches!(store.compact(), Err(shardlog::Error::Corrupt { .. })));
+    assert_eq!(store.poisoned(), None);
+    assert_eq!(store.state_copy(), state);
+    checks::strictly(|| checks::queue_log(&regression("queue_log", "snapshot-epoch-at-its-maximum")));
 }

@@ -217,9 +217,7 @@ pub(crate) fn run(args: &ForwardArgs) -> Result<ExitCode, Failure> {
         let rate = last.as_ref().map_or(0.0, |l| s.records_per_sec_since(l));
         if json {
             let mut v = s.to_json();
-            if let Some(o) = v.as_object_mut() {
-                o.insert("interval_records_per_sec".into(), serde_json::json!((rate * 10.0).round() / 10.0));
-            }
+            set_field(&mut v, "interval_records_per_sec", serde_json::json!((rate * 10.0).round() / 10.0));
             println!("{v}");
         } else if let Some(p) = &progress {
             p.set(progress_line(s, rate));
@@ -265,12 +263,10 @@ pub(crate) fn run(args: &ForwardArgs) -> Result<ExitCode, Failure> {
     };
     if args.json {
         let mut v = stats.to_json();
-        if let Some(o) = v.as_object_mut() {
-            o.insert("final".into(), serde_json::json!(true));
-            o.insert("outcome".into(), serde_json::json!(outcome_name));
-            if let Err(e) = &outcome {
-                o.insert("error".into(), serde_json::json!(e.0));
-            }
+        set_field(&mut v, "final", serde_json::json!(true));
+        set_field(&mut v, "outcome", serde_json::json!(outcome_name));
+        if let Err(e) = &outcome {
+            set_field(&mut v, "error", serde_json::json!(e.0));
         }
         println!("{v}");
     } else {
@@ -287,4 +283,12 @@ pub(crate) fn run(args: &ForwardArgs) -> Result<ExitCode, Failure> {
     outcome.map_err(|e| Failure::run(e.0))?;
     closed.map_err(|e| Failure::run(format!("closing the data directory failed: {e}")))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Add a field to a stats object (`StatsSnapshot::to_json` is always an object).
+fn set_field(v: &mut serde_json::Value, key: &str, value: serde_json::Value) {
+    debug_assert!(v.is_object(), "stats JSON is an object");
+    if let Some(o) = v.as_object_mut() {
+        o.insert(key.to_string(), value);
+    }
 }

@@ -37,8 +37,9 @@ enum Command {
     Inspect(ExamineArgs),
     /// Check every segment, index and marker under DIR; exit 1 if anything is damaged.
     Verify(ExamineArgs),
-    /// Serve the Kinesis API (JSON 1.1, CBOR, SubscribeToShard event streams) over HTTP.
-    Serve(shardlog_server::serve::ServeCommand),
+    /// Serve the Kinesis API (JSON 1.1, CBOR, SubscribeToShard event streams) over HTTP, and
+    /// the Lambda event-source-mapping API with mappings that invoke real functions.
+    Serve(Box<shardlog_server::serve::ServeCommand>),
     /// Forward a local stream to a Kinesis stream (AWS or any endpoint), at least once, in
     /// order per key, resumable; or copy a remote stream into a local directory.
     Forward(forward::ForwardArgs),

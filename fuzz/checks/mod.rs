@@ -4,7 +4,8 @@
 //!
 //! Each `pub fn <target>(data: &[u8])` panics when an invariant breaks (libFuzzer reports a
 //! crash); otherwise it returns. Only `shardlog`, `bytes`, `crc32fast` and `std` are used, so
-//! the module compiles in both crates.
+//! the module compiles in both crates. (`queue_model.rs` is also included by
+//! `tests/queue_model.rs`, the proptest it shares its reference model with.)
 //!
 //! Inputs start with a few control bytes (documented per target) followed by the bytes under
 //! test. Some control bits *repair* checksums (or offsets) before decoding: mutated bytes
@@ -22,6 +23,8 @@ pub mod engine_ops;
 pub mod engine_state;
 pub mod kinesis;
 pub mod manifest;
+pub mod queue;
+pub mod queue_model;
 
 #[allow(unused_imports)]
 pub use engine_ops::engine_ops;
@@ -29,6 +32,8 @@ pub use engine_ops::engine_ops;
 pub use kinesis::{iterator_token, sequence_number};
 #[allow(unused_imports)]
 pub use manifest::manifest;
+#[allow(unused_imports)]
+pub use queue::{queue_log, queue_ops};
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -1253,6 +1258,7 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     for (i, v) in kinesis::seed_inputs().into_iter().enumerate() {
         out.push((v.0, format!("seed-{i}"), v.1));
     }
+    out.extend(queue::seed_inputs());
     for (i, b) in sample_batches().into_iter().enumerate() {
         for (j, ctrl) in [[0u8, 8, 255, 255, 255], [2, 9, 1, 3, 0], [0, 0, 2, 10, 0]].iter().enumerate() {
             let mut v = ctrl.to_vec();

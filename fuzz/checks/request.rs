@@ -23,11 +23,22 @@ use crate::checks::Input;
 pub const ITERATOR_PLACEHOLDER: &str = "@ITERATOR@";
 /// A body string replaced by a fresh ListShards NextToken of `s`.
 pub const NEXT_TOKEN_PLACEHOLDER: &str = "@NEXTTOKEN@";
+/// A body string replaced by the ARN of queue `q` (queue ids are random).
+pub const QUEUE_ARN_PLACEHOLDER: &str = "@QUEUEARN@";
+/// A body string replaced by the receipt handle of a record of `q` in flight (handles are
+/// MAC'd with the engine's key).
+pub const HANDLE_PLACEHOLDER: &str = "@HANDLE@";
+/// A body string replaced by the receipt handle of a dead letter of `q` in flight.
+pub const DEAD_LETTER_HANDLE_PLACEHOLDER: &str = "@DLHANDLE@";
+
+/// The placeholders of a fixture and their values.
+type Substitutions = Vec<(&'static str, String)>;
 
 /// The engine every input runs against: stream `s` (2 shards, 3 records on shard 0),
-/// consumer `c` of `s`, stream `t` (1 shard, tagged). Returns it with a fresh iterator and
-/// NextToken.
-fn fixture() -> (SimVfs, Engine, String, String) {
+/// consumer `c` of `s`, stream `t` (1 shard, tagged), on-demand stream `o` with 5 records
+/// and its queue `q` (MaxReceiveCount 1): two dead letters (one in flight), one record in
+/// flight, two visible. Returns it with the values of the placeholders.
+fn fixture() -> (SimVfs, Engine, Substitutions) {
     let sim = SimVfs::new();
     let clock = ManualClock::new(T0);
     let e = engine_state::open(&sim, &clock).expect("open");
@@ -79,19 +90,85 @@ fn fixture() -> (SimVfs, Engine, String, String) {
         .expect("list")
         .next_token
         .expect("two shards, one per page");
-    (sim, e, iterator, next_token)
+    let (queue_arn, handle, dead_letter_handle) = queue_fixture(&e, &clock);
+    let subs = vec![
+        (ITERATOR_PLACEHOLDER, iterator),
+        (NEXT_TOKEN_PLACEHOLDER, next_token),
+        (QUEUE_ARN_PLACEHOLDER, queue_arn),
+        (HANDLE_PLACEHOLDER, handle),
+        (DEAD_LETTER_HANDLE_PLACEHOLDER, dead_letter_handle),
+    ];
+    (sim, e, subs)
+}
+
+/// Stream `o` (on demand) and queue `q` as [`fixture`] describes; returns the queue's ARN,
+/// the in-flight record's handle and the in-flight dead letter's handle.
+fn queue_fixture(e: &Engine, clock: &ManualClock) -> (String, String, String) {
+    e.create_stream(CreateStreamInput { stream_name: "o".into(), ..CreateStreamInput::default() })
+        .expect("on-demand stream");
+    for i in 0..5u8 {
+        e.put_record(PutRecordInput {
+            stream: StreamRef::name("o"),
+            data: Bytes::from(vec![i; 4]),
+            partition_key: Some(format!("k{i}")),
+            explicit_hash_key: None,
+            sequence_number_for_ordering: None,
+            dry_run: false,
+        })
+        .expect("put");
+    }
+    let arn = e.describe_stream_summary(StreamRef::name("o")).expect("summary").stream_arn;
+    let queue_arn = e
+        .create_queue(CreateQueueInput {
+            queue_name: "q".into(),
+            stream_configuration_list: vec![QueueStreamConfiguration {
+                stream_arn: arn,
+                starting_position: Some(QueueStartingPosition {
+                    kind: QueueStartingPositionType::TrimHorizon,
+                    timestamp: None,
+                }),
+            }],
+            queue_attributes: Some(QueueAttributes {
+                visibility_timeout_seconds: Some(30),
+                dead_letter_configuration: Some(DeadLetterConfiguration {
+                    target_type: DeadLetterTargetType::BuiltIn,
+                    max_receive_count: Some(1),
+                }),
+            }),
+            tags: Default::default(),
+        })
+        .expect("queue")
+        .queue_arn;
+    let receive = |n: u32, dead_letter: bool| {
+        let input = ReceiveQueueRecordsInput {
+            queue_arn: queue_arn.clone(),
+            limit: Some(n),
+            wait_time_seconds: Some(1),
+            visibility_timeout_seconds: None,
+        };
+        let out = if dead_letter { e.receive_dead_letter_queue_records(input) } else { e.receive_queue_records(input) };
+        let records = out.expect("receive").queue_records;
+        assert_eq!(records.len(), n as usize, "the fixture's queue has records to receive");
+        records.into_iter().map(|r| r.receipt_handle).collect::<Vec<_>>()
+    };
+    // Two records time out at their first (and last) receive: dead letters.
+    receive(2, false);
+    clock.advance(std::time::Duration::from_secs(31));
+    let handle = receive(1, false).remove(0);
+    let dead_letter_handle = receive(1, true).remove(0);
+    (queue_arn, handle, dead_letter_handle)
 }
 
 /// Replace the placeholder strings anywhere in a decoded request.
-fn substitute(v: In, iterator: &str, next_token: &str) -> In {
+fn substitute(v: In, subs: &Substitutions) -> In {
     match v {
-        In::Str(s) if s == ITERATOR_PLACEHOLDER => In::Str(iterator.to_string()),
-        In::Str(s) if s == NEXT_TOKEN_PLACEHOLDER => In::Str(next_token.to_string()),
-        In::List(items) => In::List(items.into_iter().map(|i| substitute(i, iterator, next_token)).collect()),
-        In::Map(members) => {
-            In::Map(members.into_iter().map(|(k, i)| (k, substitute(i, iterator, next_token))).collect())
-        }
-        In::Tag(t, inner) => In::Tag(t, Box::new(substitute(*inner, iterator, next_token))),
+        In::Str(s) => match subs.iter().find(|(p, _)| *p == s) {
+            Some((_, value)) => In::Str(value.clone()),
+            None => In::Str(s),
+        },
+        In::List(items) => In::List(items.into_iter().map(|i| substitute(i, subs)).collect()),
+        In::Map(members) => In::Map(members.into_iter().map(|(k, i)| (k, substitute(i, subs))).collect()),
+        In::Tag(t, inner) => In::Tag(t, Box::new(substitute(*inner, subs))),
         other => other,
     }
 }
@@ -311,8 +388,10 @@ fn parse_items(s: &str, input: &'static Shape, budget: &mut usize) -> Option<usi
 }
 
 /// Input: `op` u8 (an index into the operation table), `codec` u8 (bit 0: CBOR, else JSON),
-/// then the request body. The strings [`ITERATOR_PLACEHOLDER`] and [`NEXT_TOKEN_PLACEHOLDER`]
-/// in the decoded body become a valid iterator / NextToken of the fixture.
+/// then the request body. The placeholder strings ([`ITERATOR_PLACEHOLDER`],
+/// [`NEXT_TOKEN_PLACEHOLDER`], [`QUEUE_ARN_PLACEHOLDER`], [`HANDLE_PLACEHOLDER`],
+/// [`DEAD_LETTER_HANDLE_PLACEHOLDER`]) in the decoded body become a valid iterator,
+/// NextToken, queue ARN and receipt handles of the fixture.
 ///
 /// Checks: no panic; a body that does not decode is a parse error (never a crash, however
 /// deep, long or malformed); a decoded request either succeeds, and the response it encodes
@@ -343,8 +422,8 @@ pub fn run(data: &[u8]) -> Option<(Op, Codec, Result<Out, ApiError>, String, Str
     let op = ops::ALL[usize::from(input.u8()) % ops::ALL.len()].0;
     let codec = if input.u8() & 1 == 1 { Codec::Cbor } else { Codec::Json };
     let decoded = wire::decode(codec, input.rest()).ok()?;
-    let (sim, e, iterator, next_token) = fixture();
-    let decoded = substitute(decoded, &iterator, &next_token);
+    let (sim, e, subs) = fixture();
+    let decoded = substitute(decoded, &subs);
     let before = snapshot(&e);
     let result = if op == Op::SubscribeToShard {
         ops::subscribe_input(codec, decoded)
@@ -366,6 +445,15 @@ pub fn seeds() -> Vec<(String, Vec<u8>)> {
     let arn = "arn:aws:kinesis:us-east-1:000000000000:stream/s";
     let carn_prefix = "arn:aws:kinesis:us-east-1:000000000000:stream/s/consumer/c:";
     let stream = || ("StreamName", s("s"));
+    let oarn = "arn:aws:kinesis:us-east-1:000000000000:stream/o";
+    let queue = || Out::Map(vec![("QueueARN", s(QUEUE_ARN_PLACEHOLDER))]);
+    let entries = |handle: &'static str, timeout: Option<i64>| {
+        let mut entry = vec![("ReceiptHandle", s(handle))];
+        if let Some(t) = timeout {
+            entry.push(("VisibilityTimeoutSeconds", Out::Int(t)));
+        }
+        Out::Map(vec![("QueueARN", s(QUEUE_ARN_PLACEHOLDER)), ("Entries", Out::List(vec![Out::Map(entry)]))])
+    };
     let bodies: Vec<(Op, Out)> = vec![
         (Op::AddTagsToStream, Out::Map(vec![stream(), ("Tags", Out::Map(vec![("k", s("v"))]))])),
         (Op::CreateStream, Out::Map(vec![("StreamName", s("new")), ("ShardCount", Out::Int(2))])),
@@ -441,6 +529,51 @@ pub fn seeds() -> Vec<(String, Vec<u8>)> {
             Op::UpdateShardCount,
             Out::Map(vec![stream(), ("TargetShardCount", Out::Int(4)), ("ScalingType", s("UNIFORM_SCALING"))]),
         ),
+        (Op::ListQueues, Out::Map(vec![("MaxResults", Out::Int(5))])),
+        (
+            Op::CreateQueue,
+            Out::Map(vec![
+                ("QueueName", s("q2")),
+                ("StreamConfigurationList", Out::List(vec![Out::Map(vec![("StreamARN", s(oarn))])])),
+                ("QueueAttributes", Out::Map(vec![("VisibilityTimeoutSeconds", Out::Int(60))])),
+            ]),
+        ),
+        (Op::DescribeQueue, queue()),
+        (
+            Op::UpdateQueue,
+            Out::Map(vec![
+                ("QueueARN", s(QUEUE_ARN_PLACEHOLDER)),
+                (
+                    "QueueAttributes",
+                    Out::Map(vec![
+                        ("VisibilityTimeoutSeconds", Out::Int(45)),
+                        (
+                            "DeadLetterConfiguration",
+                            Out::Map(vec![("TargetType", s("BUILT_IN")), ("MaxReceiveCount", Out::Int(2))]),
+                        ),
+                    ]),
+                ),
+            ]),
+        ),
+        (Op::DeleteQueue, queue()),
+        (
+            Op::ReceiveQueueRecords,
+            Out::Map(vec![
+                ("QueueARN", s(QUEUE_ARN_PLACEHOLDER)),
+                ("Limit", Out::Int(2)),
+                ("WaitTimeSeconds", Out::Int(1)),
+            ]),
+        ),
+        (Op::AcknowledgeQueueRecords, entries(HANDLE_PLACEHOLDER, None)),
+        (Op::UpdateQueueRecordsVisibility, entries(HANDLE_PLACEHOLDER, Some(10))),
+        (
+            Op::ReceiveDeadLetterQueueRecords,
+            Out::Map(vec![("QueueARN", s(QUEUE_ARN_PLACEHOLDER)), ("Limit", Out::Int(1))]),
+        ),
+        (Op::AcknowledgeDeadLetterQueueRecords, entries(DEAD_LETTER_HANDLE_PLACEHOLDER, None)),
+        (Op::UpdateDeadLetterQueueRecordsVisibility, entries(DEAD_LETTER_HANDLE_PLACEHOLDER, Some(10))),
+        (Op::RestoreDeadLetterQueueRecords, entries(DEAD_LETTER_HANDLE_PLACEHOLDER, None)),
+        (Op::ListQueues, Out::Map(vec![("StreamFilter", Out::List(vec![Out::Map(vec![("StreamARN", s(oarn))])]))])),
     ];
     let mut out = Vec::new();
     for (i, (op, body)) in bodies.into_iter().enumerate() {

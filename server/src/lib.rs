@@ -19,8 +19,15 @@
 //! - [`serve`]: arguments (flags, `SHARDLOG_*` variables, a TOML file), the server (hyper on
 //!   tokio, HTTP/1.1 and HTTP/2, optional TLS), start-up streams, health and Prometheus
 //!   metrics, request handling, SigV4, SubscribeToShard event streams, clean shutdown.
+//! - [`auth`]: SigV4 presence checks and optional verification of incoming requests;
+//!   [`outbound`]: signed outgoing HTTP (the Lambda Invoke API, SQS, S3).
+//! - [`lambda`]: the Lambda event-source-mapping API on the same port (`/2015-03-31/…`) and
+//!   the pollers that invoke real functions (the Lambda Invoke API or local commands).
 
+pub mod auth;
 pub mod forward;
+pub mod lambda;
+pub mod outbound;
 pub mod protocol;
 pub mod serve;
 

@@ -40,7 +40,7 @@ fn regressions_replay_cleanly() {
 #[test]
 fn seeds_are_accepted_requests() {
     let seeds = request::seeds();
-    assert_eq!(seeds.len(), 2 * 26);
+    assert_eq!(seeds.len(), 2 * 39);
     for (name, data) in seeds {
         let (_, _, result, ..) = request::run(&data).unwrap_or_else(|| panic!("seed {name} does not decode"));
         if let Err(e) = result {

@@ -5,7 +5,9 @@
 //! Version 2 (written since the 2026 API: capacity, encryption, monitoring, policies,
 //! account settings, channels) appends its fields to version 1's stream, consumer and
 //! catalog records; version 1 manifests are still read (the new fields take their
-//! defaults, stream ids are derived from the key and uid as for new streams).
+//! defaults, stream ids are derived from the key and uid as for new streams). Version 3
+//! (queues) appends the queue uid counter and the queues to the catalog record; versions 1
+//! and 2 are still read (no queues).
 
 use std::collections::BTreeMap;
 
@@ -13,6 +15,7 @@ use crate::catalog::channel::{
     ChannelDestination, ChannelLogging, ChannelMeta, DeadLetterS3, DeliveryState, RecordFormat, S3Compression,
     S3Destination, StorageClass, TableConfig, TablesCompression, TablesDestination,
 };
+use crate::catalog::queue::{QueueMeta, QueueStart, QueueStartKind};
 use crate::catalog::wire::{DecodeResult, Reader, Writer};
 use crate::catalog::{
     Catalog, Checkpoint, Commitment, ConsumerMeta, RecordDistribution, ShardClose, ShardMeta, StreamLifecycle,
@@ -23,11 +26,12 @@ use crate::kinesis::quotas::{
     MAX_RETENTION_HOURS,
 };
 use crate::kinesis::{ids, names, HashKeyRange};
+use crate::log::queue::{DeadLetter, QueueConfig};
 
 /// Magic bytes of the manifest.
 pub const MANIFEST_MAGIC: [u8; 4] = *b"SLMF";
-/// Manifest format version written by this build (version 1 is still read).
-pub const MANIFEST_VERSION: u16 = 2;
+/// Manifest format version written by this build (versions 1 and 2 are still read).
+pub const MANIFEST_VERSION: u16 = 3;
 /// Header bytes: magic, version, reserved, generation, body length.
 pub const MANIFEST_HEADER_LEN: usize = 20;
 /// Largest manifest accepted (bytes).
@@ -38,8 +42,8 @@ pub fn encode(catalog: &Catalog, generation: u64) -> Vec<u8> {
     encode_version(catalog, generation, MANIFEST_VERSION)
 }
 
-/// Encode in format `version` (1 drops every field version 2 added; kept for tests of the
-/// upgrade path).
+/// Encode in format `version` (1 drops every field version 2 added, 2 drops the queues;
+/// kept for tests of the upgrade path).
 pub fn encode_version(catalog: &Catalog, generation: u64, version: u16) -> Vec<u8> {
     let v2 = version >= 2;
     let mut w = Writer(Vec::with_capacity(4096));
@@ -64,6 +68,13 @@ pub fn encode_version(catalog: &Catalog, generation: u64, version: u16) -> Vec<u
         w.u32(catalog.channels.len() as u32);
         for c in catalog.channels.values() {
             encode_channel(&mut w, c);
+        }
+    }
+    if version >= 3 {
+        w.u64(catalog.next_queue_uid);
+        w.u32(catalog.queues.len() as u32);
+        for q in catalog.queues.values() {
+            encode_queue(&mut w, q);
         }
     }
     let body = w.0;
@@ -312,6 +323,14 @@ pub fn decode(bytes: &[u8]) -> DecodeResult<(u64, Catalog)> {
             catalog.channels.insert(ch.uid, ch);
         }
     }
+    if version >= 3 {
+        catalog.next_queue_uid = r.u64()?;
+        for _ in 0..r.count(64)? {
+            let q = decode_queue(&mut r)?;
+            check_queue(&catalog, &q)?;
+            catalog.queues.insert(q.uid, q);
+        }
+    }
     if r.pos != content.len() {
         return Err(format!("{} trailing bytes", content.len() - r.pos));
     }
@@ -522,6 +541,91 @@ fn decode_channel(r: &mut Reader<'_>) -> DecodeResult<ChannelMeta> {
         failure,
         delivery: DeliveryState { first_new_shard, positions, objects },
     })
+}
+
+fn encode_queue(w: &mut Writer, q: &QueueMeta) {
+    w.u64(q.uid);
+    w.str(&q.id);
+    w.str(&q.name);
+    w.i64(q.created_ms);
+    w.i64(q.updated_ms);
+    w.u64(q.stream_uid);
+    w.u8(enum_index(&QueueStartKind::ALL, q.start.kind));
+    w.opt_i64(q.start.requested_ms);
+    w.i64(q.start.effective_ms);
+    w.u64(q.config.visibility_timeout_ms);
+    match q.config.dead_letter {
+        DeadLetter::Off => w.u8(0),
+        DeadLetter::BuiltIn { max_receive_count } => {
+            w.u8(1);
+            w.u32(max_receive_count);
+        }
+    }
+    w.str_map(&q.tags);
+    w.opt_str(q.policy.as_deref());
+    w.opt_i64(q.deleting_since_ms);
+}
+
+fn decode_queue(r: &mut Reader<'_>) -> DecodeResult<QueueMeta> {
+    let uid = r.u64()?;
+    let id = r.str()?;
+    let name = r.str()?;
+    let created_ms = r.i64()?;
+    let updated_ms = r.i64()?;
+    let stream_uid = r.u64()?;
+    let kind = enum_at(&QueueStartKind::ALL, r.u8()?, "queue starting position")?;
+    let requested_ms = r.opt_i64()?;
+    let effective_ms = r.i64()?;
+    let visibility_timeout_ms = r.u64()?;
+    let dead_letter = match r.u8()? {
+        0 => DeadLetter::Off,
+        1 => DeadLetter::BuiltIn { max_receive_count: r.u32()? },
+        t => return Err(format!("queue {uid}: bad dead-letter tag {t}")),
+    };
+    let tags = r.str_map()?;
+    let policy = r.opt_str()?;
+    let deleting_since_ms = r.opt_i64()?;
+    Ok(QueueMeta {
+        uid,
+        id,
+        name,
+        created_ms,
+        updated_ms,
+        stream_uid,
+        start: QueueStart { kind, requested_ms, effective_ms },
+        config: QueueConfig { visibility_timeout_ms, dead_letter },
+        tags,
+        policy,
+        deleting_since_ms,
+    })
+}
+
+/// A queue must have what the API stores: a known stream, a unique name and DNS-label id,
+/// attributes in range, a timestamp exactly when AT_TIMESTAMP, valid tags and policy.
+fn check_queue(catalog: &Catalog, q: &QueueMeta) -> DecodeResult<()> {
+    let id = q.uid;
+    if q.uid >= catalog.next_queue_uid || catalog.queues.contains_key(&q.uid) {
+        return Err(format!("queue uid {id} repeated or not below the next uid"));
+    }
+    if !ids::is_dns_label(&q.id) || catalog.queues.values().any(|o| o.id == q.id) {
+        return Err(format!("queue {id}: invalid or repeated id {:?}", q.id));
+    }
+    if names::validate_consumer_name(&q.name).is_err() || catalog.queues.values().any(|o| o.name == q.name) {
+        return Err(format!("queue {id}: invalid or repeated name {:?}", q.name));
+    }
+    if !catalog.streams.contains_key(&q.stream_uid) {
+        return Err(format!("queue {id} reads unknown stream {}", q.stream_uid));
+    }
+    if !crate::catalog::queue::config_in_range(&q.config) {
+        return Err(format!("queue {id}: attributes out of range"));
+    }
+    if (q.start.kind == QueueStartKind::AtTimestamp) != q.start.requested_ms.is_some() {
+        return Err(format!("queue {id}: a timestamp goes with AT_TIMESTAMP and only with it"));
+    }
+    if !tags_ok(&q.tags) || q.policy.as_deref().is_some_and(|p| !policy_ok(p)) {
+        return Err(format!("queue {id}: invalid tags or policy"));
+    }
+    Ok(())
 }
 
 /// A channel must have what the API stores: a known stream, a unique name and DNS-label id,
@@ -805,11 +909,89 @@ mod tests {
         c
     }
 
+    /// [`sample_v2`] plus two queues (version 3).
+    pub(crate) fn sample_v3() -> Catalog {
+        let mut c = sample_v2();
+        c.queues.insert(
+            1,
+            QueueMeta {
+                uid: 1,
+                id: ids::queue_id(&[7; 32], 1),
+                name: "workers".into(),
+                created_ms: 400,
+                updated_ms: i64::MIN,
+                stream_uid: 2,
+                start: QueueStart { kind: QueueStartKind::AtTimestamp, requested_ms: Some(50), effective_ms: 60 },
+                config: QueueConfig { visibility_timeout_ms: 45_000, dead_letter: DeadLetter::Off },
+                tags: [("team".to_string(), "q".to_string())].into_iter().collect(),
+                policy: Some(POLICY.into()),
+                deleting_since_ms: None,
+            },
+        );
+        c.queues.insert(
+            3,
+            QueueMeta {
+                uid: 3,
+                id: ids::queue_id(&[7; 32], 3),
+                name: "audit".into(),
+                start: QueueStart { kind: QueueStartKind::Latest, requested_ms: None, effective_ms: 400 },
+                config: QueueConfig::default(),
+                tags: BTreeMap::new(),
+                policy: None,
+                deleting_since_ms: Some(500),
+                ..c.queues[&1].clone()
+            },
+        );
+        c.next_queue_uid = 4;
+        c
+    }
+
+    #[test]
+    fn version_2_manifests_are_read_without_queues() {
+        let v3 = sample_v3();
+        let (_, read) = decode(&encode_version(&v3, 3, 2)).expect("a version 2 manifest decodes");
+        assert!(read.queues.is_empty());
+        assert_eq!(read.next_queue_uid, 1);
+        assert_eq!(read.channels, v3.channels);
+    }
+
+    #[test]
+    fn damage_to_queues_is_rejected() {
+        let b = encode(&sample_v3(), 1);
+        let v2_len = encode(&sample_v2(), 1).len();
+        for i in (v2_len - 8..b.len()).step_by(3) {
+            let mut bad = b.clone();
+            bad[i] ^= 0x10;
+            assert!(decode(&bad).is_err(), "flip at {i} accepted");
+        }
+        type Edit = Box<dyn Fn(&mut Catalog)>;
+        let cases: Vec<(&str, Edit)> = vec![
+            ("unknown stream", Box::new(|c| c.queues.get_mut(&1).unwrap().stream_uid = 9)),
+            ("id", Box::new(|c| c.queues.get_mut(&1).unwrap().id = "Not_A_Label".into())),
+            ("uid", Box::new(|c| c.next_queue_uid = 3)),
+            ("name", Box::new(|c| c.queues.get_mut(&3).unwrap().name = "workers".into())),
+            ("visibility", Box::new(|c| c.queues.get_mut(&1).unwrap().config.visibility_timeout_ms = 43_201_000)),
+            (
+                "max receive count",
+                Box::new(|c| {
+                    c.queues.get_mut(&1).unwrap().config.dead_letter = DeadLetter::BuiltIn { max_receive_count: 1001 }
+                }),
+            ),
+            ("timestamp", Box::new(|c| c.queues.get_mut(&3).unwrap().start.requested_ms = Some(1))),
+            ("policy", Box::new(|c| c.queues.get_mut(&1).unwrap().policy = Some("[]".into()))),
+        ];
+        for (what, edit) in cases {
+            let mut c = sample_v3();
+            edit(&mut c);
+            assert!(decode(&encode(&c, 1)).is_err(), "{what}: accepted");
+        }
+    }
+
     const POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:root"},"Action":"kinesis:GetRecords","Resource":"*"}]}"#;
 
     #[test]
     fn round_trip() {
-        for c in [sample(), sample_v2()] {
+        for c in [sample(), sample_v2(), sample_v3()] {
             let b = encode(&c, 42);
             assert_eq!(decode(&b), Ok((42, c)));
         }

@@ -1,6 +1,6 @@
 //! The catalog: streams, shards, hash-key ranges, lineage, retention, tags, consumers,
 //! capacity and encryption settings, resource policies, channels and the account's
-//! settings — everything about a data directory except segment bytes — and its
+//! settings, queues — everything about a data directory except segment bytes — and its
 //! crash-atomic persistence in the `MANIFEST` file.
 //!
 //! The catalog is replaced as a whole on every metadata change (temp file, fdatasync,
@@ -11,6 +11,7 @@
 pub mod account;
 pub mod channel;
 pub mod codec;
+pub mod queue;
 pub mod store;
 mod wire;
 
@@ -20,6 +21,7 @@ use crate::kinesis::HashKeyRange;
 
 pub use account::Commitment;
 pub use channel::ChannelMeta;
+pub use queue::QueueMeta;
 
 /// Stream capacity mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -224,6 +226,10 @@ pub struct Catalog {
     pub next_channel_uid: u64,
     /// Channels by uid.
     pub channels: BTreeMap<u64, ChannelMeta>,
+    /// Next queue uid to hand out.
+    pub next_queue_uid: u64,
+    /// Queues by uid.
+    pub queues: BTreeMap<u64, QueueMeta>,
 }
 
 impl Catalog {
@@ -237,6 +243,8 @@ impl Catalog {
             commitment: Commitment::default(),
             next_channel_uid: 1,
             channels: BTreeMap::new(),
+            next_queue_uid: 1,
+            queues: BTreeMap::new(),
         }
     }
 

@@ -289,6 +289,27 @@ impl EngineInner {
 }
 
 impl Engine {
+    /// Split an open shard of an on-demand stream at the middle of its hash range, as the
+    /// engine's on-demand scaling does for a hot shard (a test hook: AWS offers no such
+    /// call, and scaling otherwise needs limits on and sustained load).
+    #[doc(hidden)]
+    pub fn scale_on_demand_shard(&self, stream: &str, shard_id: &str) -> Result<()> {
+        let inner = &self.inner;
+        let h = inner.resolve(&StreamRef::name(stream))?;
+        let index = crate::kinesis::names::parse_shard_id(shard_id)
+            .ok_or_else(|| Error::invalid_argument(format!("{shard_id} is not a shard id.")))?;
+        inner.reshard_with(&StreamRef::arn(h.arn.clone()), true, |r| {
+            if r.meta.mode != StreamMode::OnDemand {
+                return Err(Error::invalid_argument("Only on-demand streams are scaled by the engine."));
+            }
+            let Some(s) = r.meta.shard(index).filter(|s| s.is_open()).cloned() else {
+                return Err(Error::ResourceNotFound { message: format!("No open shard {shard_id}.") });
+            };
+            let (lo, hi) = (s.range.starting_hash_key, s.range.ending_hash_key);
+            r.split(&s, lo + (hi - lo) / 2 + 1).map(|_| ())
+        })
+    }
+
     /// `UpdateStreamMode`: switch between PROVISIONED and ON_DEMAND (twice per 24 hours;
     /// ACTIVE → UPDATING → ACTIVE). The shards stay as they are.
     pub fn update_stream_mode(&self, input: UpdateStreamModeInput) -> Result<()> {
@@ -308,6 +329,8 @@ impl Engine {
             let cat = inner.catalog.lock();
             cat.catalog.channels.values().filter(|c| c.stream_uid == h.uid && c.deleting_since_ms.is_none()).count()
         };
+        inner.reap_queues()?;
+        let queues = inner.queue_count_of(h.uid);
         let on_demand_now = {
             let cat = inner.catalog.lock();
             cat.catalog
@@ -356,6 +379,15 @@ impl Engine {
                              PROVISIONED mode does not support; set USER_PARTITION_KEY first.",
                             meta.name
                         )));
+                    }
+                    if queues > 0 {
+                        return Err(Error::ResourceInUse {
+                            message: format!(
+                                "Stream {} under account {account} has {queues} queue(s); delete them before \
+                                 switching to PROVISIONED mode.",
+                                meta.name
+                            ),
+                        });
                     }
                     if channels > 0 {
                         return Err(Error::ResourceInUse {

@@ -7,7 +7,7 @@ use crate::engine::parse_shard_id;
 use crate::engine::types::*;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-/// Longest checkpoint owner, in bytes.
+/// Longest checkpoint owner name (a Kinesis-side quota, kept with the others).
 pub use crate::kinesis::quotas::MAX_OWNER_LEN;
 use crate::kinesis::{names, SequenceNumber};
 

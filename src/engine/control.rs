@@ -37,16 +37,6 @@ fn check_limit(member: &str, value: Option<u32>, min: u32, max: u32, default: u3
     errs.into_result().map(|()| v)
 }
 
-/// Parse the shard id of GetShardIterator, SplitShard or MergeShards, before the stream is
-/// looked up, as AWS does: one that does not resolve is `ResourceNotFoundException`
-/// `Could not find shard <id as sent> in stream <s> under account <a>.` whether or not the
-/// stream exists.
-pub(crate) fn parse_shard_id_of(member: &str, id: &str, stream: &str, account: &str) -> Result<u32> {
-    names::validate_shard_id(id)
-        .map_err(|_| ValidationErrors::single(member, id, Constraint::Pattern(names::NAME_PATTERN)))?;
-    names::resolve_shard_id(id).ok_or_else(|| messages::shard_not_found_for_reshard(id, stream, account))
-}
-
 impl Engine {
     /// `CreateStream`. Without `ShardCount` and `StreamModeDetails` the stream is on-demand
     /// with 4 shards, as AWS creates it today; `ShardCount` alone is a provisioned stream.
@@ -214,6 +204,16 @@ impl Engine {
                     ),
                 });
             }
+            // Queues block a deletion whatever EnforceConsumerDeletion says (AWS).
+            let queues = cat.catalog.queues.values().filter(|q| q.stream_uid == h.uid).count();
+            if queues > 0 {
+                return Err(Error::ResourceInUse {
+                    message: format!(
+                        "Stream {name} under account {} has {queues} queue(s). Delete them before the stream.",
+                        inner.config.account_id
+                    ),
+                });
+            }
             if !topo.meta.consumers.is_empty() && !input.enforce_consumer_deletion {
                 return Err(Error::ResourceInUse {
                     message: format!(
@@ -278,6 +278,8 @@ impl Engine {
         inner.reap_deleted()?;
         let h = inner.resolve(&stream)?;
         let channel_count = inner.channel_count_of(h.uid);
+        inner.reap_queues()?;
+        let queue_count = inner.queue_count_of(h.uid);
         let advantage = inner.is_advantage();
         let topo = h.topo.read();
         let m = &topo.meta;
@@ -297,7 +299,7 @@ impl Engine {
             stream_id: m.stream_id.clone(),
             warm_throughput: if advantage { inner.warm_view(m) } else { None },
             channel_count,
-            queue_count: 0,
+            queue_count,
             record_distribution_strategy: (m.mode == StreamMode::OnDemand).then_some(m.distribution),
         })
     }
@@ -450,6 +452,7 @@ impl Engine {
         let inner = &self.inner;
         inner.admit_control("DescribeLimits", 0)?;
         inner.reap_deleted()?;
+        inner.reap_queues()?;
         let cat = inner.catalog.lock();
         let live = cat.catalog.streams.values().filter(|s| matches!(s.lifecycle, StreamLifecycle::Live));
         let (mut open, mut on_demand) = (0u32, 0u32);
@@ -464,6 +467,7 @@ impl Engine {
             on_demand_stream_count_limit: ON_DEMAND_STREAM_LIMIT,
             channel_count: cat.catalog.channels.len() as u32,
             channel_count_limit: crate::engine::channels::CHANNEL_COUNT_LIMIT,
+            queue_count: cat.catalog.queues.len() as u32,
         })
     }
 

@@ -1,8 +1,8 @@
 //! The data plane: PutRecord, PutRecords, GetShardIterator, GetRecords.
 
 use crate::catalog::{RecordDistribution, ShardMeta, StreamLifecycle, StreamMode};
-use crate::engine::control::parse_shard_id_of;
 use crate::engine::encryption::encryption_type;
+use crate::engine::parse_shard_id_of;
 use crate::engine::types::*;
 use crate::engine::{arrival_secs, shard_create_secs, Engine, EngineInner, StreamHandle, Topology};
 use crate::error::{Error, Result};
@@ -137,7 +137,7 @@ impl EngineInner {
         hot.then_some(slot.index)
     }
 
-    fn sequence_number(shard: &ShardMeta, offset: u64, arrival_ms: i64) -> SequenceNumber {
+    pub(crate) fn sequence_number(shard: &ShardMeta, offset: u64, arrival_ms: i64) -> SequenceNumber {
         SequenceNumber::new(shard_create_secs(shard), shard.index, offset, arrival_secs(arrival_ms))
     }
 

@@ -180,6 +180,13 @@ impl Engine {
         };
         let now = inner.now_ms();
         let max_consumers = inner.max_consumers();
+        let queues = match inner.resolve(&stream) {
+            Ok(h) => {
+                inner.reap_queues()?;
+                inner.queue_count_of(h.uid) as usize
+            }
+            Err(_) => 0,
+        };
         let mut registered = None;
         self.update_stream(&stream, |inner, meta| {
             if meta.consumers.iter().any(|c| c.name == input.consumer_name) {
@@ -190,10 +197,11 @@ impl Engine {
                     ),
                 });
             }
-            if meta.consumers.len() >= max_consumers {
+            // Enhanced fan-out consumers and queues share the limit.
+            if meta.consumers.len() + queues >= max_consumers {
                 return Err(Error::LimitExceeded {
                     message: format!(
-                        "Consumer limit of {max_consumers} reached for stream {} under account {}.",
+                        "Consumer limit of {max_consumers} (consumers and queues together) reached for stream {} under account {}.",
                         meta.name, inner.config.account_id
                     ),
                 });

@@ -6,7 +6,9 @@
 //! - Control plane (`control`): streams, tags, listing. Data plane (`data`): puts, shard
 //!   iterators, reads. Capacity (`capacity`): stream mode, warm throughput, record
 //!   distribution and on-demand scaling. `encryption`, `monitoring`, `resources` (tags and
-//!   policies by ARN), `account` (billing commitment), `channels` (delivery to S3).
+//!   policies by ARN), `account` (billing commitment), `channels` (delivery to S3),
+//!   `queues` (Kinesis queues: per-record delivery state, visibility timeouts, dead letters,
+//!   long polling, and the plain in-process receive API).
 //!
 //! Concurrency: each stream's topology (its catalog entry, routing table and shard-log slots)
 //! sits behind a read-write lock. Puts and reads take it shared; a metadata change takes it
@@ -26,8 +28,10 @@ pub mod fanout;
 pub mod files;
 pub mod limits;
 pub mod lineage;
+mod listing;
 pub mod metrics;
 pub mod monitoring;
+pub mod queues;
 mod reshard;
 pub mod resources;
 pub(crate) mod retention;
@@ -119,6 +123,9 @@ pub struct EngineConfig {
     /// it, KMS is reported but records are stored in the clear; reading sealed records then
     /// fails with `KMSNotFoundException`.
     pub encryption_key: Option<Arc<crate::at_rest::AtRestKey>>,
+    /// Records in flight (normal and dead-letter) per queue; AWS' limit is 120,000. A
+    /// receive at the limit returns what fits, possibly nothing.
+    pub queue_max_in_flight: u32,
 }
 
 impl Default for EngineConfig {
@@ -141,6 +148,7 @@ impl Default for EngineConfig {
             channel_delivery_interval: Some(Duration::from_secs(1)),
             on_demand: capacity::OnDemandConfig::default(),
             encryption_key: None,
+            queue_max_in_flight: crate::log::queue::config::DEFAULT_MAX_IN_FLIGHT,
         }
     }
 }
@@ -186,6 +194,10 @@ pub(crate) struct EngineInner {
     /// Records read for channels and not yet written out (run-time state).
     deliveries: Mutex<channels::Buffers>,
     delivery_task: Mutex<Option<retention::RetentionTask>>,
+    /// Open queues by uid.
+    queues: RwLock<HashMap<u64, Arc<queues::runtime::QueueRuntime>>>,
+    /// Registered with the clock: a moved manual clock wakes queue long polls.
+    clock_listener: Mutex<Option<Arc<dyn Fn() + Send + Sync>>>,
     _lock: Box<dyn LockGuard>,
 }
 
@@ -381,6 +393,8 @@ impl Engine {
             timer: Arc::new(timer::Timer::default()),
             deliveries: Mutex::new(channels::Buffers::default()),
             delivery_task: Mutex::new(None),
+            queues: RwLock::new(HashMap::new()),
+            clock_listener: Mutex::new(None),
             _lock: lock,
             root,
             config,
@@ -397,6 +411,18 @@ impl Engine {
         }
         let engine = Engine { inner: Arc::new(inner) };
         engine.inner.reap_deleted()?;
+        engine.inner.reap_queues()?;
+        engine.inner.open_queues()?;
+        {
+            let weak = Arc::downgrade(&engine.inner);
+            let listener: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
+                if let Some(inner) = weak.upgrade() {
+                    inner.wake_queue_pollers();
+                }
+            });
+            engine.inner.config.clock.on_set(Arc::downgrade(&listener));
+            *engine.inner.clock_listener.lock() = Some(listener);
+        }
         if let Some(period) = engine.inner.config.retention_check_interval {
             let task = retention::RetentionTask::start(Arc::downgrade(&engine.inner), period);
             *engine.inner.retention_task.lock() = Some(task);
@@ -431,8 +457,9 @@ impl Engine {
         &self.inner.sync_group
     }
 
-    /// fdatasync every open shard log.
+    /// fdatasync every open shard log and queue state log.
     pub fn flush(&self) -> Result<()> {
+        self.inner.flush_queues()?;
         for h in self.inner.all_handles() {
             let topo = h.topo.read();
             for slot in &topo.slots {
@@ -453,7 +480,7 @@ impl Engine {
         if let Some(task) = self.inner.delivery_task.lock().take() {
             task.stop_and_join();
         }
-        let mut first_err = None;
+        let mut first_err = self.inner.close_queues().err();
         for h in self.inner.all_handles() {
             let topo = h.topo.read();
             for slot in &topo.slots {
@@ -821,7 +848,9 @@ fn remove_any(vfs: &VfsRef, path: &Path, is_dir: bool) -> Result<()> {
     r.map_err(|e| Error::io("remove", path, e))
 }
 
-/// Parse a shard id the way AWS does (leniently), as a `ValidationException` if malformed.
+/// Parse a shard id the way AWS does (leniently, [`names::resolve_shard_id`]): a
+/// `ValidationException` if it breaks the model's pattern or length, an
+/// `InvalidArgumentException` if it does not resolve to a shard index.
 pub(crate) fn parse_shard_id(member: &str, id: &str) -> Result<u32> {
     use crate::kinesis::{Constraint, ValidationErrors};
     names::validate_shard_id(id)
@@ -829,6 +858,18 @@ pub(crate) fn parse_shard_id(member: &str, id: &str) -> Result<u32> {
     names::resolve_shard_id(id).ok_or_else(|| {
         Error::invalid_argument(format!("Invalid ShardId {id}: it must be of the form shardId-<number>."))
     })
+}
+
+/// Parse the shard id of GetShardIterator, SplitShard or MergeShards, before the stream is
+/// looked up, as AWS does: one that does not resolve is `ResourceNotFoundException`
+/// `Could not find shard <id as sent> in stream <s> under account <a>.` whether or not the
+/// stream exists.
+pub(crate) fn parse_shard_id_of(member: &str, id: &str, stream: &str, account: &str) -> Result<u32> {
+    use crate::kinesis::{Constraint, ValidationErrors};
+    names::validate_shard_id(id)
+        .map_err(|_| ValidationErrors::single(member, id, Constraint::Pattern(names::NAME_PATTERN)))?;
+    names::resolve_shard_id(id)
+        .ok_or_else(|| crate::kinesis::messages::shard_not_found_for_reshard(id, stream, account))
 }
 
 /// Seconds stamped into a shard's sequence numbers as its creation time: its creation second

@@ -7,7 +7,7 @@
 //! the old topology (and no child directories, or orphans that the next open removes).
 
 use crate::catalog::{ShardClose, ShardMeta, StreamLifecycle, StreamMeta, StreamMode};
-use crate::engine::control::parse_shard_id_of;
+use crate::engine::parse_shard_id_of;
 use crate::engine::types::*;
 use crate::engine::{Engine, EngineInner, Topology};
 use crate::error::{Error, Result};

@@ -4,8 +4,8 @@
 //!
 //! `ResourceARN` must match `arn:aws.*:kinesis:.*:\d{12}:.*(stream|channel|queue)/\S+`
 //! (`ValidationException`); an ARN of another region or account, or of a resource that does
-//! not exist, is `ResourceNotFoundException`. Queue ARNs are parsed and resolved like the
-//! others; no queue exists until queues are built, so they are not found.
+//! not exist, is `ResourceNotFoundException`. Queues take tags and policies like streams (a
+//! DELETING queue is not found).
 //!
 //! Tags: at most 50 per resource (`InvalidArgumentException` beyond, as for
 //! `AddTagsToStream`), 1–200 per call, keys 1–128 and values 0–256 characters of the union of
@@ -49,6 +49,8 @@ pub(crate) enum Resource {
     Consumer(Arc<StreamHandle>, ConsumerMeta),
     /// A channel (uid).
     Channel(u64),
+    /// A queue (uid).
+    Queue(u64),
 }
 
 /// Whether every character of a tag key or value is one of the union of the documented
@@ -160,7 +162,19 @@ impl EngineInner {
                     .map(|c| c.uid);
                 found.map(Resource::Channel).ok_or_else(|| not_found(arn))
             }
-            names::ResourceKind::Queue => Err(Error::ResourceNotFound { message: format!("Queue {arn} not found.") }),
+            names::ResourceKind::Queue => {
+                self.reap_queues()?;
+                let cat = self.catalog.lock();
+                let found = cat
+                    .catalog
+                    .queues
+                    .values()
+                    .find(|q| parsed.id == q.id && q.deleting_since_ms.is_none())
+                    .map(|q| q.uid);
+                found
+                    .map(Resource::Queue)
+                    .ok_or_else(|| Error::ResourceNotFound { message: format!("Queue {arn} not found.") })
+            }
         }
     }
 
@@ -209,12 +223,22 @@ impl EngineInner {
                 cat.catalog = next;
                 Ok(())
             }
+            Resource::Queue(uid) => {
+                let mut cat = self.catalog.lock();
+                let mut next = cat.catalog.clone();
+                let Some(q) = next.queues.get_mut(&uid) else { return Err(not_found(arn)) };
+                let what = format!("queue {}", q.name);
+                change(&what, &mut q.tags, Some(&mut q.policy))?;
+                self.commit_catalog(&mut cat, &next)?;
+                cat.catalog = next;
+                Ok(())
+            }
         }
     }
 }
 
 impl Engine {
-    /// `TagResource`: adds or overwrites tags on a stream, consumer or channel.
+    /// `TagResource`: adds or overwrites tags on a stream, consumer, channel or queue.
     pub fn tag_resource(&self, input: TagResourceInput) -> Result<()> {
         let inner = &self.inner;
         inner.admit_control("TagResource", 0)?;
@@ -267,13 +291,16 @@ impl Engine {
             Resource::Channel(uid) => {
                 inner.catalog.lock().catalog.channels.get(&uid).map(|c| c.tags.clone()).unwrap_or_default()
             }
+            Resource::Queue(uid) => {
+                inner.catalog.lock().catalog.queues.get(&uid).map(|q| q.tags.clone()).unwrap_or_default()
+            }
         };
         Ok(ListTagsForResourceOutput {
             tags: tags.into_iter().map(|(key, value)| Tag { key, value: Some(value) }).collect(),
         })
     }
 
-    /// `PutResourcePolicy`: attach (or replace) the policy of a stream or consumer.
+    /// `PutResourcePolicy`: attach (or replace) the policy of a stream, consumer or queue.
     pub fn put_resource_policy(&self, input: PutResourcePolicyInput) -> Result<()> {
         let inner = &self.inner;
         inner.admit_control("PutResourcePolicy", 0)?;
@@ -296,6 +323,7 @@ impl Engine {
             Resource::Stream(h) => h.topo.read().meta.policy.clone(),
             Resource::Consumer(_, c) => c.policy,
             Resource::Channel(_) => return Err(no_channel_policy(&input.resource_arn)),
+            Resource::Queue(uid) => inner.catalog.lock().catalog.queues.get(&uid).and_then(|q| q.policy.clone()),
         };
         Ok(GetResourcePolicyOutput { policy: policy.unwrap_or_else(|| "{}".to_string()) })
     }

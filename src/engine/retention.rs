@@ -139,6 +139,8 @@ impl EngineInner {
         if !expired.is_empty() {
             report.shards_expired += self.expire_shards(h, &expired)?;
         }
+        // A trimmed record is never delivered by a queue again: drop its state.
+        self.trim_queues(h)?;
         Ok(())
     }
 

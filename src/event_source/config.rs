@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::engine::types::{StreamRef, Timestamp};
 use crate::error::{Error, Result};
+use crate::event_source::event::KinesisEventRecord;
 use crate::event_source::failure::OnFailureDocument;
 
 /// Smallest `BatchSize`.
@@ -80,6 +81,12 @@ impl FunctionResponseType {
 /// It runs on the thread that discarded the batch; it should not block for long.
 pub type OnFailureDestination = Arc<dyn Fn(&OnFailureDocument) + Send + Sync>;
 
+/// `FilterCriteria` as the driver applies it: true keeps the record. A record it rejects is
+/// never delivered and is checkpointed past like a processed one (Lambda's event filtering).
+/// With the `json` feature, [`FilterCriteria`](crate::event_source::filter::FilterCriteria)
+/// compiles Lambda's pattern grammar into one.
+pub type RecordFilter = Arc<dyn Fn(&KinesisEventRecord) -> bool + Send + Sync>;
+
 /// An event-source mapping's parameters. Build with [`EventSourceConfig::new`] (Lambda's
 /// defaults) and set fields; [`EventSourceConfig::validate`] (also run by the driver) checks
 /// every range.
@@ -117,6 +124,8 @@ pub struct EventSourceConfig {
     pub tumbling_window_in_seconds: u32,
     /// `DestinationConfig.OnFailure` (default none: discarded batches are only counted).
     pub on_failure: Option<OnFailureDestination>,
+    /// `FilterCriteria` (default none: every record is delivered).
+    pub filter: Option<RecordFilter>,
     /// The function's execution role, shown as `invokeIdentityArn` in every record (default
     /// `arn:aws:iam::<engine account>:role/lambda-role`).
     pub invoke_identity_arn: Option<String>,
@@ -139,6 +148,7 @@ impl fmt::Debug for EventSourceConfig {
             .field("function_response_types", &self.function_response_types)
             .field("tumbling_window_in_seconds", &self.tumbling_window_in_seconds)
             .field("on_failure", &self.on_failure.is_some())
+            .field("filter", &self.filter.is_some())
             .field("invoke_identity_arn", &self.invoke_identity_arn)
             .finish()
     }
@@ -167,6 +177,7 @@ impl EventSourceConfig {
             function_response_types: Vec::new(),
             tumbling_window_in_seconds: 0,
             on_failure: None,
+            filter: None,
             invoke_identity_arn: None,
         }
     }

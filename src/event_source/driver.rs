@@ -23,6 +23,8 @@ use crate::kinesis::names;
 pub struct StepReport {
     /// Records read from the stream.
     pub records_read: usize,
+    /// Records dropped by `FilterCriteria` (checkpointed, never delivered).
+    pub records_filtered: usize,
     /// Function invocations.
     pub invocations: usize,
     /// Invocations that failed (wholly or partly).
@@ -45,6 +47,7 @@ impl StepReport {
     /// Nothing happened: no record read, no invocation, no discard, no shard finished.
     pub fn is_idle(&self) -> bool {
         self.records_read == 0
+            && self.records_filtered == 0
             && self.invocations == 0
             && self.records_discarded == 0
             && self.shards_finished.is_empty()
@@ -53,6 +56,7 @@ impl StepReport {
 
     fn add(&mut self, r: &ShardReport) {
         self.records_read += r.records_read;
+        self.records_filtered += r.records_filtered;
         self.invocations += r.lanes.invocations;
         self.failed_invocations += r.lanes.failed_invocations;
         self.records_succeeded += r.lanes.records_succeeded;

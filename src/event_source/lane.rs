@@ -229,8 +229,7 @@ impl Lane {
         let result = catch_unwind(AssertUnwindSafe(|| ctx.handler.handle(&event))).unwrap_or_else(|_| {
             Err(FunctionError { error_type: "Panic".into(), error_message: "handler panicked".into() })
         });
-        let outcome = judge(result, &seqs, cfg.reports_batch_item_failures(), windowed);
-        rep.invocations += 1;
+        let not_invoked = matches!(&result, Err(e) if e.is_not_invoked());
         // Give the records back to the queue in their order; outcomes take what succeeded.
         let mut back: Vec<Queued> = event
             .records
@@ -238,6 +237,13 @@ impl Lane {
             .zip(metas)
             .map(|(record, (pos, read_at))| Queued { pos, read_at, record })
             .collect();
+        if not_invoked {
+            // Lambda's errors before invocation: retried later, neither a retry nor a bisection.
+            self.requeue(back);
+            return false;
+        }
+        let outcome = judge(result, &seqs, cfg.reports_batch_item_failures(), windowed);
+        rep.invocations += 1;
         match outcome {
             Outcome::Success(state) => {
                 self.failures = 0;

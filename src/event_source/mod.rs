@@ -7,6 +7,8 @@
 //! - [`event`]: the [`KinesisEvent`] a handler receives; [`response`]: the [`Handler`]
 //!   trait, [`HandlerResponse`] and the rules that judge it; [`failure`]: the
 //!   [`OnFailureDocument`]. With the `json` feature all of these have Lambda's exact JSON.
+//! - `filter` (feature `json`): `FilterCriteria`, Lambda's event-filter grammar, applied
+//!   through [`EventSourceConfig::filter`].
 //! - `driver`: [`EventSourceMapping`] (discovery, lineage, stepping, background runner);
 //!   `shard`: polling one shard and its checkpoint; `lane`: one lane's batches, retries,
 //!   bisection, expiry and tumbling window; `window`: window bounds.
@@ -31,6 +33,11 @@
 //! - `ParallelizationFactor` N: a shard's records are dealt to N lanes by the MD5 of their
 //!   partition key; lanes run concurrently, each one batch at a time, so every key stays in
 //!   order; the checkpoint only covers records every lane has finished.
+//! - A handler error made with `FunctionError::not_invoked` (the invocation never happened,
+//!   e.g. its caller is shutting down) is Lambda's error before invocation: the batch is
+//!   retried later without counting a retry and without bisection.
+//! - `FilterCriteria`: a record that matches no filter is dropped before batching and the
+//!   checkpoint moves past it as if it had been processed.
 //! - Lineage: a child shard starts only once its parent (both parents of a merge) is
 //!   checkpointed `finished`. Checkpoints are stored in the engine under the mapping's UUID:
 //!   a new mapping with the same UUID resumes after them (at least once, in order per shard
@@ -49,6 +56,8 @@ mod driver;
 pub mod event;
 pub mod failure;
 #[cfg(feature = "json")]
+pub mod filter;
+#[cfg(feature = "json")]
 mod json;
 mod lane;
 pub mod response;
@@ -56,9 +65,11 @@ mod shard;
 mod time;
 mod window;
 
-pub use config::{EventSourceConfig, EventSourcePosition, FunctionResponseType, OnFailureDestination};
+pub use config::{EventSourceConfig, EventSourcePosition, FunctionResponseType, OnFailureDestination, RecordFilter};
 pub use driver::{EventSourceMapping, RunningMapping, StepReport, StopHandle};
 pub use event::{KinesisData, KinesisEvent, KinesisEventRecord, TimeWindow, WindowState};
 pub use failure::{FailureCondition, KinesisBatchInfo, OnFailureDocument, RequestContext, ResponseContext};
+#[cfg(feature = "json")]
+pub use filter::{FilterCriteria, FilterError};
 pub use response::{BatchFailure, BatchItemFailure, FunctionError, Handler, HandlerResponse, ItemIdentifier};
 pub use time::{iso8601_millis, iso8601_secs};

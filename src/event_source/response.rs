@@ -34,10 +34,26 @@ pub struct FunctionError {
     pub error_message: String,
 }
 
+/// `error_type` of [`FunctionError::not_invoked`].
+pub const NOT_INVOKED: &str = "shardlog.NotInvoked";
+
 impl FunctionError {
     /// An error with type `Error` and the given message.
     pub fn new(message: impl Into<String>) -> FunctionError {
         FunctionError { error_type: "Error".into(), error_message: message.into() }
+    }
+
+    /// The function was not invoked at all (e.g. the caller is shutting down). Lambda's rule
+    /// for errors before invocation applies: the batch is retried at a later step without
+    /// counting toward `MaximumRetryAttempts` and without bisection (record age still
+    /// applies).
+    pub fn not_invoked(message: impl Into<String>) -> FunctionError {
+        FunctionError { error_type: NOT_INVOKED.into(), error_message: message.into() }
+    }
+
+    /// True for [`FunctionError::not_invoked`].
+    pub fn is_not_invoked(&self) -> bool {
+        self.error_type == NOT_INVOKED
     }
 }
 

@@ -65,37 +65,61 @@ pub(crate) struct ShardCtx<'a> {
 #[derive(Debug, Default)]
 pub(crate) struct ShardReport {
     pub records_read: usize,
+    /// Records dropped by `FilterCriteria`.
+    pub records_filtered: usize,
     pub lanes: LaneReport,
     pub checkpoints_written: usize,
     pub finished: bool,
 }
 
-/// Read positions and whether each is processed, in read order.
+/// Read positions and whether each is processed, in read order. A run of consecutive
+/// processed records that were never queued (dropped by the filter) is kept as one entry —
+/// its last record — so a long filtered stretch costs one entry, not one per record.
 #[derive(Debug, Default)]
 struct Tracker {
-    base: u64,
-    entries: VecDeque<(SequenceNumber, bool)>,
+    next_pos: u64,
+    /// (position, sequence number, processed), positions increasing.
+    entries: VecDeque<(u64, SequenceNumber, bool)>,
+    /// Entries not processed yet.
+    undone: usize,
 }
 
 impl Tracker {
+    /// Track a record that a lane will process; its position.
     fn push(&mut self, seq: SequenceNumber) -> u64 {
-        self.entries.push_back((seq, false));
-        self.base + self.entries.len() as u64 - 1
+        let pos = self.next_pos;
+        self.next_pos += 1;
+        self.entries.push_back((pos, seq, false));
+        self.undone += 1;
+        pos
+    }
+
+    /// Track a record that is processed already (filtered out).
+    fn push_done(&mut self, seq: SequenceNumber) {
+        let pos = self.next_pos;
+        self.next_pos += 1;
+        match self.entries.back_mut() {
+            Some(last) if last.2 => *last = (pos, seq, true),
+            _ => self.entries.push_back((pos, seq, true)),
+        }
     }
 
     fn mark_done(&mut self, pos: u64) {
-        let Some(i) = pos.checked_sub(self.base).and_then(|i| usize::try_from(i).ok()) else { return };
-        if let Some(e) = self.entries.get_mut(i) {
-            e.1 = true;
+        let i = self.entries.binary_search_by_key(&pos, |e| e.0);
+        debug_assert!(i.is_ok(), "position {pos} was never tracked or was already checkpointed");
+        if let Some(e) = i.ok().and_then(|i| self.entries.get_mut(i)) {
+            if !e.2 {
+                e.2 = true;
+                self.undone -= 1;
+            }
         }
     }
 
     /// Drop the processed prefix; the last record dropped is the new checkpoint.
     fn advance(&mut self) -> Option<SequenceNumber> {
         let mut last = None;
-        while let Some(&(seq, true)) = self.entries.front() {
+        while let Some(&(_, seq, true)) = self.entries.front() {
             self.entries.pop_front();
-            self.base += 1;
             last = Some(seq);
         }
         last
@@ -153,7 +177,7 @@ impl ShardRunner {
 
     /// Records read and not yet processed.
     pub fn pending(&self) -> usize {
-        self.tracker.entries.len()
+        self.tracker.undone
     }
 
     /// One step: read, invoke, checkpoint; finish the shard when it is closed, read to its
@@ -163,10 +187,10 @@ impl ShardRunner {
         let mut read = Ok(());
         // Read and invoke until the shard's tip is reached or the lanes stop making room.
         for _ in 0..MAX_ROUNDS {
+            let before = rep.lanes.records_succeeded + rep.lanes.records_discarded + rep.records_filtered;
             read = self.refill(ctx, &mut rep);
-            let before = rep.lanes.records_succeeded + rep.lanes.records_discarded;
             self.run_lanes(ctx, &mut rep);
-            let progress = rep.lanes.records_succeeded + rep.lanes.records_discarded > before;
+            let progress = rep.lanes.records_succeeded + rep.lanes.records_discarded + rep.records_filtered > before;
             if read.is_err() || self.caught_up || self.ended || !progress {
                 break;
             }
@@ -200,8 +224,9 @@ impl ShardRunner {
     /// after the last record read when a subscription ends (its 5-minute lifetime).
     fn refill_push(&mut self, ctx: &ShardCtx<'_>, rep: &mut ShardReport, cap: usize) -> Result<()> {
         let mut resubscribed = false;
+        let mut read = 0usize;
         while !self.ended {
-            if self.lanes.iter().map(Lane::queued).sum::<usize>() >= cap {
+            if self.lanes.iter().map(Lane::queued).sum::<usize>() >= cap || read >= cap {
                 self.caught_up = false;
                 return Ok(());
             }
@@ -237,9 +262,10 @@ impl ShardRunner {
             };
             let now = ctx.engine.config().clock.now_ms();
             rep.records_read += event.records.len();
+            read += event.records.len();
             let empty = event.records.is_empty();
             for r in event.records {
-                self.accept(r, now, ctx);
+                self.accept(r, now, ctx, rep);
             }
             if event.continuation_sequence_number.is_none() {
                 // The final event of a closed shard (it carries the child shards).
@@ -264,9 +290,12 @@ impl ShardRunner {
     /// Poll GetRecords until the shard's tip (or its end), or until the lanes hold enough.
     fn refill_polling(&mut self, ctx: &ShardCtx<'_>, rep: &mut ShardReport, cap: usize) -> Result<()> {
         let mut expired_once = false;
+        // Records read by this refill, filtered ones included: bounds one refill's work when
+        // the filter drops a long stretch.
+        let mut read = 0usize;
         while !self.ended {
             let buffered: usize = self.lanes.iter().map(Lane::queued).sum();
-            if buffered >= cap {
+            if buffered >= cap || read >= cap {
                 self.caught_up = false;
                 return Ok(());
             }
@@ -274,7 +303,7 @@ impl ShardRunner {
                 Some(it) => it.clone(),
                 None => self.new_iterator(ctx)?,
             };
-            let limit = u32::try_from((cap - buffered).min(10_000)).unwrap_or(10_000);
+            let limit = u32::try_from((cap - buffered.max(read)).min(10_000)).unwrap_or(10_000);
             let out = match ctx.engine.get_records(GetRecordsInput {
                 shard_iterator: it,
                 limit: Some(limit),
@@ -296,8 +325,9 @@ impl ShardRunner {
             let now = ctx.engine.config().clock.now_ms();
             let got = out.records.len();
             rep.records_read += got;
+            read += got;
             for r in out.records {
-                self.accept(r, now, ctx);
+                self.accept(r, now, ctx, rep);
             }
             match out.next_shard_iterator {
                 None => {
@@ -331,11 +361,11 @@ impl ShardRunner {
             .shard_iterator)
     }
 
-    /// Track a record and queue it on its key's lane.
-    fn accept(&mut self, r: KinesisRecord, now: i64, ctx: &ShardCtx<'_>) {
+    /// Track a record and queue it on its key's lane, or (dropped by the filter) mark it
+    /// processed.
+    fn accept(&mut self, r: KinesisRecord, now: i64, ctx: &ShardCtx<'_>, rep: &mut ShardReport) {
         let seq = r.sequence_number;
         self.last_read = Some(seq);
-        let pos = self.tracker.push(seq);
         let n = self.lanes.len();
         let lane = if n <= 1 { 0 } else { (partition_key_hash(r.partition_key.as_bytes()) % n as u128) as usize };
         let record = KinesisEventRecord {
@@ -350,7 +380,15 @@ impl ShardRunner {
             invoke_identity_arn: Arc::clone(ctx.role_arn),
             aws_region: Arc::clone(ctx.region),
         };
-        if let Some(l) = self.lanes.get_mut(lane) {
+        if ctx.config.filter.as_ref().is_some_and(|keep| !keep(&record)) {
+            self.tracker.push_done(seq);
+            rep.records_filtered += 1;
+            return;
+        }
+        let pos = self.tracker.push(seq);
+        let lane = self.lanes.get_mut(lane);
+        debug_assert!(lane.is_some(), "a key's lane index is below the lane count");
+        if let Some(l) = lane {
             l.push(Queued { pos, read_at: now, record });
         }
     }

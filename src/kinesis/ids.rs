@@ -14,6 +14,8 @@ const ALPHABET: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
 
 /// Length of a channel id.
 pub const CHANNEL_ID_LEN: usize = 32;
+/// Length of a queue id.
+pub const QUEUE_ID_LEN: usize = 32;
 
 fn derive(key: &[u8; 32], kind: &str, uid: u64, len: usize) -> String {
     let mut out = String::with_capacity(len);
@@ -54,6 +56,13 @@ pub fn is_stream_id(s: &str) -> bool {
 /// label.
 pub fn channel_id(key: &[u8; 32], uid: u64) -> String {
     derive(key, "channel-id", uid, CHANNEL_ID_LEN)
+}
+
+/// The id of the queue with internal uid `uid`: a 32-character DNS label (SDKs route a queue
+/// operation to `{id}.{data|control}-kinesis-queues.{region}…` without a custom endpoint).
+pub fn queue_id(key: &[u8; 32], uid: u64) -> String {
+    let raw = derive(key, "queue-id", uid, QUEUE_ID_LEN - 1);
+    format!("q{raw}")
 }
 
 /// True if `s` is a DNS label (`[a-z0-9-]`, 1–63 characters, not starting or ending with `-`).

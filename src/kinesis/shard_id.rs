@@ -47,6 +47,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn request_shard_ids_resolve_as_aws_does() {
+        // kinesalite test/getShardIterator.js, recorded against AWS.
+        for (s, v) in [
+            ("2147483647", MAX_SHARD_INDEX),
+            ("shardId-5", 5),
+            ("a-00002147483647", MAX_SHARD_INDEX),
+            ("-00002147483647", MAX_SHARD_INDEX),
+            ("shard-0", 0),
+            ("shardId-000000000005", 5),
+        ] {
+            assert_eq!(resolve_shard_id(s), Some(v), "{s}");
+        }
+        for s in
+            ["2147483648", "shardId-002147483648", "ABKLFD8", "2.14E4", "shardId-", "", "shardId-5-6", "shardId-+5"]
+        {
+            assert_eq!(resolve_shard_id(s), None, "{s}");
+        }
+    }
+
+    #[test]
     fn shard_ids() {
         assert_eq!(shard_id_name(5), "shardId-000000000005");
         assert_eq!(shard_id_name(MAX_SHARD_INDEX), "shardId-002147483647");
@@ -87,6 +107,7 @@ mod tests {
         #[test]
         fn never_panics(s in "\\PC{0,300}") {
             let _ = parse_shard_id(&s);
+            let _ = resolve_shard_id(&s);
         }
 
         #[test]

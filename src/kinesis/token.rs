@@ -1,4 +1,5 @@
-//! Opaque, authenticated tokens: shard iterators and pagination `NextToken`s.
+//! Opaque, authenticated tokens: shard iterators and pagination `NextToken`s; queue receipt
+//! handles (`log::queue::handle`) use the same sealing with kinds `0x03` and `0x04`.
 //!
 //! Both are AWS-shaped text: standard base64 of the 8 bytes `00 00 00 00 00 00 00 01` (so
 //! they start `AAAAAAAAAAE`, like real iterators) followed by a body that is a whole number
@@ -26,17 +27,28 @@ use sha2::Sha256;
 use super::messages::{self, TOKEN_LIFETIME_MS};
 use crate::{Error, Result};
 
-const PREFIX: [u8; 8] = [0, 0, 0, 0, 0, 0, 0, 1];
-const TAG_LEN: usize = 16;
-const BLOCK: usize = 16;
+pub(crate) const PREFIX: [u8; 8] = [0, 0, 0, 0, 0, 0, 0, 1];
+pub(crate) const TAG_LEN: usize = 16;
+pub(crate) const BLOCK: usize = 16;
 const KIND_ITERATOR: u8 = 0x01;
 const KIND_NEXT_TOKEN: u8 = 0x02;
+/// Kind byte of a queue receipt handle (`log::queue::handle`). Every token kind is allocated
+/// here, so no two kinds of token can ever be mistaken for one another under the same key.
+pub(crate) const KIND_RECEIPT_HANDLE: u8 = 0x03;
+/// Kind byte of a dead-letter receipt handle (`log::queue::handle`).
+pub(crate) const KIND_DEAD_LETTER_RECEIPT_HANDLE: u8 = 0x04;
+
+/// Bytes of a raw (not yet base64) token whose fields, kind byte included, take
+/// `fields` bytes: prefix, fields padded to whole blocks, tag.
+pub(crate) const fn raw_token_len(fields: usize) -> usize {
+    PREFIX.len() + fields.next_multiple_of(BLOCK) + TAG_LEN
+}
 const RESUME_INDEX: u8 = 0;
 const RESUME_KEY: u8 = 1;
 
 /// Fields of a shard iterator before padding: kind + 8 + 4 + 8 + 8 + 1.
 const ITERATOR_FIELDS: usize = 30;
-const ITERATOR_RAW: usize = PREFIX.len() + ITERATOR_FIELDS.next_multiple_of(BLOCK) + TAG_LEN;
+const ITERATOR_RAW: usize = raw_token_len(ITERATOR_FIELDS);
 /// Fields of a next token before the resume value: kind + 8 + 8 + tag byte.
 const NEXT_TOKEN_FIXED: usize = 18;
 const NEXT_TOKEN_MAX_RAW: usize =
@@ -83,7 +95,7 @@ impl TokenKey {
     }
 
     /// Writes the tag of `raw[..len-16]` into `raw[len-16..]`.
-    fn seal(&self, raw: &mut [u8]) {
+    pub(crate) fn seal(&self, raw: &mut [u8]) {
         let Some(split) = raw.len().checked_sub(TAG_LEN) else { return };
         let (data, tag) = raw.split_at_mut(split);
         let full = self.mac.clone().chain_update(&*data).finalize().into_bytes();
@@ -92,7 +104,7 @@ impl TokenKey {
 
     /// Checks prefix, block alignment and tag (constant time); returns the body between the
     /// prefix and the tag.
-    fn open<'a>(&self, raw: &'a [u8]) -> Option<&'a [u8]> {
+    pub(crate) fn open<'a>(&self, raw: &'a [u8]) -> Option<&'a [u8]> {
         let split = raw.len().checked_sub(TAG_LEN)?;
         let (data, tag) = raw.split_at_checked(split)?;
         let (prefix, body) = data.split_at_checked(PREFIX.len())?;
@@ -112,13 +124,18 @@ impl fmt::Debug for TokenKey {
 
 /// Appends bytes into a fixed buffer (positions are computed from constants; a write past
 /// the end is dropped rather than panicking).
-struct Writer<'a> {
+pub(crate) struct Writer<'a> {
     buf: &'a mut [u8],
     pos: usize,
 }
 
-impl Writer<'_> {
-    fn put(&mut self, bytes: &[u8]) {
+impl<'a> Writer<'a> {
+    /// A writer at the start of `buf`.
+    pub(crate) fn new(buf: &'a mut [u8]) -> Writer<'a> {
+        Writer { buf, pos: 0 }
+    }
+
+    pub(crate) fn put(&mut self, bytes: &[u8]) {
         let end = self.pos + bytes.len();
         if let Some(dst) = self.buf.get_mut(self.pos..end) {
             dst.copy_from_slice(bytes);
@@ -128,7 +145,7 @@ impl Writer<'_> {
 }
 
 /// Reads big-endian fields from a slice.
-struct Reader<'a>(&'a [u8]);
+pub(crate) struct Reader<'a>(pub(crate) &'a [u8]);
 
 impl<'a> Reader<'a> {
     fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
@@ -136,16 +153,16 @@ impl<'a> Reader<'a> {
         self.0 = tail;
         Some(*head)
     }
-    fn u8(&mut self) -> Option<u8> {
+    pub(crate) fn u8(&mut self) -> Option<u8> {
         self.array::<1>().map(|[b]| b)
     }
     fn u16(&mut self) -> Option<u16> {
         self.array().map(u16::from_be_bytes)
     }
-    fn u32(&mut self) -> Option<u32> {
+    pub(crate) fn u32(&mut self) -> Option<u32> {
         self.array().map(u32::from_be_bytes)
     }
-    fn u64(&mut self) -> Option<u64> {
+    pub(crate) fn u64(&mut self) -> Option<u64> {
         self.array().map(u64::from_be_bytes)
     }
     fn i64(&mut self) -> Option<i64> {
@@ -157,7 +174,7 @@ impl<'a> Reader<'a> {
         Some(head)
     }
     /// True when what is left is zero padding shorter than a block.
-    fn only_padding_left(&self) -> bool {
+    pub(crate) fn only_padding_left(&self) -> bool {
         self.0.len() < BLOCK && self.0.iter().all(|b| *b == 0)
     }
 }
@@ -188,7 +205,7 @@ impl ShardIteratorToken {
     /// The token text (one allocation of exactly [`Self::ENCODED_LEN`] bytes).
     pub fn encode(&self, key: &TokenKey) -> String {
         let mut raw = [0u8; ITERATOR_RAW];
-        let mut w = Writer { buf: &mut raw, pos: 0 };
+        let mut w = Writer::new(&mut raw);
         w.put(&PREFIX);
         w.put(&[KIND_ITERATOR]);
         w.put(&self.stream_uid.to_be_bytes());
@@ -281,7 +298,7 @@ impl NextToken {
                 ResumeAt::Key(k) => 2 + k.len(),
             };
         let mut raw = vec![0u8; PREFIX.len() + fields.next_multiple_of(BLOCK) + TAG_LEN];
-        let mut w = Writer { buf: &mut raw, pos: 0 };
+        let mut w = Writer::new(&mut raw);
         w.put(&PREFIX);
         w.put(&[KIND_NEXT_TOKEN]);
         w.put(&self.stream_uid.to_be_bytes());

@@ -12,7 +12,10 @@
 //!   durable off the append path; [`commit`]: durability modes, group commit and the
 //!   written/synced/visible bookkeeping; [`notify`]: the high-watermark and its waiters;
 //! - `view`: the consistent horizon + segment list readers snapshot; `cache`: the bound on
-//!   loaded sealed segments; [`check`]: read-only examination (`inspect`, `verify`).
+//!   loaded sealed segments; [`check`]: read-only examination (`inspect`, `verify`);
+//! - [`queue`]: beside the shard logs, the per-queue delivery state of Kinesis queues
+//!   (floors, in-flight deliveries, dead-letter records) in a crash-safe state log with
+//!   snapshots.
 //!
 //! This module holds [`ShardLog`] itself; its work is split by job over `write` (append,
 //! roll, sync, close), `read` (reads and time lookups) and `trim` (retention).
@@ -41,6 +44,7 @@ pub mod hooks;
 pub mod index;
 pub mod marker;
 pub mod notify;
+pub mod queue;
 mod read;
 pub mod record;
 mod recovery;

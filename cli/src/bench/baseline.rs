@@ -486,8 +486,8 @@ pub(crate) fn table(args: &Params, r: &Results, kept: Option<&Path>) -> String {
         line(
             &mut out,
             format!(
-                "shardlog's append time includes {} segment roll(s), each fdatasyncing the sealed segment before the \
-                 next is used; the baseline never syncs",
+                "shardlog's append time includes {} segment roll(s), each creating and syncing the next segment's \
+                 header (the sealed segment is fdatasynced by the background sealer); the baseline never syncs",
                 r.segments - 1
             ),
         );

@@ -18,6 +18,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from checks import Mismatch, check, eq
+
 ACCOUNT = "000000000000"
 REGION = "us-east-1"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/channel-role"
@@ -38,21 +40,7 @@ POLICY = json.dumps(
 )
 
 
-class Mismatch(Exception):
-    pass
-
-
 CALLED = set()
-
-
-def check(cond, what):
-    if not cond:
-        raise Mismatch(what)
-
-
-def eq(got, want, what):
-    if got != want:
-        raise Mismatch(f"{what}: got {got!r}, want {want!r}")
 
 
 def call(client, op, **kwargs):

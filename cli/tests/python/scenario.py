@@ -18,23 +18,11 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from checks import Mismatch, check, eq
+
 MAX_HASH = 2**128 - 1
 ACCOUNT = "000000000000"
 REGION = "us-east-1"
-
-
-class Mismatch(Exception):
-    pass
-
-
-def check(cond, what):
-    if not cond:
-        raise Mismatch(what)
-
-
-def eq(got, want, what):
-    if got != want:
-        raise Mismatch(f"{what}: got {got!r}, want {want!r}")
 
 
 def expect_error(code, fn, *args, contains=None, **kwargs):

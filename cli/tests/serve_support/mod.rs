@@ -68,6 +68,13 @@ impl Server {
         Server { child: Some(child), addr }
     }
 
+    /// Kill the process at once (SIGKILL: a crash) and wait for it.
+    pub fn kill(mut self) {
+        let mut child = self.child.take().unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
     /// Send SIGTERM without waiting.
     pub fn signal(&self) {
         let child = self.child.as_ref().unwrap();

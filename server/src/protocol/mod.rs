@@ -3,8 +3,8 @@
 //! (`model`, tables generated into `model_gen`) and the validator that applies them before
 //! anything else (`validate`), the operation table that calls the engine (`ops`, with the
 //! account/capacity/encryption/monitoring operations in `settings`, the tag and policy
-//! operations by ARN in `resources` and the channel operations in `channels`), and the error
-//! envelope (`errors`).
+//! operations by ARN in `resources`, the channel operations in `channels` and the queue
+//! operations in `queues`), and the error envelope (`errors`).
 //!
 //! Kept apart from the server so the request parser and validator can be driven directly,
 //! by the `request` fuzz target (`fuzz/checks/request.rs`) and its corpus replay.
@@ -16,6 +16,7 @@ pub mod model;
 #[rustfmt::skip]
 pub mod model_gen;
 pub mod ops;
+mod queues;
 mod resources;
 mod settings;
 pub mod validate;

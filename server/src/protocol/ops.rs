@@ -10,9 +10,8 @@
 //! accepted and ignored.
 //!
 //! The operations of the newer API are read here too, in the same way, by `settings`
-//! (account, capacity, encryption, monitoring), `resources` (tags and policies by ARN) and
-//! `channels`. The queue operations are in the model (so the table test covers them) but not
-//! served: their targets answer `UnknownOperationException`, as any unknown target does.
+//! (account, capacity, encryption, monitoring), `resources` (tags and policies by ARN),
+//! `channels` and `queues`.
 //!
 //! One rule the model no longer expresses is the engine's alone: `PartitionKey` (no longer
 //! `required` in the model, for streams whose `RecordDistributionStrategy` is AUTO) is
@@ -33,22 +32,29 @@ use super::errors::ApiError;
 use super::model;
 use super::validate;
 use super::wire::{Codec, In, Out};
-use super::{channels, resources, settings};
+use super::{channels, queues, resources, settings};
 
-/// Every operation served: the 57 operations of the Kinesis model but the 12 queue
-/// operations (a later issue).
+/// Every operation served: the 57 operations of the Kinesis model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Op {
+    /// `AcknowledgeDeadLetterQueueRecords`.
+    AcknowledgeDeadLetterQueueRecords,
+    /// `AcknowledgeQueueRecords`.
+    AcknowledgeQueueRecords,
     /// `AddTagsToStream`.
     AddTagsToStream,
     /// `CreateChannel`.
     CreateChannel,
+    /// `CreateQueue`.
+    CreateQueue,
     /// `CreateStream`.
     CreateStream,
     /// `DecreaseStreamRetentionPeriod`.
     DecreaseStreamRetentionPeriod,
     /// `DeleteChannel`.
     DeleteChannel,
+    /// `DeleteQueue`.
+    DeleteQueue,
     /// `DeleteResourcePolicy`.
     DeleteResourcePolicy,
     /// `DeleteStream`.
@@ -61,6 +67,8 @@ pub enum Op {
     DescribeChannel,
     /// `DescribeLimits`.
     DescribeLimits,
+    /// `DescribeQueue`.
+    DescribeQueue,
     /// `DescribeStream`.
     DescribeStream,
     /// `DescribeStreamConsumer`.
@@ -81,6 +89,8 @@ pub enum Op {
     IncreaseStreamRetentionPeriod,
     /// `ListChannels`.
     ListChannels,
+    /// `ListQueues`.
+    ListQueues,
     /// `ListShards`.
     ListShards,
     /// `ListStreamConsumers`.
@@ -99,10 +109,16 @@ pub enum Op {
     PutRecords,
     /// `PutResourcePolicy`.
     PutResourcePolicy,
+    /// `ReceiveDeadLetterQueueRecords`.
+    ReceiveDeadLetterQueueRecords,
+    /// `ReceiveQueueRecords`.
+    ReceiveQueueRecords,
     /// `RegisterStreamConsumer`.
     RegisterStreamConsumer,
     /// `RemoveTagsFromStream`.
     RemoveTagsFromStream,
+    /// `RestoreDeadLetterQueueRecords`.
+    RestoreDeadLetterQueueRecords,
     /// `SplitShard`.
     SplitShard,
     /// `StartStreamEncryption`.
@@ -119,8 +135,14 @@ pub enum Op {
     UpdateAccountSettings,
     /// `UpdateChannel`.
     UpdateChannel,
+    /// `UpdateDeadLetterQueueRecordsVisibility`.
+    UpdateDeadLetterQueueRecordsVisibility,
     /// `UpdateMaxRecordSize`.
     UpdateMaxRecordSize,
+    /// `UpdateQueue`.
+    UpdateQueue,
+    /// `UpdateQueueRecordsVisibility`.
+    UpdateQueueRecordsVisibility,
     /// `UpdateShardCount`.
     UpdateShardCount,
     /// `UpdateStreamMode`.
@@ -181,6 +203,19 @@ pub const ALL: &[(Op, &str)] = &[
     (Op::UpdateStreamMode, "UpdateStreamMode"),
     (Op::UpdateStreamRecordDistributionStrategy, "UpdateStreamRecordDistributionStrategy"),
     (Op::UpdateStreamWarmThroughput, "UpdateStreamWarmThroughput"),
+    // Queue operations (appended: fuzz inputs index this table).
+    (Op::AcknowledgeDeadLetterQueueRecords, "AcknowledgeDeadLetterQueueRecords"),
+    (Op::AcknowledgeQueueRecords, "AcknowledgeQueueRecords"),
+    (Op::CreateQueue, "CreateQueue"),
+    (Op::DeleteQueue, "DeleteQueue"),
+    (Op::DescribeQueue, "DescribeQueue"),
+    (Op::ListQueues, "ListQueues"),
+    (Op::ReceiveDeadLetterQueueRecords, "ReceiveDeadLetterQueueRecords"),
+    (Op::ReceiveQueueRecords, "ReceiveQueueRecords"),
+    (Op::RestoreDeadLetterQueueRecords, "RestoreDeadLetterQueueRecords"),
+    (Op::UpdateDeadLetterQueueRecordsVisibility, "UpdateDeadLetterQueueRecordsVisibility"),
+    (Op::UpdateQueue, "UpdateQueue"),
+    (Op::UpdateQueueRecordsVisibility, "UpdateQueueRecordsVisibility"),
 ];
 
 impl Op {
@@ -704,6 +739,20 @@ pub fn call(engine: &Engine, op: Op, codec: Codec, body: In) -> Result<Out, ApiE
         Op::ListChannels => channels::list_channels(engine, &mut m),
         Op::UpdateChannel => channels::update_channel(engine, &mut m),
         Op::DeleteChannel => channels::delete_channel(engine, &mut m),
+        Op::CreateQueue => queues::create_queue(engine, &mut m),
+        Op::DescribeQueue => queues::describe_queue(engine, &mut m),
+        Op::ListQueues => queues::list_queues(engine, &mut m),
+        Op::UpdateQueue => queues::update_queue(engine, &mut m),
+        Op::DeleteQueue => queues::delete_queue(engine, &mut m),
+        Op::ReceiveQueueRecords => queues::receive(engine, &mut m, false),
+        Op::ReceiveDeadLetterQueueRecords => queues::receive(engine, &mut m, true),
+        Op::AcknowledgeQueueRecords => queues::batch(engine, &mut m, queues::Batch::Acknowledge),
+        Op::UpdateQueueRecordsVisibility => queues::batch(engine, &mut m, queues::Batch::Visibility),
+        Op::AcknowledgeDeadLetterQueueRecords => queues::batch(engine, &mut m, queues::Batch::AcknowledgeDeadLetter),
+        Op::UpdateDeadLetterQueueRecordsVisibility => {
+            queues::batch(engine, &mut m, queues::Batch::DeadLetterVisibility)
+        }
+        Op::RestoreDeadLetterQueueRecords => queues::batch(engine, &mut m, queues::Batch::Restore),
     }
 }
 

@@ -392,8 +392,7 @@ pub fn base64_decoded_len(s: &str) -> Result<usize, String> {
 }
 
 /// Which bytes are base64 alphabet characters (`A–Z a–z 0–9 + /`).
-// Evaluated at compile time; the loop bound keeps every index below 256.
-#[allow(clippy::indexing_slicing)]
+#[allow(clippy::indexing_slicing)] // built at compile time; `b < 256 == t.len()`
 static BASE64_ALPHABET: [bool; 256] = {
     let mut t = [false; 256];
     let mut b = 0;

@@ -152,7 +152,7 @@ pub struct ServeArgs {
     /// eu-west-1, 200 elsewhere).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub shard_limit: Option<u32>,
-    /// Deliver channels to this S3-compatible endpoint (`http://host:port`, path-style
+    /// Deliver channels to this S3-compatible endpoint (`http[s]://host[:port]`, path-style
     /// requests signed with SigV4). Without it, channels deliver into `<dir>/s3/<bucket>/<key>`.
     #[arg(long, value_name = "URL")]
     pub s3_endpoint: Option<String>,
@@ -201,6 +201,9 @@ pub struct ServeArgs {
     /// open-file limit (`ulimit -n`).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(20..))]
     pub max_open_files: Option<u64>,
+    /// Lambda event-source mappings (`--lambda-*`, `--sqs-endpoint`).
+    #[command(flatten)]
+    pub lambda: crate::lambda::LambdaArgs,
 }
 
 impl ServeArgs {

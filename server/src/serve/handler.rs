@@ -50,7 +50,8 @@ use super::conn::{RequestGuard, TimeoutKind};
 use super::errors::ApiError;
 use super::ops::{self, Op};
 use super::wire::{self, Codec, ContentType};
-use super::{auth, eventstream, routes, State};
+use super::{eventstream, routes, State};
+use crate::auth;
 
 /// The kernel send buffer of a connection carrying a subscription: a few events' worth.
 const SUBSCRIPTION_SEND_BUFFER: usize = 128 * 1024;
@@ -182,6 +183,18 @@ async fn process(
         h.insert("Access-Control-Max-Age", HeaderValue::from_static("172800"));
         return resp;
     }
+    if parts.uri.path().starts_with(crate::lambda::api::PREFIX) {
+        let mut reservation = state.budget.reserve();
+        let deadline = tokio::time::Instant::now() + state.limits.body_read_timeout;
+        let (resp, served, unread) =
+            super::lambda_http::serve(&state.lambda, parts, body, &mut reservation, deadline).await;
+        if served.error == Some("RequestTimeoutException") {
+            state.timeouts.count(TimeoutKind::BodyRead);
+        }
+        (info.op, info.error, info.message) = (Some(served.op), served.error, served.message);
+        info.body_unread = unread;
+        return resp;
+    }
     if parts.method != Method::POST {
         return error_response(ApiError::access_denied_xml(), None, info);
     }
@@ -254,6 +267,7 @@ async fn process(
         let host =
             header(&parts.headers, "host").map(str::to_string).or_else(|| parts.uri.authority().map(|a| a.to_string()));
         if let Err(e) = auth::check(
+            "kinesis",
             parts.method.as_str(),
             parts.uri.path(),
             parts.uri.query(),

@@ -22,13 +22,25 @@
 //! incoming pair, `OutgoingRecords`/`OutgoingBytes` the GetRecords and SubscribeToShard
 //! records/bytes, `IteratorAgeMilliseconds` both gauges, and the two throughput ones theirs.
 //!
+//! Queues (labels `queue_id`, `queue_name`; CloudWatch's `QueueId`/`QueueName` dimensions):
+//!
+//! | Prometheus | CloudWatch | kind |
+//! |---|---|---|
+//! | `kinesis_received_queue_records_total` | `ReceivedQueueRecords` | counter |
+//! | `kinesis_acknowledged_queue_records_total` | `AcknowledgedQueueRecords` | counter |
+//! | `kinesis_empty_receives_total` | `EmptyReceives` | counter |
+//! | `kinesis_visible_queue_records` | `VisibleQueueRecords` (capped at 1,000,000) | gauge |
+//! | `kinesis_in_flight_queue_records` | `InFlightQueueRecords` | gauge |
+//! | `kinesis_visible_dead_letter_queue_records` | `VisibleDeadLetterQueueRecords` | gauge |
+//!
 //! The server's own: `shardlog_requests_total{operation,status}` (HTTP status of every
 //! Kinesis API request, `operation="unknown"` when the target names none) and
 //! `shardlog_request_duration_seconds{operation}` (a histogram, until the response head for
 //! SubscribeToShard). Engine gauges: `shardlog_open_shards{stream}` (shards open for writes),
 //! `shardlog_stream_bytes_on_disk{stream}`, `shardlog_open_shard_logs`,
 //! `shardlog_loaded_segments` (memory-mapped sealed segments) and, on Linux,
-//! `process_open_fds`.
+//! `process_open_fds`. The Lambda event-source mappings add `lambda_*` series per mapping
+//! (see `crate::lambda::metrics`).
 //!
 //! With `serve --forward`, per forwarder (`{stream="orders",destination="copy@ENDPOINT"}`):
 //! `shardlog_forward_records_total`, `shardlog_forward_bytes_total`,
@@ -54,6 +66,7 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 use shardlog::engine::metrics::{DataPlaneCounters, EngineMetrics, ShardMetric};
+use shardlog::engine::queues::QueueMetrics;
 use shardlog::Engine;
 
 use super::conn::TimeoutCounts;
@@ -162,6 +175,12 @@ impl ServerMetrics {
         );
     }
 
+    /// Also export what `collector` reads at each scrape (the Lambda mappings' series).
+    pub fn with_collector(mut self, collector: Box<dyn Collector>) -> ServerMetrics {
+        self.registry.register_collector(collector);
+        self
+    }
+
     /// Count one API request.
     pub fn observe(&self, operation: &'static str, status: u16, elapsed: Duration) {
         self.requests.get_or_create(&RequestLabels { operation, status }).inc();
@@ -190,7 +209,9 @@ struct EngineCollector {
 
 impl Collector for EngineCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        encode_engine(&self.engine.metrics(), open_fds(), &mut encoder)
+        encode_engine(&self.engine.metrics(), open_fds(), &mut encoder)?;
+        // A failing queue store shows no series rather than failing the whole scrape.
+        encode_queues(&self.engine.queue_metrics().unwrap_or_default(), &mut encoder)
     }
 }
 
@@ -415,6 +436,56 @@ pub(crate) fn encode_engine(
     Ok(())
 }
 
+/// One queue metric family: name (without `_total`), help, kind, value.
+type QueueMetric = (&'static str, &'static str, bool, fn(&QueueMetrics) -> u64);
+
+const QUEUE_METRICS: &[QueueMetric] = &[
+    (
+        "kinesis_received_queue_records",
+        "Records handed out by queue receives, normal and dead-letter (CloudWatch ReceivedQueueRecords)",
+        true,
+        |q| q.received,
+    ),
+    (
+        "kinesis_acknowledged_queue_records",
+        "Queue records acknowledged, normal and dead-letter (CloudWatch AcknowledgedQueueRecords)",
+        true,
+        |q| q.acknowledged,
+    ),
+    ("kinesis_empty_receives", "Queue receives that returned no record (CloudWatch EmptyReceives)", true, |q| {
+        q.empty_receives
+    }),
+    (
+        "kinesis_visible_queue_records",
+        "Queue records receivable now: redeliveries plus records not yet received, capped at 1,000,000 \
+         (CloudWatch VisibleQueueRecords)",
+        false,
+        |q| q.visible,
+    ),
+    ("kinesis_in_flight_queue_records", "Queue records in flight (CloudWatch InFlightQueueRecords)", false, |q| {
+        q.in_flight
+    }),
+    (
+        "kinesis_visible_dead_letter_queue_records",
+        "Dead-letter records receivable now (CloudWatch VisibleDeadLetterQueueRecords)",
+        false,
+        |q| q.visible_dead_letter,
+    ),
+];
+
+/// Encode the queues' metrics.
+pub(crate) fn encode_queues(queues: &[QueueMetrics], encoder: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
+    for &(name, help, counter, value) in QUEUE_METRICS {
+        let kind = if counter { MetricType::Counter } else { MetricType::Gauge };
+        let mut family = encoder.encode_descriptor(name, help, None, kind)?;
+        for q in queues {
+            let labels = [("queue_id", q.queue_id.as_str()), ("queue_name", q.queue_name.as_str())];
+            encode_value(family.encode_family(&labels)?, counter, value(q))?;
+        }
+    }
+    Ok(())
+}
+
 /// The process's open file descriptors (Linux: the entries of /proc/self/fd).
 fn open_fds() -> Option<u64> {
     std::fs::read_dir("/proc/self/fd").ok().map(|d| d.count() as u64)
@@ -473,11 +544,49 @@ mod tests {
     }
 
     #[derive(Debug)]
+    struct FixedQueues(Vec<QueueMetrics>);
+
+    impl Collector for FixedQueues {
+        fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+            encode_queues(&self.0, &mut encoder)
+        }
+    }
+
+    #[derive(Debug)]
     struct Forwards(Vec<(String, String, StatsSnapshot)>);
 
     impl Collector for Forwards {
         fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
             encode_forwards(&self.0, &mut encoder)
+        }
+    }
+
+    #[test]
+    fn queue_metrics_carry_the_queue_id_and_name() {
+        let q = QueueMetrics {
+            queue_id: "qabc".into(),
+            queue_name: "workers".into(),
+            received: 5,
+            acknowledged: 4,
+            empty_receives: 2,
+            visible: 7,
+            in_flight: 1,
+            visible_dead_letter: 3,
+        };
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(FixedQueues(vec![q])));
+        let mut text = String::new();
+        prometheus_client::encoding::prometheus_text::encode(&mut text, &registry).unwrap();
+        let l = "{queue_id=\"qabc\",queue_name=\"workers\"}";
+        for line in [
+            format!("kinesis_received_queue_records_total{l} 5\n"),
+            format!("kinesis_acknowledged_queue_records_total{l} 4\n"),
+            format!("kinesis_empty_receives_total{l} 2\n"),
+            format!("kinesis_visible_queue_records{l} 7\n"),
+            format!("kinesis_in_flight_queue_records{l} 1\n"),
+            format!("kinesis_visible_dead_letter_queue_records{l} 3\n"),
+        ] {
+            assert!(text.contains(&line), "{line} missing from {text}");
         }
     }
 

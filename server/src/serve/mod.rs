@@ -14,25 +14,28 @@
 //! - `limits`: the bounds a client is held to ([`ServeLimits`]); `conn`: the connection
 //!   watchdog (idle, header-read and send-stall timeouts); `budget`: request bodies read
 //!   within a deadline and a shared memory budget.
-//! - `handler`: one Kinesis request, checked in Kinesis' order; `auth`: SigV4 presence checks
-//!   and optional verification; `wire`, `ops`, `errors` (the library's `protocol`): the JSON
+//! - `handler`: one Kinesis request, checked in Kinesis' order (SigV4 by `crate::auth`); `wire`, `ops`, `errors` (the library's `protocol`): the JSON
 //!   1.1 and CBOR codecs, the operation table, error → status, `__type`, message;
 //!   `eventstream`: SubscribeToShard framing; `body`: the response body type.
+//! - Paths under `/2015-03-31/` are the Lambda event-source-mapping API (`crate::lambda`,
+//!   dispatched by `handler` after the CORS preflight to `lambda_http`: body limits, the
+//!   blocking pool, the response's headers); its pollers start with the server.
 //!
 //! Shutdown: on the first signal `/healthcheck` turns 503 (for `--shutdown-grace-secs` the
 //! server keeps serving), then the listener closes, open subscriptions end their streams,
-//! connections finish their in-flight requests (at most `--shutdown-timeout-secs`), then
-//! every shard log is closed cleanly (so the next start skips recovery) and the directory
-//! lock is released.
+//! connections finish their in-flight requests (at most `--shutdown-timeout-secs`), the
+//! Lambda pollers stop (an invocation in flight is abandoned and invoked again after the next
+//! start), then every shard log is closed cleanly (so the next start skips recovery) and the
+//! directory lock is released.
 
 pub mod args;
-pub mod auth;
-mod body;
+pub(crate) mod body;
 mod budget;
 mod config;
 pub mod conn;
 pub mod eventstream;
 mod handler;
+mod lambda_http;
 pub mod limits;
 pub mod logging;
 pub mod metrics;
@@ -56,13 +59,14 @@ use std::time::Duration;
 use shardlog::{Engine, EngineConfig};
 use tokio::sync::watch;
 
+use crate::outbound::Credentials;
 use crate::ServeError;
 
 /// What every request handler shares.
 pub struct State {
     engine: Engine,
     max_body_bytes: u64,
-    verifier: Option<auth::Verifier>,
+    verifier: Option<crate::auth::Verifier>,
     /// Turns true at shutdown: the accept loop stops, subscriptions end their streams.
     stop: watch::Sender<bool>,
     /// What `/healthcheck` answers.
@@ -75,6 +79,8 @@ pub struct State {
     budget: Arc<budget::BodyBudget>,
     /// Timeouts so far, by kind.
     timeouts: conn::TimeoutCounts,
+    /// The Lambda event-source-mapping API and its pollers.
+    pub(crate) lambda: crate::lambda::Lambda,
 }
 
 impl std::fmt::Debug for State {
@@ -126,7 +132,11 @@ impl ServeArgs {
             .engine_config(config)
             .max_body_bytes(self.max_body_bytes)
             .serve_limits(self.serve_limits())
-            .shutdown_timeout(Duration::from_secs(self.shutdown_timeout_secs));
+            .shutdown_timeout(Duration::from_secs(self.shutdown_timeout_secs))
+            .lambda(self.lambda.clone());
+        if let (Some(a), Some(s)) = (&self.access_key, &self.secret_key) {
+            b = b.signing_credentials(a, s);
+        }
         if let Some(dir) = &self.dir {
             b = b.dir(dir);
         }
@@ -160,12 +170,18 @@ impl ServeArgs {
             }
             return Ok(None);
         };
-        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        let access =
-            self.s3_access_key.clone().or_else(|| env("AWS_ACCESS_KEY_ID")).unwrap_or_else(|| "shardlog".into());
-        let secret =
-            self.s3_secret_key.clone().or_else(|| env("AWS_SECRET_ACCESS_KEY")).unwrap_or_else(|| "shardlog".into());
-        let sink = s3::S3Sink::new(url, &self.region, &access, &secret).map_err(ServeError::usage)?;
+        // Each flag overrides its half of the usual resolution (a session token belongs to
+        // the environment's pair only).
+        let usual = Credentials::resolve(None);
+        let credentials = match (&self.s3_access_key, &self.s3_secret_key) {
+            (None, None) => usual,
+            (a, s) => Credentials {
+                access_key: a.clone().unwrap_or(usual.access_key),
+                secret_key: s.clone().unwrap_or(usual.secret_key),
+                session_token: None,
+            },
+        };
+        let sink = s3::S3Sink::new(url, &self.region, credentials).map_err(ServeError::usage)?;
         Ok(Some(Arc::new(sink)))
     }
 

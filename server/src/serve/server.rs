@@ -19,8 +19,8 @@
 //! inside another runtime (a `#[tokio::test]`).
 //!
 //! Shutdown, in order: health turns 503; the listener closes; open subscriptions end their
-//! streams; connections finish their in-flight requests (at most the shutdown timeout);
-//! the engine (when the server opened it) closes every shard log cleanly and releases the
+//! streams; connections finish their in-flight requests (at most the shutdown timeout); the
+//! Lambda pollers stop; the engine (when the server opened it) closes every shard log cleanly and releases the
 //! directory lock; a temporary data directory is removed.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -37,7 +37,6 @@ use shardlog::{Durability, Engine, EngineConfig, Limits};
 use tokio::sync::watch;
 
 use super::args::StartupStream;
-use super::auth::Verifier;
 use super::budget::BodyBudget;
 use super::conn::{ConnActivity, TimeoutCounts, Timeouts, Watched};
 use super::limits::ServeLimits;
@@ -45,6 +44,7 @@ use super::metrics::ServerMetrics;
 use super::routes::Health;
 use super::tls::{self, TlsSource};
 use super::{handler, startup, State};
+use crate::auth::Verifier;
 use crate::forward::embedded::{self as forward_embedded, RunningForward};
 use crate::forward::setup::ForwardSpec;
 use crate::ServeError;
@@ -92,6 +92,8 @@ pub struct ServerBuilder {
     tls: Option<TlsSource>,
     shutdown_timeout: Duration,
     limits: ServeLimits,
+    lambda: crate::lambda::LambdaArgs,
+    signing: Option<(String, String)>,
     forwards: Vec<ForwardSpec>,
 }
 
@@ -107,6 +109,8 @@ impl Default for ServerBuilder {
             tls: None,
             shutdown_timeout: Duration::from_secs(10),
             limits: ServeLimits::default(),
+            lambda: crate::lambda::LambdaArgs::default(),
+            signing: None,
             forwards: Vec::new(),
         }
     }
@@ -207,6 +211,22 @@ impl ServerBuilder {
         self
     }
 
+    /// How the Lambda event-source mappings invoke functions (`--lambda-endpoint`,
+    /// `--lambda-command`, …). Without it the mapping API is served but only functions given
+    /// here can be mapped.
+    pub fn lambda(mut self, args: crate::lambda::LambdaArgs) -> Self {
+        self.lambda = args;
+        self
+    }
+
+    /// The key pair outgoing Lambda Invoke and SQS requests are signed with (default: the
+    /// `verify_sigv4` pair, else `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, else a fixed
+    /// local pair).
+    pub fn signing_credentials(mut self, access_key: impl Into<String>, secret_key: impl Into<String>) -> Self {
+        self.signing = Some((access_key.into(), secret_key.into()));
+        self
+    }
+
     /// Open the engine, create the start-up streams, bind the listener and serve in the
     /// background. Errors: [`ServeError::Usage`] for bad settings, [`ServeError::Run`] when
     /// the directory, the address or the runtime cannot be had.
@@ -225,6 +245,15 @@ impl ServerBuilder {
             region: cfg.region.clone(),
         });
         startup::ensure(&engine, &self.streams)?;
+        let signing = self.signing.as_ref().or(self.verifier.as_ref());
+        let lambda_config = crate::lambda::LambdaConfig::from_args(
+            &self.lambda,
+            signing.map(|(a, _)| a.as_str()),
+            signing.map(|(_, s)| s.as_str()),
+            verifier.clone(),
+            self.max_body_bytes,
+        )?;
+        let lambda = crate::lambda::Lambda::open(&engine, lambda_config)?;
         let tls = match &self.tls {
             Some(source) => Some(tls::acceptor(source, engine.root(), self.addr)?),
             None => None,
@@ -236,7 +265,8 @@ impl ServerBuilder {
             listener.local_addr().map_err(|e| ServeError::run(format!("cannot read the bound address: {e}")))?;
 
         check_limits(&self.limits)?;
-        let mut metrics = ServerMetrics::with_forwards(engine.clone(), forwards.clone());
+        let mut metrics = ServerMetrics::with_forwards(engine.clone(), forwards.clone())
+            .with_collector(Box::new(lambda.metrics_collector()));
         let budget = BodyBudget::new(self.limits.max_buffered_body_bytes, metrics.buffered_body_bytes());
         let timeouts = TimeoutCounts::default();
         metrics.register_timeouts(&timeouts);
@@ -250,6 +280,7 @@ impl ServerBuilder {
             limits: self.limits,
             budget,
             timeouts,
+            lambda: lambda.clone(),
         });
         state.health.set_ready();
         let certificate = tls.as_ref().map(|t| t.certificate.clone());
@@ -285,6 +316,9 @@ impl ServerBuilder {
                 // Handlers still running on the blocking pool (after a shutdown timeout)
                 // finish or are abandoned here; the engine is closed after them.
                 runtime.shutdown_timeout(Duration::from_secs(5));
+                // The Lambda pollers stop before the engine closes: their last checkpoints
+                // are written.
+                lambda.shutdown();
                 served?;
                 let closed = guard.close();
                 drop(temp);

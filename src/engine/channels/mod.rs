@@ -38,10 +38,11 @@ use crate::catalog::channel::{
     TablesDestination,
 };
 use crate::catalog::{StreamLifecycle, StreamMode};
+use crate::engine::listing::ByStreamPager;
 use crate::engine::types::*;
 use crate::engine::{Engine, EngineInner};
 use crate::error::{Error, Result};
-use crate::kinesis::{ids, names, Constraint, NextToken, ResumeAt, ValidationErrors};
+use crate::kinesis::{ids, names, Constraint, ValidationErrors};
 
 pub use delivery::{Buffers, DeliveryReport};
 pub use sink::{DirectorySink, ObjectSink, PutObject, SinkError};
@@ -622,73 +623,16 @@ impl Engine {
     pub fn list_channels(&self, input: ListChannelsInput) -> Result<ListChannelsOutput> {
         let inner = &self.inner;
         inner.admit_control("ListChannels", 0)?;
-        let max = input.max_results.unwrap_or(100);
-        let mut e = ValidationErrors::new();
-        e.range("maxResults", i128::from(max), 1, 10_000);
-        if let Some(f) = &input.stream_filter {
-            if f.is_empty() || f.len() > 10_000 {
-                let c = if f.is_empty() { Constraint::MinLength(1) } else { Constraint::MaxLength(10_000) };
-                e.push("streamFilter", format!("[{} entries]", f.len()), c);
-            }
-            for (i, sf) in f.iter().enumerate() {
-                if names::parse_stream_arn(&sf.stream_arn).is_none() {
-                    e.pattern(
-                        &format!("streamFilter.{}.member.streamARN", i + 1),
-                        &sf.stream_arn,
-                        "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+",
-                    );
-                }
-            }
-        }
-        e.into_result()?;
-        let max = max.min(100) as usize;
-        inner.reap_channels()?;
-        let now = inner.now_ms();
-        let after: Option<u64> = match &input.next_token {
-            Some(t) => {
-                let tok = NextToken::decode(t, &inner.token_key)?;
-                tok.check_age(now)?;
-                match tok.resume {
-                    ResumeAt::Key(k) if tok.stream_uid == 0 => Some(
-                        k.strip_prefix("channel:")
-                            .and_then(|n| n.parse().ok())
-                            .ok_or_else(crate::kinesis::messages::invalid_next_token)?,
-                    ),
-                    _ => return Err(crate::kinesis::messages::invalid_next_token()),
-                }
-            }
-            None => None,
-        };
-        // The streams the filter names (by uid), with their creation times.
-        let wanted: Option<Vec<(String, Option<i64>)>> = input
+        let filter = input
             .stream_filter
             .as_ref()
             .map(|f| f.iter().map(|sf| (sf.stream_arn.clone(), sf.stream_creation_timestamp.map(|t| t.0))).collect());
-        let channels: Vec<ChannelMeta> = inner.catalog.lock().catalog.channels.values().cloned().collect();
-        let mut page = Vec::new();
-        let mut more = false;
-        for c in channels.iter().filter(|c| after.is_none_or(|a| c.uid > a)) {
-            if let Some(w) = &wanted {
-                let stream = inner.streams.read().by_uid.get(&c.stream_uid).cloned();
-                let Some(h) = stream else { continue };
-                let created = h.topo.read().meta.created_ms;
-                if !w.iter().any(|(arn, ts)| *arn == h.arn && ts.is_none_or(|t| t == created)) {
-                    continue;
-                }
-            }
-            if page.len() == max {
-                more = true;
-                break;
-            }
-            page.push(c);
-        }
-        let next_token = match (more, page.last()) {
-            (true, Some(last)) => Some(
-                NextToken { stream_uid: 0, resume: ResumeAt::Key(format!("channel:{}", last.uid)), issued_ms: now }
-                    .encode(&inner.token_key)?,
-            ),
-            _ => None,
-        };
+        let pager =
+            ByStreamPager::new(inner, "channel", input.max_results, filter, input.next_token.as_deref(), || {
+                inner.reap_channels()
+            })?;
+        let all: Vec<ChannelMeta> = inner.catalog.lock().catalog.channels.values().cloned().collect();
+        let (page, next_token) = pager.page(&all, |x| x.uid, |x| x.stream_uid)?;
         Ok(ListChannelsOutput {
             channel_summaries: page.into_iter().map(|c| inner.channel_summary(c)).collect(),
             next_token,

@@ -4,6 +4,7 @@
 //! are taken as strings and validated by the engine with Kinesis' errors.
 
 mod channels;
+mod queues;
 mod resources;
 mod settings;
 
@@ -14,6 +15,7 @@ use bytes::Bytes;
 pub use crate::catalog::RecordDistribution;
 pub use crate::kinesis::{HashKeyRange, SequenceNumber};
 pub use channels::*;
+pub use queues::*;
 pub use resources::*;
 pub use settings::*;
 
@@ -234,7 +236,7 @@ pub struct StreamDescriptionSummary {
     pub warm_throughput: Option<WarmThroughputObject>,
     /// `ChannelCount`.
     pub channel_count: u32,
-    /// `QueueCount` (queues are not built yet: always 0).
+    /// `QueueCount`: queues reading the stream.
     pub queue_count: u32,
     /// `RecordDistributionStrategy` (on-demand streams only).
     pub record_distribution_strategy: Option<RecordDistribution>,
@@ -795,4 +797,7 @@ pub struct DescribeLimitsOutput {
     pub channel_count: u32,
     /// `ChannelCountLimit`.
     pub channel_count_limit: u32,
+    /// Queues in the account (not a member of the Kinesis model's `DescribeLimits` output,
+    /// so not sent on the wire; `QueueCount` per stream is in `DescribeStreamSummary`).
+    pub queue_count: u32,
 }
