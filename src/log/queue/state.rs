@@ -616,7 +616,9 @@ impl DeliveryState {
                 r.first_generation, self.next_generation, self.reserved_generation
             ));
         }
-        for (generation, key) in (r.first_generation..).zip(&r.records) {
+        // A bounded range: `end` was checked above, and a `RangeFrom` would overflow stepping
+        // past `u64::MAX` after the last record.
+        for (generation, key) in (r.first_generation..end).zip(&r.records) {
             let key = *key;
             let Some(shard) = self.shards.get_mut(&key.shard) else {
                 return fail(format!("receive of {key:?}: unknown shard"));

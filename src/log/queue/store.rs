@@ -807,7 +807,10 @@ impl Inner {
             records: records.clone(),
         });
         self.commit(core, &event)?;
-        let deliveries = (first_generation..)
+        // Bounded: the commit checked `first_generation + len` fits (a `RangeFrom` would
+        // overflow stepping past `u64::MAX` after the last record).
+        let generations = first_generation..first_generation.saturating_add(records.len() as u64);
+        let deliveries = generations
             .zip(records)
             .map(|(generation, record)| {
                 let entry = core.state.entry(record);
