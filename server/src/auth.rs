@@ -44,22 +44,30 @@ pub struct Verifier {
 /// Largest accepted clock skew of a signed request.
 const MAX_SKEW_SECS: i64 = 15 * 60;
 
-/// Check the authentication of a request to `service` (`kinesis`, `lambda`: the credential
-/// scope's service when verifying). `query` is the raw query string, `host` the authority
-/// (`Host` header, or the HTTP/2 `:authority`); a signature over `host` or over the
-/// `:authority` pseudo-header (as the AWS SDK for JavaScript v3 signs HTTP/2 requests) is
-/// checked against it.
-#[allow(clippy::too_many_arguments)]
-pub fn check(
-    service: &str,
-    method: &str,
-    path: &str,
-    query: Option<&str>,
-    host: Option<&str>,
-    headers: &HeaderMap,
-    body: &[u8],
-    verifier: Option<&Verifier>,
-) -> Result<(), ApiError> {
+/// A request as authentication sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// The service the credential scope must name when verifying (`kinesis`, `lambda`).
+    pub service: &'a str,
+    /// The HTTP method.
+    pub method: &'a str,
+    /// The request path.
+    pub path: &'a str,
+    /// The raw query string.
+    pub query: Option<&'a str>,
+    /// The authority (`Host` header, or the HTTP/2 `:authority`): a signature over `host` or
+    /// over the `:authority` pseudo-header (as the AWS SDK for JavaScript v3 signs HTTP/2
+    /// requests) is checked against it.
+    pub host: Option<&'a str>,
+    /// The request headers.
+    pub headers: &'a HeaderMap,
+    /// The body as received.
+    pub body: &'a [u8],
+}
+
+/// Check the authentication of `req`, verifying its signature when `verifier` is given.
+pub fn check(req: &Request<'_>, verifier: Option<&Verifier>) -> Result<(), ApiError> {
+    let Request { query, headers, .. } = *req;
     let auth = headers.get(http::header::AUTHORIZATION).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     let params = query.map(parse_query).unwrap_or_default();
     let has_query_auth = params.iter().any(|(k, _)| k == "X-Amz-Algorithm");
@@ -110,7 +118,7 @@ pub fn check(
         return Err(ApiError::incomplete_signature(msg));
     }
     let Some(v) = verifier else { return Ok(()) };
-    verify(v, service, &parsed, method, path, query, host, headers, body, amz_date.as_deref())
+    verify(v, req, &parsed, amz_date.as_deref())
 }
 
 /// The parameters of an `Authorization: AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…,
@@ -163,19 +171,8 @@ const UNBOUND_PAYLOADS: [&str; 4] = [
 /// signature the `aws-sigv4` crate computes over the headers the client listed as signed
 /// (which must include `host`, `x-amz-date` and `x-amz-target`) and the SHA-256 of the body
 /// as received — never a hash the client supplies.
-#[allow(clippy::too_many_arguments)]
-fn verify(
-    v: &Verifier,
-    expected_service: &str,
-    auth: &AuthHeader,
-    method: &str,
-    path: &str,
-    query: Option<&str>,
-    host: Option<&str>,
-    headers: &HeaderMap,
-    body: &[u8],
-    amz_date: Option<&str>,
-) -> Result<(), ApiError> {
+fn verify(v: &Verifier, req: &Request<'_>, auth: &AuthHeader, amz_date: Option<&str>) -> Result<(), ApiError> {
+    let Request { service: expected_service, headers, body, .. } = *req;
     if auth.algorithm != "AWS4-HMAC-SHA256" {
         return Err(ApiError::incomplete_signature(format!("Unsupported AWS 'algorithm': '{}'.", auth.algorithm)));
     }
@@ -261,8 +258,7 @@ fn verify(
             ));
         }
     }
-    let expected =
-        expected_signature(v, expected_service, method, path, query, host, headers, &signed, body, signed_at)?;
+    let expected = expected_signature(v, req, &signed, signed_at)?;
     let given = auth.signature.as_deref().unwrap_or("");
     if !constant_time_eq(expected.as_bytes(), given.as_bytes()) {
         return Err(ApiError::invalid_signature(
@@ -278,19 +274,8 @@ fn verify(
 /// `Host` header or the HTTP/2 `:authority`, the time from `x-amz-date`, and the body's own
 /// SHA-256. A signed-header list that the signer would not reproduce exactly (unsorted,
 /// naming a header the request lacks, a header value that is not text) cannot match.
-#[allow(clippy::too_many_arguments)]
-fn expected_signature(
-    v: &Verifier,
-    service: &str,
-    method: &str,
-    path: &str,
-    query: Option<&str>,
-    host: Option<&str>,
-    headers: &HeaderMap,
-    signed: &[&str],
-    body: &[u8],
-    signed_at: i64,
-) -> Result<String, ApiError> {
+fn expected_signature(v: &Verifier, req: &Request<'_>, signed: &[&str], signed_at: i64) -> Result<String, ApiError> {
+    let Request { service, method, path, query, host, headers, body } = *req;
     let mismatch = || {
         ApiError::invalid_signature(
             "The request signature we calculated does not match the signature you provided. Check your AWS Secret \
@@ -304,8 +289,7 @@ fn expected_signature(
         return Err(mismatch());
     }
     if signed.iter().any(|n| n.starts_with(':')) {
-        return pseudo_header_signature(v, service, method, path, query, host, headers, signed, body, signed_at)
-            .ok_or_else(mismatch);
+        return pseudo_header_signature(v, req, signed, signed_at).ok_or_else(mismatch);
     }
     let mut pairs: Vec<(&str, &str)> = Vec::with_capacity(signed.len());
     for &name in signed {
@@ -353,19 +337,8 @@ fn expected_signature(
 /// crate writes, which `the_pseudo_header_form_matches_aws_sigv4` checks header for header —
 /// with `:authority` standing for the request's authority; the crate derives the key and
 /// computes the HMAC. Only the root path without a query string (Kinesis' form) is accepted.
-#[allow(clippy::too_many_arguments)]
-fn pseudo_header_signature(
-    v: &Verifier,
-    service: &str,
-    method: &str,
-    path: &str,
-    query: Option<&str>,
-    host: Option<&str>,
-    headers: &HeaderMap,
-    signed: &[&str],
-    body: &[u8],
-    signed_at: i64,
-) -> Option<String> {
+fn pseudo_header_signature(v: &Verifier, req: &Request<'_>, signed: &[&str], signed_at: i64) -> Option<String> {
+    let Request { service, method, path, query, host, headers, body } = *req;
     if !matches!(path, "" | "/") || query.is_some_and(|q| !q.is_empty()) {
         return None;
     }
@@ -482,6 +455,12 @@ fn format_amz_date(secs: i64) -> String {
 mod tests {
     use super::*;
 
+    /// A Kinesis `POST /` with these headers and body, no query string, the authority taken
+    /// from the `Host` header.
+    fn kinesis<'a>(headers: &'a HeaderMap, body: &'a [u8]) -> Request<'a> {
+        Request { service: "kinesis", method: "POST", path: "/", query: None, host: None, headers, body }
+    }
+
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {
@@ -492,10 +471,10 @@ mod tests {
 
     #[test]
     fn presence_checks_in_kinesis_wording() {
-        let e = check("kinesis", "POST", "/", None, None, &headers(&[]), b"", None).unwrap_err();
+        let e = check(&kinesis(&headers(&[]), b""), None).unwrap_err();
         assert_eq!(e.code, "MissingAuthenticationTokenException");
         let h = headers(&[("authorization", "AWS4-HMAC-SHA256 Credential=a/b")]);
-        let e = check("kinesis", "POST", "/", None, None, &h, b"", None).unwrap_err();
+        let e = check(&kinesis(&h, b""), None).unwrap_err();
         assert_eq!(e.code, "IncompleteSignatureException");
         assert_eq!(
             e.message.as_deref(),
@@ -509,8 +488,8 @@ mod tests {
             ("authorization", "AWS4-HMAC-SHA256 Credential=a/b, SignedHeaders=host, Signature=00"),
             ("x-amz-date", "20150830T123600Z"),
         ]);
-        check("kinesis", "POST", "/", None, None, &h, b"", None).unwrap();
-        let e = check("kinesis", "POST", "/", Some("X-Amz-Algorithm=x"), None, &h, b"", None).unwrap_err();
+        check(&kinesis(&h, b""), None).unwrap();
+        let e = check(&Request { query: Some("X-Amz-Algorithm=x"), ..kinesis(&h, b"") }, None).unwrap_err();
         assert_eq!(e.code, "InvalidSignatureException");
     }
 
@@ -526,21 +505,41 @@ mod tests {
         let h = headers(&[("host", "example.amazonaws.com"), ("x-amz-date", "20150830T123600Z")]);
         let at = parse_amz_date("20150830T123600Z").unwrap();
         let signed = ["host", "x-amz-date"];
-        let get = expected_signature(&v, "service", "GET", "/", None, None, &h, &signed, b"", at).unwrap();
+        let get =
+            expected_signature(&v, &Request { service: "service", method: "GET", ..kinesis(&h, b"") }, &signed, at)
+                .unwrap();
         assert_eq!(get, "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31");
-        let post = expected_signature(&v, "service", "POST", "/", None, None, &h, &signed, b"", at).unwrap();
+        let post =
+            expected_signature(&v, &Request { service: "service", method: "POST", ..kinesis(&h, b"") }, &signed, at)
+                .unwrap();
         assert_eq!(post, "5da7c1a2acd57cee7505fc6676e4e544621c30862966e37dddb68e92efbe5d6b");
         // The HTTP/2 authority stands in for a missing Host header.
         let h2 = headers(&[("x-amz-date", "20150830T123600Z")]);
-        let via_authority =
-            expected_signature(&v, "service", "GET", "/", None, Some("example.amazonaws.com"), &h2, &signed, b"", at)
-                .unwrap();
+        let via_authority = expected_signature(
+            &v,
+            &Request { service: "service", method: "GET", host: Some("example.amazonaws.com"), ..kinesis(&h2, b"") },
+            &signed,
+            at,
+        )
+        .unwrap();
         assert_eq!(via_authority, get);
         // Unsorted signed headers, or one the request lacks, cannot match.
         let unsorted = ["x-amz-date", "host"];
-        assert!(expected_signature(&v, "service", "GET", "/", None, None, &h, &unsorted, b"", at).is_err());
+        assert!(expected_signature(
+            &v,
+            &Request { service: "service", method: "GET", ..kinesis(&h, b"") },
+            &unsorted,
+            at
+        )
+        .is_err());
         let with_target = ["host", "x-amz-date", "x-amz-target"];
-        assert!(expected_signature(&v, "service", "GET", "/", None, None, &h, &with_target, b"", at).is_err());
+        assert!(expected_signature(
+            &v,
+            &Request { service: "service", method: "GET", ..kinesis(&h, b"") },
+            &with_target,
+            at
+        )
+        .is_err());
     }
 
     /// Headers of a request signed by the SDK's signer (`aws-sigv4`), leaving `exclude` out
@@ -586,22 +585,16 @@ mod tests {
         let v = verifier();
         let body = br#"{"StreamName":"s"}"#;
         let h = signed_request(&v, "Kinesis_20131202.DescribeStreamSummary", body, &[]);
-        let check_with = |h: &HeaderMap, body: &[u8]| check("kinesis", "POST", "/", None, None, h, body, Some(&v));
+        let check_with = |h: &HeaderMap, body: &[u8]| check(&kinesis(h, body), Some(&v));
         check_with(&h, body).unwrap();
         assert_eq!(check_with(&h, b"{}").unwrap_err().code, "InvalidSignatureException");
         let mut replay = h.clone();
         replay.insert("x-amz-target", "Kinesis_20131202.DeleteStream".parse().unwrap());
         assert_eq!(check_with(&replay, body).unwrap_err().code, "InvalidSignatureException");
         let other = Verifier { access_key: "OTHER".into(), ..v.clone() };
-        assert_eq!(
-            check("kinesis", "POST", "/", None, None, &h, body, Some(&other)).unwrap_err().code,
-            "UnrecognizedClientException"
-        );
+        assert_eq!(check(&kinesis(&h, body), Some(&other)).unwrap_err().code, "UnrecognizedClientException");
         let wrong_secret = Verifier { secret_key: "other".into(), ..v.clone() };
-        assert_eq!(
-            check("kinesis", "POST", "/", None, None, &h, body, Some(&wrong_secret)).unwrap_err().code,
-            "InvalidSignatureException"
-        );
+        assert_eq!(check(&kinesis(&h, body), Some(&wrong_secret)).unwrap_err().code, "InvalidSignatureException");
     }
 
     /// The AWS SDK for JavaScript v3 signs HTTP/2 requests over `:authority` (and sends no
@@ -618,45 +611,23 @@ mod tests {
         let amz = h.get("x-amz-date").unwrap().to_str().unwrap().to_string();
         let at = parse_amz_date(&amz).unwrap();
         let by_crate = auth.rsplit("Signature=").next().unwrap().to_string();
-        let mine = pseudo_header_signature(
-            &v,
-            "kinesis",
-            "POST",
-            "/",
-            None,
-            None,
-            &h,
-            &["host", "x-amz-date", "x-amz-target"],
-            body,
-            at,
-        )
-        .unwrap();
+        let mine =
+            pseudo_header_signature(&v, &kinesis(&h, body), &["host", "x-amz-date", "x-amz-target"], at).unwrap();
         assert_eq!(mine, by_crate, "the pseudo-header path writes the crate's canonical form");
         // The same request signed over `:authority`, sent without `host`.
         let mut no_host = h.clone();
         no_host.remove("host");
-        let sig = pseudo_header_signature(
-            &v,
-            "kinesis",
-            "POST",
-            "/",
-            None,
-            Some("127.0.0.1:4567"),
-            &no_host,
-            &[":authority", "x-amz-date", "x-amz-target"],
-            body,
-            at,
-        )
-        .unwrap();
+        let authority = Request { host: Some("127.0.0.1:4567"), ..kinesis(&no_host, body) };
+        let sig = pseudo_header_signature(&v, &authority, &[":authority", "x-amz-date", "x-amz-target"], at).unwrap();
         let auth = auth
             .replace("SignedHeaders=host;", "SignedHeaders=:authority;")
             .replace(&format!("Signature={by_crate}"), &format!("Signature={sig}"));
         no_host.insert("authorization", auth.parse().unwrap());
-        check("kinesis", "POST", "/", None, Some("127.0.0.1:4567"), &no_host, body, Some(&v)).unwrap();
+        check(&Request { host: Some("127.0.0.1:4567"), ..kinesis(&no_host, body) }, Some(&v)).unwrap();
         // Another authority, or another body, does not verify.
-        let e = check("kinesis", "POST", "/", None, Some("evil:4567"), &no_host, body, Some(&v)).unwrap_err();
+        let e = check(&Request { host: Some("evil:4567"), ..kinesis(&no_host, body) }, Some(&v)).unwrap_err();
         assert_eq!(e.code, "InvalidSignatureException");
-        let e = check("kinesis", "POST", "/", None, Some("127.0.0.1:4567"), &no_host, b"{ }", Some(&v)).unwrap_err();
+        let e = check(&Request { host: Some("127.0.0.1:4567"), ..kinesis(&no_host, b"{ }") }, Some(&v)).unwrap_err();
         assert_eq!(e.code, "InvalidSignatureException");
     }
 
@@ -668,14 +639,14 @@ mod tests {
         // An unsigned header holding the original body's hash does not let a new body in.
         let mut swapped = h.clone();
         swapped.insert("x-amz-content-sha256", hex(&Sha256::digest(body)).parse().unwrap());
-        let e = check("kinesis", "POST", "/", None, None, &swapped, br#"{"StreamName":"t"}"#, Some(&v)).unwrap_err();
+        let e = check(&kinesis(&swapped, br#"{"StreamName":"t"}"#), Some(&v)).unwrap_err();
         assert_eq!(e.code, "InvalidSignatureException");
         // With the body unchanged the correct hash is harmless.
-        check("kinesis", "POST", "/", None, None, &swapped, body, Some(&v)).unwrap();
+        check(&kinesis(&swapped, body), Some(&v)).unwrap();
         for unbound in ["UNSIGNED-PAYLOAD", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"] {
             let mut u = h.clone();
             u.insert("x-amz-content-sha256", unbound.parse().unwrap());
-            let e = check("kinesis", "POST", "/", None, None, &u, body, Some(&v)).unwrap_err();
+            let e = check(&kinesis(&u, body), Some(&v)).unwrap_err();
             assert_eq!(e.code, "InvalidSignatureException");
             assert!(e.message.unwrap().contains(unbound));
         }
@@ -690,7 +661,7 @@ mod tests {
             (&["host"][..], "'Host' or ':authority' must be a 'SignedHeader'"),
         ] {
             let h = signed_request(&v, "Kinesis_20131202.DescribeStreamSummary", body, excluded);
-            let e = check("kinesis", "POST", "/", None, None, &h, body, Some(&v)).unwrap_err();
+            let e = check(&kinesis(&h, body), Some(&v)).unwrap_err();
             assert_eq!(e.code, "IncompleteSignatureException", "{excluded:?}");
             assert!(e.message.as_deref().unwrap().starts_with(shown), "{e:?}");
         }
@@ -701,7 +672,7 @@ mod tests {
         let end = start + auth[start..].find(',').unwrap();
         let only_date = format!("{}SignedHeaders=x-amz-date{}", &auth[..start], &auth[end..]);
         h.insert("authorization", only_date.parse().unwrap());
-        let e = check("kinesis", "POST", "/", None, None, &h, body, Some(&v)).unwrap_err();
+        let e = check(&kinesis(&h, body), Some(&v)).unwrap_err();
         assert_eq!(e.code, "IncompleteSignatureException");
     }
 
@@ -722,7 +693,7 @@ mod tests {
                 ("x-amz-date", &amz_date),
                 ("x-amz-target", "Kinesis_20131202.ListStreams"),
             ]);
-            let e = check("kinesis", "POST", "/", None, None, &h, b"{}", Some(&v)).unwrap_err();
+            let e = check(&kinesis(&h, b"{}"), Some(&v)).unwrap_err();
             assert_eq!(e.code, "InvalidSignatureException");
             assert!(e.message.as_deref().unwrap().starts_with(words), "{e:?}");
         }

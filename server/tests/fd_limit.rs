@@ -7,6 +7,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 #![cfg(target_os = "linux")]
 
+mod support;
+
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
@@ -32,24 +34,8 @@ fn call(s: &mut TcpStream, addr: SocketAddr, target: &str, body: &str) -> u16 {
         body.len()
     );
     s.write_all(req.as_bytes()).unwrap();
-    let mut got = Vec::new();
-    let mut buf = [0u8; 8192];
-    loop {
-        let n = s.read(&mut buf).unwrap();
-        assert!(n > 0, "the connection closed");
-        got.extend_from_slice(&buf[..n]);
-        if let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&got[..end]).to_ascii_lowercase();
-            let len: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .map(|v| v.trim().parse().unwrap())
-                .unwrap();
-            if got.len() >= end + 4 + len {
-                return head.split_whitespace().nth(1).unwrap().parse().unwrap();
-            }
-        }
-    }
+    let (head, _) = support::read_response(s);
+    head.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
 fn served(addr: SocketAddr) -> bool {

@@ -251,24 +251,7 @@ fn connections_beyond_the_limit_are_closed_at_accept_while_open_ones_keep_workin
 /// `GET /metrics` on an existing keep-alive connection (a new one might be refused).
 fn metrics_on(s: &mut TcpStream, addr: SocketAddr) -> String {
     s.write_all(format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes()).unwrap();
-    let mut got = Vec::new();
-    let mut buf = [0u8; 65536];
-    loop {
-        let n = s.read(&mut buf).unwrap();
-        assert!(n > 0, "the connection closed");
-        got.extend_from_slice(&buf[..n]);
-        if let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&got[..end]).to_ascii_lowercase();
-            let len: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .map(|v| v.trim().parse().unwrap())
-                .unwrap();
-            if got.len() >= end + 4 + len {
-                return String::from_utf8_lossy(&got[end + 4..end + 4 + len]).into_owned();
-            }
-        }
-    }
+    String::from_utf8_lossy(&support::read_response(s).1).into_owned()
 }
 
 #[test]

@@ -266,16 +266,16 @@ async fn process(
         let Some(op) = op else { return Outcome::Failed(ApiError::unknown_operation()) };
         let host =
             header(&parts.headers, "host").map(str::to_string).or_else(|| parts.uri.authority().map(|a| a.to_string()));
-        if let Err(e) = auth::check(
-            "kinesis",
-            parts.method.as_str(),
-            parts.uri.path(),
-            parts.uri.query(),
-            host.as_deref(),
-            &parts.headers,
-            &bytes,
-            st.verifier.as_ref(),
-        ) {
+        let request = auth::Request {
+            service: "kinesis",
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query: parts.uri.query(),
+            host: host.as_deref(),
+            headers: &parts.headers,
+            body: &bytes,
+        };
+        if let Err(e) = auth::check(&request, st.verifier.as_ref()) {
             return Outcome::Failed(e);
         }
         if op == Op::SubscribeToShard {
