@@ -217,6 +217,9 @@ pub struct SegmentInfo {
 #[derive(Debug, Clone)]
 pub struct ShardLog {
     inner: Arc<Inner>,
+    /// Counts the handles (clones of this `ShardLog`), apart from the log's own background
+    /// work (flusher, sealer), which holds `Inner` only while it runs.
+    handles: Arc<()>,
 }
 
 pub(crate) struct Inner {
@@ -332,7 +335,7 @@ impl ShardLog {
             let weak: Weak<dyn SyncTarget> = Arc::downgrade(&(Arc::clone(&inner) as Arc<dyn SyncTarget>));
             inner.sync_group.register_interval(weak, period);
         }
-        Ok(ShardLog { inner })
+        Ok(ShardLog { inner, handles: Arc::new(()) })
     }
 
     /// The log's directory.
@@ -475,6 +478,13 @@ impl ShardLog {
     /// errors.
     pub fn close(&self) -> Result<()> {
         self.inner.close()
+    }
+
+    /// Whether another handle to this log exists (a clone held by a reader or a
+    /// subscription; the log's own flusher and sealer do not count): an owner that wants to
+    /// close the log to free its descriptor waits until it is the only holder.
+    pub fn is_shared(&self) -> bool {
+        Arc::strong_count(&self.handles) > 1
     }
 }
 
