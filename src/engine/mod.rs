@@ -39,7 +39,7 @@ mod timer;
 pub mod types;
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -195,7 +195,7 @@ pub(crate) struct EngineInner {
     deliveries: Mutex<channels::Buffers>,
     delivery_task: Mutex<Option<retention::RetentionTask>>,
     /// Open queues by uid.
-    queues: RwLock<HashMap<u64, Arc<queues::runtime::QueueRuntime>>>,
+    queues: RwLock<BTreeMap<u64, Arc<queues::runtime::QueueRuntime>>>,
     /// Registered with the clock: a moved manual clock wakes queue long polls.
     clock_listener: Mutex<Option<Arc<dyn Fn() + Send + Sync>>>,
     _lock: Box<dyn LockGuard>,
@@ -215,12 +215,14 @@ pub(crate) struct CatalogState {
 #[derive(Default)]
 struct Streams {
     by_name: HashMap<String, Arc<StreamHandle>>,
-    by_uid: HashMap<u64, Arc<StreamHandle>>,
+    /// By uid, in uid order (BTreeMap): what walks every stream (flush, close) does so in
+    /// one order, so runs with the same inputs make the same file operations.
+    by_uid: BTreeMap<u64, Arc<StreamHandle>>,
     /// Streams deleted within the last iterator lifetime (uid → name, deletion time), so a
     /// shard iterator of a deleted stream still names it in its error. Older entries are
     /// dropped: their iterators have expired. Not persisted: after a restart the name of a
     /// stream deleted just before it is unknown.
-    deleted: HashMap<u64, (String, i64)>,
+    deleted: BTreeMap<u64, (String, i64)>,
 }
 
 /// A stream at run time.
@@ -393,7 +395,7 @@ impl Engine {
             timer: Arc::new(timer::Timer::default()),
             deliveries: Mutex::new(channels::Buffers::default()),
             delivery_task: Mutex::new(None),
-            queues: RwLock::new(HashMap::new()),
+            queues: RwLock::new(BTreeMap::new()),
             clock_listener: Mutex::new(None),
             _lock: lock,
             root,

@@ -4,11 +4,15 @@
 //! Files: `<root>/queues/<uid:016x>/` per queue (`docs/format.md`, "Queue state directory").
 //! At engine open every live catalog queue's store is opened; directories the catalog does
 //! not know (a crash between a store's creation and the catalog commit, or between a
-//! delete's commit and the removal) are removed. Before a queue serves its first operation
-//! after an open, its shards are reconciled with the shard logs ([`QueueRuntime::recover`]):
-//! a shard log that came back from a crash below the queue's cursor (a durability mode
-//! weaker than `Sync` lost its tail) is rewound in the queue, so the offsets it will reuse
-//! are delivered as the new records they will be; shards gone from the catalog are dropped.
+//! delete's commit and the removal) are removed. Then, still inside the open — before any
+//! append can reuse an offset — every queue's shards are reconciled with the shard logs
+//! ([`QueueRuntime::recover`]): a shard log that came back from a crash below the queue's
+//! cursor (a durability mode weaker than `Sync` lost its tail) is rewound in the queue, so
+//! the offsets it will reuse are delivered as the new records they will be; shards gone from
+//! the catalog are dropped. (Reconciling lazily, at the queue's first operation, was wrong:
+//! records put to the stream before it refilled the lost offsets, the log's high-watermark
+//! reached the queue's cursor again, and the queue took the new records for ones it had
+//! already settled — the engine simulation's seed 3 found it.)
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -147,11 +151,20 @@ impl EngineInner {
             vfs.sync_dir(&dir).map_err(|e| Error::io("directory fsync", &dir, e))?;
         }
         let now = self.queue_now();
-        let mut map = self.queues.write();
+        let mut opened = Vec::with_capacity(live.len());
         for q in live {
             let store = QueueStore::open(self.queue_dir(q.uid), self.queue_options(), q.uid, q.config, now)?;
-            map.insert(q.uid, QueueRuntime::new(q.uid, q.stream_uid, store, false));
+            opened.push(QueueRuntime::new(q.uid, q.stream_uid, store, false));
         }
+        // Reconcile with the shard logs now, before any append (module docs).
+        for rt in &opened {
+            let stream = self.streams.read().by_uid.get(&rt.stream_uid).cloned();
+            debug_assert!(stream.is_some(), "a live queue's stream is in the catalog");
+            if let Some(h) = stream {
+                rt.recover(self, &h)?;
+            }
+        }
+        self.queues.write().extend(opened.into_iter().map(|rt| (rt.uid, rt)));
         Ok(())
     }
 
