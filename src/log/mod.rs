@@ -216,7 +216,34 @@ pub struct SegmentInfo {
 /// safe to append and read from many threads.
 #[derive(Debug, Clone)]
 pub struct ShardLog {
-    inner: Arc<Inner>,
+    inner: Arc<Handle>,
+}
+
+/// What the clones of one [`ShardLog`] share: the log, closed when the last of them is
+/// dropped, in the dropping thread.
+///
+/// The log's own threads (the sealer, the interval flusher) hold it only for a moment while
+/// they work on it; if the last user handle went with the log itself, such a moment would
+/// make that thread the one to close it, and dropping the last handle would return before
+/// the log was synced, marked clean and its directory lock released (reopening it at once
+/// would fail with `Error::Locked`).
+#[derive(Debug)]
+struct Handle(Arc<Inner>);
+
+impl std::ops::Deref for Handle {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        #[cfg(feature = "testing")]
+        hooks::reached(hooks::HookPoint::LastHandleDropped);
+        let _ = self.0.close();
+    }
 }
 
 pub(crate) struct Inner {
@@ -332,7 +359,7 @@ impl ShardLog {
             let weak: Weak<dyn SyncTarget> = Arc::downgrade(&(Arc::clone(&inner) as Arc<dyn SyncTarget>));
             inner.sync_group.register_interval(weak, period);
         }
-        Ok(ShardLog { inner })
+        Ok(ShardLog { inner: Arc::new(Handle(inner)) })
     }
 
     /// The log's directory.
@@ -471,8 +498,8 @@ impl ShardLog {
 
     /// Close cleanly: complete pending seals, fdatasync, write the active segment's index
     /// files and the clean marker, so the next open skips recovery, and release the
-    /// directory lock. Later appends fail. Dropping the last handle closes too, ignoring
-    /// errors.
+    /// directory lock. Later appends fail. Dropping the last handle closes too, in the
+    /// dropping thread, ignoring errors.
     pub fn close(&self) -> Result<()> {
         self.inner.close()
     }
