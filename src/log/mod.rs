@@ -24,7 +24,8 @@
 //! 1. Offsets start at 0 (or at the trim horizon), are dense and never reused; the next
 //!    offset is always derived from the newest segment, never from a count of survivors.
 //! 2. Readers never see a record at or above the committed high-watermark, and every batch
-//!    they are handed records from is CRC-checked on that read.
+//!    they are handed records from is CRC-checked on that read — or, in a loaded sealed
+//!    segment, on an earlier read through the same mapping (`segment::verified`).
 //! 3. An append is acknowledged only once it is visible (the high-watermark covers it).
 //!    Under `Durability::Sync` it is acknowledged only after its bytes were fdatasync'd —
 //!    including, after a roll, the sealed segment holding them — and the high-watermark only
@@ -399,8 +400,9 @@ impl ShardLog {
     /// Read up to `max_records` records starting at offset `from` (clamped up to the trim
     /// horizon, as trimmed data is skipped), stopping once `max_bytes` of keys and data were
     /// returned (at least one record is returned if any is available). Every batch read is
-    /// CRC-checked; damage is `Error::Corrupt` naming the file and byte offset. Keys and
-    /// data are zero-copy slices of the segment's mapping.
+    /// CRC-checked (a sealed segment's batches once per mapping: a loaded sealed segment
+    /// remembers the index intervals it checked whole); damage is `Error::Corrupt` naming
+    /// the file and byte offset. Keys and data are zero-copy slices of the segment's mapping.
     pub fn read(&self, from: u64, max_records: usize, max_bytes: usize) -> Result<ReadResult> {
         self.inner.read(from, max_records, max_bytes)
     }
