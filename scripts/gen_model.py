@@ -3,12 +3,12 @@
 
 Input: the model that ships in botocore (PyPI), `botocore/data/kinesis/2013-12-02/service-2.json`,
 vendored as `server/model/kinesis-2013-12-02.service-2.json` (botocore BOTOCORE_VERSION, sha256
-MODEL_SHA256 below). Output: `server/src/protocol/model_gen.rs`, one static per shape reachable
+MODEL_SHA256 below). Output: `server/src/protocol/model/tables.rs`, one static per shape reachable
 from an operation's input and the table of every operation (see `server/src/protocol/model.rs`
 for the types).
 
-    python3 scripts/gen_model.py            # regenerate model_gen.rs from the vendored model
-    python3 scripts/gen_model.py --check    # exit 1 if model_gen.rs is not what it would write
+    python3 scripts/gen_model.py            # regenerate model/tables.rs from the vendored model
+    python3 scripts/gen_model.py --check    # exit 1 if model/tables.rs is not what it would write
     python3 scripts/gen_model.py --fetch    # download botocore BOTOCORE_VERSION with pip and
                                             # check that the vendored model is its model
 
@@ -39,7 +39,7 @@ MODEL_SHA256 = "a6e520a0638d45d21247f68e3a65f9b9a1b4c4ba13cb03b5f587814eb5f7e864
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 VENDORED = ROOT / "server" / "model" / "kinesis-2013-12-02.service-2.json"
-OUTPUT = ROOT / "server" / "src" / "protocol" / "model_gen.rs"
+OUTPUT = ROOT / "server" / "src" / "protocol" / "model" / "tables.rs"
 
 # Member order of the operations whose validation messages kinesalite's tests recorded against
 # AWS (test/*.js of mhart/kinesalite), as issue #13 lists them.
@@ -261,11 +261,11 @@ class Generator:
             "// (vendored as server/model/kinesis-2013-12-02.service-2.json),",
             f"// sha256 {model_sha256}.",
             "",
-            "//! The Kinesis model's input shapes and operations (generated; see `model` for the types).",
+            "//! The Kinesis model's input shapes and operations (generated; the types are the parent module's).",
             "",
             "#![allow(clippy::all)]",
             "",
-            "use super::model::*;",
+            "use super::*;",
             "",
             "/// The botocore release the tables were generated from.",
             f'pub const BOTOCORE_VERSION: &str = "{BOTOCORE_VERSION}";',

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Check that no two modules of the library import each other in a loop.
+"""Check that no two modules of a crate import each other in a loop.
 
-Builds the module graph of `src/` (one node per module file: `log/segment/active`,
+For each crate of the workspace (the library `src/`, the server `server/src/`, the CLI
+`cli/src/`), builds the module graph (one node per module file: `log/segment/active`,
 `engine/data`, ...): module A depends on module B when A's source names a path into B
 (`crate::log::segment::Scan`, `super::format::encode_header`, `use child::Item`, ...).
 Names the crate root re-exports (`crate::Error`) count as a dependency on the module they
@@ -10,26 +11,34 @@ types, `super::Inner`) is inside that module's scope, not a dependency on it: th
 this looks for are between modules that do not contain each other.
 
 Prints every cycle (strongly connected component with more than one module) and exits 1 if
-there is one. Usage: scripts/module_cycles.py [--graph]   (--graph also prints every edge)
+there is one. Usage: scripts/module_cycles.py [--graph] [CRATE_SRC_DIR ...]
+(--graph also prints every edge; the directories default to the workspace's three crates)
+
+Before the crates, a canary: a planted two-module loop (`a` naming `crate::b`, `b` naming
+`super::a`) in a temporary crate must be reported, or the check itself is broken (exit 2).
 """
 
 import os
 import re
 import sys
+import tempfile
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src")
+WORKSPACE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+CRATES = ["src", os.path.join("server", "src"), os.path.join("cli", "src")]
+# The crate root file: a library's `lib.rs`, or a binary's `main.rs`.
+ROOT_FILES = ["lib", "main"]
 
 
-def module_files():
-    """Map module path (tuple of names) -> file, for every .rs file under src/."""
+def module_files(root):
+    """Map module path (tuple of names) -> file, for every .rs file under `root`."""
     out = {}
-    for dirpath, _, files in os.walk(ROOT):
+    for dirpath, _, files in os.walk(root):
         for f in files:
             if not f.endswith(".rs"):
                 continue
-            rel = os.path.relpath(os.path.join(dirpath, f), ROOT)
+            rel = os.path.relpath(os.path.join(dirpath, f), root)
             parts = rel[:-3].split(os.sep)
-            if parts == ["lib"]:
+            if len(parts) == 1 and parts[0] in ROOT_FILES:
                 parts = []
             elif parts[-1] == "mod":
                 parts = parts[:-1]
@@ -158,23 +167,50 @@ def name(m):
     return "::".join(m) or "crate"
 
 
-def main():
-    mods = module_files()
+def check(crate, show_graph):
+    """Print the crate's cycles (and its edges with --graph); true if it has none."""
+    mods = module_files(os.path.join(WORKSPACE, crate))
     graph = edges(mods)
-    if "--graph" in sys.argv:
+    if show_graph:
         for m in sorted(graph):
             for t in sorted(graph[m]):
-                print(f"{name(m)} -> {name(t)}")
+                print(f"{crate}: {name(m)} -> {name(t)}")
     cycles = [c for c in sccs(graph) if len(c) > 1]
     for c in cycles:
         members = set(c)
-        print("cycle: " + ", ".join(sorted(name(m) for m in c)))
+        print(f"{crate}: cycle: " + ", ".join(sorted(name(m) for m in c)))
         for m in sorted(c):
             for t in sorted(graph[m] & members):
                 print(f"  {name(m)} -> {name(t)}")
-    if cycles:
+    if not cycles:
+        print(f"{crate}: {len(mods) - 1} modules, {sum(len(v) for v in graph.values())} dependencies, no cycles")
+    return not cycles
+
+
+def canary_caught():
+    """Whether a planted loop between two modules is found (see the module docs)."""
+    with tempfile.TemporaryDirectory() as root:
+        files = {
+            "lib.rs": "mod a;\nmod b;\n",
+            "a.rs": "use crate::b::B;\npub struct A(B);\n",
+            "b.rs": "pub struct B;\nimpl B { fn f(_: super::a::A) {} }\n",
+        }
+        for name, text in files.items():
+            with open(os.path.join(root, name), "w") as f:
+                f.write(text)
+        mods = module_files(root)
+        return any(len(c) > 1 for c in sccs(edges(mods)))
+
+
+def main():
+    if not canary_caught():
+        print("canary: a planted loop between two modules was not found; the check is broken")
+        sys.exit(2)
+    print("canary: a planted loop between two modules is found")
+    crates = [a for a in sys.argv[1:] if not a.startswith("--")] or CRATES
+    results = [check(c, "--graph" in sys.argv) for c in crates]
+    if not all(results):
         sys.exit(1)
-    print(f"{len(mods) - 1} modules, {sum(len(v) for v in graph.values())} dependencies, no cycles")
 
 
 if __name__ == "__main__":

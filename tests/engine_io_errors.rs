@@ -1060,9 +1060,10 @@ fn no_put_lands_in_a_parent_a_failed_split_may_have_closed() {
     let e = Engine::open(ROOT, engine_config(fault.shared(), &clock, Durability::Sync)).unwrap();
     e.create_stream(create_input("s", 1)).unwrap();
     put_one(&e, "s", "before").unwrap();
-    // The split flushes the parent, writes MANIFEST.tmp, renames it, fsyncs the directory:
-    // that fsync fails.
-    fault.set_plan(FaultPlan::once(OpKind::SyncDir, 1, FaultError::Other));
+    // The split flushes the parent and closes its log cleanly (the CLEAN marker's rename is
+    // followed by the first directory fsync), then writes MANIFEST.tmp, renames it, fsyncs
+    // the directory: that second directory fsync fails.
+    fault.set_plan(FaultPlan::once(OpKind::SyncDir, 2, FaultError::Other));
     let split = e.split_shard(SplitShardInput {
         stream: StreamRef::name("s"),
         shard_to_split: names::shard_id_name(0),

@@ -202,3 +202,34 @@ fn bench_usage_errors() {
     let o = shardlog(&["bench", "--step-seconds", "0"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// `--hostile`: every phase against a real `shardlog serve`, in JSON; the normal producers
+/// are served in each phase and no hostile client gets a large response.
+#[test]
+#[cfg(target_os = "linux")]
+fn a_short_hostile_run_reports_every_phase() {
+    let o = shardlog(&["bench", "--hostile", "400ms", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    let phases = v["hostile"].as_array().unwrap();
+    let names: Vec<&str> = phases.iter().map(|p| p["phase"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "baseline",
+            "idle",
+            "slow-heads",
+            "unfinished-bodies",
+            "stalled-subscribers",
+            "split-merge",
+            "error-amplifiers",
+            "all"
+        ]
+    );
+    for p in phases {
+        assert!(f(&p["calls"]) > 0.0, "{p}");
+        assert!(f(&p["server_peak_rss_mib"]) > 0.0, "{p}");
+        assert!(f(&p["largest_hostile_response_bytes"]) < 64.0 * 1024.0, "{p}");
+    }
+    assert_eq!(f(&phases[0]["p99_vs_baseline"]), 1.0);
+}

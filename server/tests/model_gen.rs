@@ -1,4 +1,4 @@
-//! The generated constraint tables (`server/src/protocol/model_gen.rs`) against their source,
+//! The generated constraint tables (`server/src/protocol/model/tables.rs`) against their source,
 //! the Kinesis service model of botocore 1.44.18 vendored in `server/model/`:
 //!
 //! - the generator, re-run with `--check`, would write exactly the checked-in file (catches
@@ -14,8 +14,8 @@ mod model_support;
 use std::process::Command;
 
 use model_support::{root, vendored_model, Value, RECORDED};
+use shardlog_server::protocol::model::tables::{self as model_gen, OPERATIONS};
 use shardlog_server::protocol::model::{self, Shape};
-use shardlog_server::protocol::model_gen::{self, OPERATIONS};
 
 #[test]
 fn the_generator_would_write_the_checked_in_tables() {

@@ -62,6 +62,15 @@ impl ManifestStore {
 
     /// Make `catalog` the durable state. On error the store refuses further commits.
     pub fn commit(&mut self, catalog: &Catalog) -> Result<()> {
+        self.commit_or_retry(catalog, &|| false)
+    }
+
+    /// [`ManifestStore::commit`], where a step that could not *open* a file or the directory
+    /// for lack of descriptors (`EMFILE`/`ENFILE`) calls `free` (which closes what it can)
+    /// and, if it freed anything, is tried once more. Nothing was written or synced by the
+    /// failed step, so this never retries an fsync.
+    pub fn commit_or_retry(&mut self, catalog: &Catalog, free: &dyn Fn() -> bool) -> Result<()> {
+        let retry = |e: &std::io::Error| crate::io::is_out_of_descriptors(e) && free();
         if let Some(cause) = &self.poisoned {
             return Err(Error::Poisoned { path: self.dir.clone(), cause: cause.clone() });
         }
@@ -69,9 +78,11 @@ impl ManifestStore {
         let bytes = codec::encode(catalog, next);
         let tmp = self.dir.join(format!("{MANIFEST_FILE}.tmp"));
         let target = self.dir.join(MANIFEST_FILE);
-        let staged = self
-            .vfs
-            .create(&tmp)
+        let created = match self.vfs.create(&tmp) {
+            Err(e) if retry(&e) => self.vfs.create(&tmp),
+            r => r,
+        };
+        let staged = created
             .map_err(|e| Error::io("create", &tmp, e))
             .and_then(|f| {
                 f.write_all_at(&bytes, 0).map_err(|e| Error::io("write", &tmp, e))?;
@@ -86,7 +97,13 @@ impl ManifestStore {
         // Planted bug (reliability R9): without this directory fsync the rename may not be
         // durable when the caller goes on to delete what the old manifest referred to.
         #[cfg(not(feature = "canary-rename-without-dir-fsync"))]
-        if let Err(e) = self.vfs.sync_dir(&self.dir) {
+        let synced = match self.vfs.sync_dir(&self.dir) {
+            // The directory could not be opened: its fsync never ran.
+            Err(e) if retry(&e) => self.vfs.sync_dir(&self.dir),
+            r => r,
+        };
+        #[cfg(not(feature = "canary-rename-without-dir-fsync"))]
+        if let Err(e) = synced {
             self.poisoned = Some(format!("directory fsync after a manifest rename failed: {e}"));
             return Err(Error::io("directory fsync", &self.dir, e));
         }

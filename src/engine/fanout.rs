@@ -391,6 +391,7 @@ impl Engine {
             cancel,
             state: SubState::Live,
             bucket: crate::engine::limits::Bucket::default(),
+            max_event_bytes: None,
         })
     }
 }
@@ -433,6 +434,8 @@ pub struct Subscription {
     state: SubState,
     /// Push throughput budget (2 MiB/s per consumer per shard under Kinesis limits).
     bucket: crate::engine::limits::Bucket,
+    /// This subscription's own cap on an event's record bytes, below the engine's.
+    max_event_bytes: Option<usize>,
 }
 
 /// One non-blocking step.
@@ -447,6 +450,14 @@ impl Subscription {
     /// The next read position (offset) in the shard.
     pub fn position(&self) -> u64 {
         self.position
+    }
+
+    /// Cap the bytes of keys and data in each of this subscription's events below the
+    /// engine's `FanoutConfig::max_event_bytes` (an event still carries at least one record
+    /// when one is available). A server uses it to bound what a subscriber that stops
+    /// reading holds in memory: one event is read from the shard at a time.
+    pub fn limit_event_bytes(&mut self, max_bytes: usize) {
+        self.max_event_bytes = Some(max_bytes);
     }
 
     fn finish(&mut self, e: Option<Error>) -> Step {
@@ -491,10 +502,10 @@ impl Subscription {
         // Under a push limit an event carries at most the budget available, and none is sent
         // until a fifth of a second's budget has accrued.
         let rate = inner.limits_for(&h).consumer_shard_bytes_per_sec;
-        let mut max_bytes = cfg.max_event_bytes;
+        let mut max_bytes = self.max_event_bytes.map_or(cfg.max_event_bytes, |m| m.min(cfg.max_event_bytes));
         if let Some(rate) = rate.filter(|_| self.position < hw) {
             let available = self.bucket.available(rate, rate, now);
-            let minimum = (rate / 5.0).min(cfg.max_event_bytes as f64);
+            let minimum = (rate / 5.0).min(max_bytes as f64);
             if available < minimum {
                 drop(topo);
                 return Step::Wait(self.bucket.wait_ms(rate, minimum).max(1));

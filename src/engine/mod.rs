@@ -25,6 +25,7 @@ mod data;
 pub mod encryption;
 pub mod extent;
 pub mod fanout;
+pub mod files;
 pub mod limits;
 pub mod lineage;
 mod listing;
@@ -97,6 +98,11 @@ pub struct EngineConfig {
     pub shard_limit: Option<u32>,
     /// Sealed segments kept loaded (memory-mapped) across all shards.
     pub max_loaded_segments: usize,
+    /// File descriptors the engine may hold (like RocksDB's `max_open_files`): shard logs
+    /// beyond the budget are closed when idle and reopened on demand, and a reserve is kept
+    /// for manifest commits (see [`files`]). Default: half the process's soft
+    /// `RLIMIT_NOFILE` ([`files::default_max_open_files`]); at least [`files::MIN_OPEN_FILES`].
+    pub max_open_files: usize,
     /// How often the background retention pass runs (`None`: only `enforce_retention`).
     pub retention_check_interval: Option<Duration>,
     /// Push-subscription tunables.
@@ -134,6 +140,7 @@ impl Default for EngineConfig {
             status_delays: None,
             shard_limit: None,
             max_loaded_segments: 1024,
+            max_open_files: files::default_max_open_files(),
             retention_check_interval: Some(Duration::from_secs(60)),
             fanout: fanout::FanoutConfig::default(),
             limits: crate::engine::limits::Limits::off(),
@@ -172,6 +179,8 @@ pub(crate) struct EngineInner {
     config: EngineConfig,
     token_key: TokenKey,
     sync_group: Arc<SyncGroup>,
+    /// The descriptor budget: which shard logs are open.
+    pub(crate) files: files::OpenLogs,
     cache: Arc<SegmentCache>,
     catalog: Mutex<CatalogState>,
     streams: RwLock<Streams>,
@@ -240,17 +249,70 @@ pub(crate) struct Topology {
     pub(crate) slots: Vec<Arc<ShardSlot>>,
 }
 
-/// A shard's log, opened on first use.
+/// A shard's log, opened on first use and closed again when idle (`files`).
 pub(crate) struct ShardSlot {
     pub(crate) index: u32,
     dir: PathBuf,
     log: Mutex<Option<ShardLog>>,
+    /// When the log was last used (`files::OpenLogs`' clock).
+    pub(crate) last_used: std::sync::atomic::AtomicU64,
     /// Throughput-limit buckets (run-time state).
     pub(crate) buckets: Mutex<crate::engine::limits::ShardBuckets>,
     /// Shard-level data-plane counters (the enhanced-monitoring metrics; run-time state).
     pub(crate) counters: metrics::Counters,
     /// The hot-shard detector of on-demand scaling (run-time state).
     pub(crate) hot: parking_lot::Mutex<capacity::HotShard>,
+}
+
+impl ShardSlot {
+    /// Whether the engine holds this shard's log open.
+    pub(crate) fn has_log(&self) -> bool {
+        self.log.try_lock().is_none_or(|l| l.is_some())
+    }
+
+    /// Close the log if only this slot holds it (no reader, subscription or append has a
+    /// handle) and nobody is using the slot right now; true if it was let go. A close whose
+    /// fdatasync failed leaves the now poisoned log in the slot, so the shard's next caller
+    /// gets the error (an fsync is never retried and assumed good).
+    pub(crate) fn release_if_idle(&self) -> bool {
+        let Some(mut guard) = self.log.try_lock() else { return false };
+        match guard.take() {
+            Some(log) if !log.is_shared() => match log.close() {
+                Ok(()) => true,
+                // A failed fdatasync poisoned the log: it stays, so the shard's next caller
+                // gets the error. Anything else (a clean marker or index file that could not
+                // be written, descriptors short) only costs the next open a scan of the tail.
+                Err(_) if log.poisoned().is_some() => {
+                    *guard = Some(log);
+                    false
+                }
+                Err(_) => true,
+            },
+            other => {
+                *guard = other;
+                false
+            }
+        }
+    }
+
+    /// Close the log of a shard a reshard is closing, before the transition commits, unless
+    /// a reader holds it (the budget closes it once idle). Errors reach the reshard's caller
+    /// before anything is committed; a poisoned log stays in the slot, any other is let go
+    /// (reopened, with a scan of its tail, on next use).
+    pub(crate) fn close_for_reshard(&self) -> Result<()> {
+        let mut guard = self.log.lock();
+        match guard.take() {
+            Some(log) if !log.is_shared() => log.close().inspect_err(|_| {
+                if log.poisoned().is_some() {
+                    *guard = Some(log.clone());
+                }
+            }),
+            other => {
+                *guard = other;
+                Ok(())
+            }
+        }
+    }
 }
 
 impl Topology {
@@ -264,6 +326,7 @@ impl Topology {
                         index: s.index,
                         dir: dir.join(names::shard_id_name(s.index)),
                         log: Mutex::new(None),
+                        last_used: std::sync::atomic::AtomicU64::new(0),
                         buckets: Mutex::new(crate::engine::limits::ShardBuckets::default()),
                         counters: metrics::Counters::default(),
                         hot: parking_lot::Mutex::new(capacity::HotShard::default()),
@@ -320,6 +383,7 @@ impl Engine {
             token_key: TokenKey::from_bytes(catalog.token_key),
             sync_group: SyncGroup::new(),
             cache: SegmentCache::new(config.max_loaded_segments),
+            files: files::OpenLogs::new(config.max_open_files),
             catalog: Mutex::new(CatalogState { catalog, store }),
             streams: RwLock::new(Streams::default()),
             retention_task: Mutex::new(None),
@@ -477,20 +541,29 @@ impl EngineInner {
         }
     }
 
-    /// The shard log of `slot`, opening it on first use.
-    pub(crate) fn log(&self, slot: &ShardSlot) -> Result<ShardLog> {
+    /// The shard log of `slot`, opening it on first use (after closing idle logs if the
+    /// descriptor budget is full; see [`files`]).
+    pub(crate) fn log(&self, slot: &Arc<ShardSlot>) -> Result<ShardLog> {
         let mut guard = slot.log.lock();
         if let Some(log) = guard.as_ref() {
+            self.files.touch(slot);
             return Ok(log.clone());
         }
-        let log = ShardLog::open(&slot.dir, self.log_options())?;
+        self.files.make_room(slot);
+        let log = match ShardLog::open(&slot.dir, self.log_options()) {
+            Err(Error::Io { source, .. }) if files::is_out_of_descriptors(&source) && self.files.release_idle() > 0 => {
+                ShardLog::open(&slot.dir, self.log_options())?
+            }
+            r => r?,
+        };
         *guard = Some(log.clone());
+        self.files.opened(slot);
         Ok(log)
     }
 
     /// The shard log of `slot` if the shard has ever been written (its directory exists),
     /// without creating anything: read-only requests on a never-written shard see it empty.
-    pub(crate) fn existing_log(&self, slot: &ShardSlot) -> Result<Option<ShardLog>> {
+    pub(crate) fn existing_log(&self, slot: &Arc<ShardSlot>) -> Result<Option<ShardLog>> {
         if slot.log.lock().is_none() && !self.config.vfs.exists(&slot.dir) {
             return Ok(None);
         }
@@ -622,7 +695,11 @@ impl EngineInner {
     /// Commit a whole new catalog; a failure that leaves the durable topology unknown makes
     /// the engine refuse writes until it is reopened.
     pub(crate) fn commit_catalog(&self, cat: &mut CatalogGuard<'_>, next: &crate::catalog::Catalog) -> Result<()> {
-        let r = cat.store.commit(next);
+        // Out of descriptors (the process, not the engine: its own use stays below the
+        // budget): close every idle shard log and try once more. The store fails such a
+        // commit before anything was written or, at the directory fsync, before the fsync
+        // ran, so trying again is not retrying an fsync.
+        let r = cat.store.commit_or_retry(next, &|| self.files.release_idle() > 0);
         if r.is_err() && cat.store.is_poisoned() {
             self.metadata_poisoned.store(true, std::sync::atomic::Ordering::Release);
         }

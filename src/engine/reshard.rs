@@ -119,7 +119,14 @@ impl Reshard<'_> {
             Some(slot) => {
                 let log = self.inner.log(slot)?;
                 log.flush()?;
-                log.high_watermark()
+                let end = log.high_watermark();
+                drop(log);
+                // The shard takes no appends once the transition commits (puts are held off
+                // by the topology lock meanwhile): its log is closed cleanly now, so its
+                // descriptors come back at once. If the commit then fails, the shard stays
+                // open and its log is reopened on its next use (without recovery).
+                slot.close_for_reshard()?;
+                end
             }
             // A shard created and closed within this same transition holds no records.
             None => 0,

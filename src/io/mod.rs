@@ -330,3 +330,19 @@ impl Vfs for RealVfs {
         }
     }
 }
+
+/// True for "too many open files" (`EMFILE` for the process, `ENFILE` for the system): the
+/// call failed to *open* something, so nothing was written or synced by it, and it may be
+/// tried again once descriptors were freed.
+pub fn is_out_of_descriptors(e: &std::io::Error) -> bool {
+    #[cfg(unix)]
+    {
+        let errno = rustix::io::Errno::from_io_error(e);
+        errno == Some(rustix::io::Errno::MFILE) || errno == Some(rustix::io::Errno::NFILE)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = e;
+        false
+    }
+}

@@ -505,6 +505,13 @@ impl ShardLog {
     pub fn close(&self) -> Result<()> {
         self.inner.close()
     }
+
+    /// Whether another handle to this log exists (a clone held by a reader or a
+    /// subscription; the log's own flusher and sealer do not count): an owner that wants to
+    /// close the log to free its descriptor waits until it is the only holder.
+    pub fn is_shared(&self) -> bool {
+        Arc::strong_count(&self.inner) > 1
+    }
 }
 
 /// How a log loads sealed segments: data already written is read whatever the append limit

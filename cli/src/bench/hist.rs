@@ -66,6 +66,11 @@ impl Histogram {
         self.sum += other.sum;
     }
 
+    /// How many values were recorded.
+    pub(crate) fn count(&self) -> u64 {
+        self.total
+    }
+
     /// The largest value recorded.
     pub(crate) fn max(&self) -> u64 {
         self.max

@@ -15,7 +15,8 @@
 //!   `MillisBehindLatest` over time.
 //!
 //! `--soak DURATION` ([`soak`]) runs instead a mixed load with resharding and retention, and
-//! verifies every record at the end.
+//! verifies every record at the end. `--hostile DURATION` ([`hostile`]) runs normal
+//! producers against a `shardlog serve` child beside hostile and careless clients.
 //!
 //! Output: live progress on stderr (terminal only), then a table, or one JSON object with
 //! `--json`; `--svg PATH` draws the scale part ([`chart`]). Given only the baseline
@@ -26,6 +27,7 @@ mod baseline;
 mod chart;
 mod consumers;
 mod hist;
+mod hostile;
 pub(crate) mod progress;
 mod report;
 mod scale;
@@ -197,6 +199,13 @@ pub(crate) struct BenchArgs {
     /// Soak: seed of the random choices [default: from the clock; printed].
     #[arg(long, help_heading = "Soak")]
     soak_seed: Option<u64>,
+
+    /// Run the hostile-client benchmark instead: normal producers against a `shardlog
+    /// serve` child beside idle connections, slow request heads, unfinished bodies, error
+    /// amplifiers, stalled subscribers and split/merge churn, each kind for DURATION, then
+    /// all together; reports the producers' p99 per phase and the server's peak memory.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION", help_heading = "Hostile")]
+    hostile: Option<Duration>,
 }
 
 /// Seconds as a decimal number (> 0).
@@ -383,6 +392,9 @@ pub(crate) fn run(args: &BenchArgs) -> Result<ExitCode, Failure> {
     let _ = elapsed_ns();
     if let Some(duration) = args.soak {
         return soak::run(args, duration);
+    }
+    if let Some(duration) = args.hostile {
+        return hostile::run(args, duration);
     }
     let parts = args.parts();
     let base = args.baseline_params();

@@ -73,6 +73,24 @@ impl LambdaError {
         )
     }
 
+    /// 408 `RequestTimeoutException`: the body did not arrive within `--body-read-timeout-secs`.
+    pub fn request_timeout() -> LambdaError {
+        LambdaError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "RequestTimeoutException",
+            "Your socket connection to the server was not read from or written to within the timeout period.",
+        )
+    }
+
+    /// 503 `ServiceUnavailable`: bodies being read hold the server's memory budget for them.
+    pub fn service_unavailable() -> LambdaError {
+        LambdaError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailable",
+            "The server is busy reading other requests; retry later.",
+        )
+    }
+
     /// `UnknownOperationException` (404): no Lambda operation has this method and path.
     pub fn unknown_operation(method: &str, path: &str) -> LambdaError {
         LambdaError::new(

@@ -249,8 +249,8 @@ impl Lambda {
             Err(e) => return LambdaResponse::error("-", e),
         };
         let name = op.name();
-        if let Err(e) = auth::check("lambda", method.as_str(), path, query, host, headers, body, self.verifier.as_ref())
-        {
+        let request = auth::Request { service: "lambda", method: method.as_str(), path, query, host, headers, body };
+        if let Err(e) = auth::check(&request, self.verifier.as_ref()) {
             return LambdaResponse::error(name, LambdaError::auth(e.code, e.message));
         }
         let result = match &op {

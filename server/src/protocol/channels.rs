@@ -9,9 +9,9 @@
 use shardlog::engine::types::*;
 use shardlog::Engine;
 
+use super::convert::{api, enumeration, opt_push, required, s, structures, unsigned, Members};
 use super::errors::ApiError;
-use super::ops::{api, enumeration, opt_push, required, s, unsigned, Members};
-use super::wire::{In, Out};
+use super::wire::Out;
 
 const RECORD_FORMATS: &[(&str, RecordFormat)] = &[
     ("GSR_JSON", RecordFormat::GsrJson),
@@ -29,16 +29,6 @@ const STORAGE_CLASSES: &[(&str, StorageClass)] = &[
     ("GLACIER_IR", StorageClass::GlacierIr),
 ];
 const CHANNEL_ENCRYPTION_TYPES: &[(&str, ())] = &[("KMS", ())];
-
-/// The elements of a list of structures (nulls skipped), each with its 1-based position.
-fn structures(m: &Members, items: Vec<In>) -> Result<Vec<(usize, Members)>, ApiError> {
-    items
-        .into_iter()
-        .enumerate()
-        .filter(|(_, v)| *v != In::Null)
-        .map(|(i, v)| Ok((i + 1, Members::structure(m.codec, v)?)))
-        .collect()
-}
 
 fn dead_letter(path: &str, mut d: Members) -> Result<DeadLetterQueueS3Configuration, ApiError> {
     Ok(DeadLetterQueueS3Configuration {

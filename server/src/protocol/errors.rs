@@ -132,6 +132,31 @@ impl ApiError {
         ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "RequestEntityTooLarge", None, Form::NoBody)
     }
 
+    /// 408 `RequestTimeoutException`: the request body did not arrive within the body-read
+    /// timeout (S3's wording; Kinesis documents no error for it). SDKs retry 408.
+    pub fn request_timeout() -> ApiError {
+        ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "RequestTimeoutException",
+            Some(
+                "Your socket connection to the server was not read from or written to within the timeout period."
+                    .into(),
+            ),
+            Form::Envelope,
+        )
+    }
+
+    /// 503 `ServiceUnavailable`: request bodies being read already hold the server's memory
+    /// budget for them. SDKs retry 503 with backoff.
+    pub fn service_unavailable() -> ApiError {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailable",
+            Some("The server is busy reading other requests; retry later.".into()),
+            Form::Envelope,
+        )
+    }
+
     /// `InternalFailure` (HTTP 500, no message).
     pub fn internal() -> ApiError {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalFailure", None, Form::Envelope)

@@ -20,14 +20,13 @@
 //! 'records.2.member.partitionKey' failed to satisfy constraint: Member must not be null`),
 //! all of them in one `ValidationException`; this layer passes the keys through as sent.
 
-use std::collections::BTreeMap;
-
-use bytes::Bytes;
 use shardlog::engine::types::*;
 use shardlog::kinesis::messages;
 use shardlog::Engine;
 
-use super::deser::{self, to_blob, to_bool, to_int, to_list, to_map, to_string, to_structure, to_timestamp};
+use super::convert::{
+    api, enumeration, metrics_list, opt_push, required, s, tag_list, unsigned, Members, DISTRIBUTIONS, STREAM_MODES,
+};
 use super::errors::ApiError;
 use super::model;
 use super::validate;
@@ -240,142 +239,6 @@ impl Op {
     }
 }
 
-// ---------------------------------------------------------------------------------------
-// Reading members of a validated request.
-
-/// The members of a structure, read once each.
-pub struct Members {
-    pub(crate) codec: Codec,
-    map: Vec<(String, In)>,
-}
-
-impl Members {
-    /// The members of a request body (which must be a structure).
-    pub fn new(codec: Codec, body: In) -> Result<Members, ApiError> {
-        deser::body_members(&body)?;
-        Ok(Members { codec, map: to_structure(codec, body)? })
-    }
-
-    /// Take a member (`None` when absent or null; the last one when repeated).
-    pub(crate) fn take(&mut self, name: &str) -> Option<In> {
-        let i = self.map.iter().rposition(|(k, _)| k == name)?;
-        match self.map.swap_remove(i).1 {
-            In::Null => None,
-            v => Some(v),
-        }
-    }
-
-    pub(crate) fn string(&mut self, name: &str) -> Result<Option<String>, ApiError> {
-        let codec = self.codec;
-        self.take(name).map(|v| to_string(codec, v)).transpose()
-    }
-
-    pub(crate) fn int(&mut self, name: &str) -> Result<Option<i64>, ApiError> {
-        let codec = self.codec;
-        self.take(name).map(|v| to_int(codec, v)).transpose()
-    }
-
-    pub(crate) fn boolean(&mut self, name: &str) -> Result<Option<bool>, ApiError> {
-        let codec = self.codec;
-        self.take(name).map(|v| to_bool(codec, v)).transpose()
-    }
-
-    pub(crate) fn blob(&mut self, name: &str) -> Result<Option<Bytes>, ApiError> {
-        let codec = self.codec;
-        self.take(name).map(|v| to_blob(codec, v)).transpose()
-    }
-
-    pub(crate) fn timestamp(&mut self, name: &str) -> Result<Option<Timestamp>, ApiError> {
-        let codec = self.codec;
-        self.take(name).map(|v| to_timestamp(codec, v)).transpose()
-    }
-
-    pub(crate) fn list(&mut self, name: &str) -> Result<Option<Vec<In>>, ApiError> {
-        let codec = self.codec;
-        self.take(name).map(|v| to_list(codec, v)).transpose()
-    }
-
-    pub(crate) fn string_list(&mut self, name: &str) -> Result<Option<Vec<String>>, ApiError> {
-        let codec = self.codec;
-        self.list(name)?
-            .map(|items| items.into_iter().filter(|v| *v != In::Null).map(|v| to_string(codec, v)).collect())
-            .transpose()
-    }
-
-    pub(crate) fn string_map(&mut self, name: &str) -> Result<Option<BTreeMap<String, String>>, ApiError> {
-        let codec = self.codec;
-        let Some(m) = self.take(name).map(|v| to_map(codec, v)).transpose()? else { return Ok(None) };
-        let mut out = BTreeMap::new();
-        for (k, v) in m {
-            if v != In::Null {
-                out.insert(k, to_string(codec, v)?);
-            }
-        }
-        Ok(Some(out))
-    }
-
-    /// The members of a nested structure value (a list element).
-    pub(crate) fn structure(codec: Codec, v: In) -> Result<Members, ApiError> {
-        Ok(Members { codec, map: to_structure(codec, v)? })
-    }
-
-    pub(crate) fn sub(&mut self, name: &str) -> Result<Option<Members>, ApiError> {
-        let codec = self.codec;
-        Ok(self.take(name).map(|v| to_structure(codec, v)).transpose()?.map(|map| Members { codec, map }))
-    }
-
-    pub(crate) fn stream_ref(&mut self) -> Result<StreamRef, ApiError> {
-        let stream_arn = self.string("StreamARN")?;
-        let stream_name = self.string("StreamName")?;
-        let stream_id = self.string("StreamId")?;
-        Ok(StreamRef { stream_name, stream_arn, stream_id })
-    }
-}
-
-/// A required member. The model validator has already refused requests without it; this is
-/// the same answer should it ever be reached.
-pub(crate) fn required<T>(member: &str, v: Option<T>) -> Result<T, ApiError> {
-    v.ok_or_else(|| {
-        ApiError::validation(format!(
-            "1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null"
-        ))
-    })
-}
-
-/// An integer member for an engine input of type `u32`. The model's minimum (checked by the
-/// validator) is at least 0 for every member read this way.
-pub(crate) fn unsigned(member: &str, v: Option<i64>) -> Result<Option<u32>, ApiError> {
-    v.map(|n| {
-        u32::try_from(n).map_err(|_| {
-            ApiError::validation(format!(
-                "1 validation error detected: Value '{n}' at '{member}' failed to satisfy constraint: Member must \
-                 have value greater than or equal to 0"
-            ))
-        })
-    })
-    .transpose()
-}
-
-/// An enum member (the validator has checked the value is in the model's set).
-pub(crate) fn enumeration<T: Copy>(
-    member: &str,
-    v: Option<String>,
-    values: &[(&'static str, T)],
-) -> Result<Option<T>, ApiError> {
-    let Some(s) = v else { return Ok(None) };
-    match values.iter().find(|(name, _)| *name == s) {
-        Some((_, t)) => Ok(Some(*t)),
-        None => {
-            let names: Vec<&str> = values.iter().map(|(n, _)| *n).collect();
-            Err(ApiError::validation(format!(
-                "1 validation error detected: Value '{s}' at '{member}' failed to satisfy constraint: Member must \
-                 satisfy enum value set: [{}]",
-                names.join(", ")
-            )))
-        }
-    }
-}
-
 /// `ShardIteratorType` / `StartingPosition.Type`.
 const ITERATOR_TYPES: &[(&str, ShardIteratorType)] = &[
     ("AFTER_SEQUENCE_NUMBER", ShardIteratorType::AfterSequenceNumber),
@@ -384,9 +247,6 @@ const ITERATOR_TYPES: &[(&str, ShardIteratorType)] = &[
     ("AT_SEQUENCE_NUMBER", ShardIteratorType::AtSequenceNumber),
     ("TRIM_HORIZON", ShardIteratorType::TrimHorizon),
 ];
-
-pub(crate) const STREAM_MODES: &[(&str, StreamMode)] =
-    &[("PROVISIONED", StreamMode::Provisioned), ("ON_DEMAND", StreamMode::OnDemand)];
 
 const SHARD_FILTER_TYPES: &[(&str, ShardFilterType)] = &[
     ("AFTER_SHARD_ID", ShardFilterType::AfterShardId),
@@ -397,28 +257,10 @@ const SHARD_FILTER_TYPES: &[(&str, ShardFilterType)] = &[
     ("FROM_TIMESTAMP", ShardFilterType::FromTimestamp),
 ];
 
-/// `RecordDistributionStrategy`, in the model's order.
-pub(crate) const DISTRIBUTIONS: &[(&str, RecordDistribution)] =
-    &[("AUTO", RecordDistribution::Auto), ("USER_PARTITION_KEY", RecordDistribution::UserPartitionKey)];
-
 const SCALING_TYPES: &[(&str, ScalingType)] = &[("UNIFORM_SCALING", ScalingType::UniformScaling)];
-
-pub(crate) fn api<T>(r: shardlog::Result<T>) -> Result<T, ApiError> {
-    r.map_err(|e| ApiError::from_engine(&e))
-}
 
 // ---------------------------------------------------------------------------------------
 // Output conversions.
-
-pub(crate) fn s(v: impl Into<String>) -> Out {
-    Out::Str(v.into())
-}
-
-pub(crate) fn opt_push(members: &mut Vec<(&'static str, Out)>, name: &'static str, v: Option<Out>) {
-    if let Some(v) = v {
-        members.push((name, v));
-    }
-}
 
 fn hash_key_range(r: &HashKeyRange) -> Out {
     Out::Map(vec![
@@ -444,10 +286,6 @@ fn shard(sh: &Shard) -> Out {
 
 pub(crate) fn stream_mode(m: StreamMode) -> Out {
     Out::Map(vec![("StreamMode", Out::Static(m.as_str()))])
-}
-
-pub(crate) fn metrics_list(m: &[ShardMetric]) -> Out {
-    Out::List(m.iter().map(|x| Out::Static(x.as_str())).collect())
 }
 
 fn enhanced_monitoring(m: &[ShardMetric]) -> Out {
@@ -602,16 +440,7 @@ pub fn call(engine: &Engine, op: Op, codec: Codec, body: In) -> Result<Out, ApiE
                 exclusive_start_tag_key: start,
                 limit,
             }))?;
-            let tags = out
-                .tags
-                .into_iter()
-                .map(|t| {
-                    let mut tm = vec![("Key", s(t.key))];
-                    opt_push(&mut tm, "Value", t.value.map(Out::Str));
-                    Out::Map(tm)
-                })
-                .collect();
-            Ok(Out::Map(vec![("Tags", Out::List(tags)), ("HasMoreTags", Out::Bool(out.has_more_tags))]))
+            Ok(Out::Map(vec![("Tags", tag_list(out.tags)), ("HasMoreTags", Out::Bool(out.has_more_tags))]))
         }
         Op::PutRecord => put_record(engine, &mut m),
         Op::PutRecords => put_records(engine, &mut m),

@@ -14,9 +14,9 @@
 use shardlog::engine::types::*;
 use shardlog::Engine;
 
+use super::convert::{api, enumeration, opt_push, required, s, structures, unsigned, Members};
 use super::errors::ApiError;
-use super::ops::{api, enumeration, opt_push, required, s, unsigned, Members};
-use super::wire::{In, Out};
+use super::wire::Out;
 
 const START_TYPES: &[(&str, QueueStartingPositionType)] = &[
     ("TRIM_HORIZON", QueueStartingPositionType::TrimHorizon),
@@ -25,16 +25,6 @@ const START_TYPES: &[(&str, QueueStartingPositionType)] = &[
 ];
 const TARGET_TYPES: &[(&str, DeadLetterTargetType)] =
     &[("BUILT_IN", DeadLetterTargetType::BuiltIn), ("NONE", DeadLetterTargetType::None)];
-
-/// The elements of a list of structures (nulls skipped), each with its 1-based position.
-fn structures(m: &Members, items: Vec<In>) -> Result<Vec<(usize, Members)>, ApiError> {
-    items
-        .into_iter()
-        .enumerate()
-        .filter(|(_, v)| *v != In::Null)
-        .map(|(i, v)| Ok((i + 1, Members::structure(m.codec, v)?)))
-        .collect()
-}
 
 fn attributes(path: &str, mut a: Members) -> Result<QueueAttributes, ApiError> {
     let visibility_timeout_seconds =

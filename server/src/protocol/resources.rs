@@ -8,8 +8,8 @@
 use shardlog::engine::types::*;
 use shardlog::Engine;
 
+use super::convert::{api, required, s, tag_list, Members};
 use super::errors::ApiError;
-use super::ops::{api, opt_push, required, s, Members};
 use super::wire::Out;
 
 fn arn_and_id(m: &mut Members) -> Result<(String, Option<String>), ApiError> {
@@ -33,16 +33,7 @@ pub(crate) fn untag_resource(engine: &Engine, m: &mut Members) -> Result<Out, Ap
 pub(crate) fn list_tags_for_resource(engine: &Engine, m: &mut Members) -> Result<Out, ApiError> {
     let (resource_arn, stream_id) = arn_and_id(m)?;
     let out = api(engine.list_tags_for_resource(ListTagsForResourceInput { resource_arn, stream_id }))?;
-    let tags = out
-        .tags
-        .into_iter()
-        .map(|t| {
-            let mut tm = vec![("Key", s(t.key))];
-            opt_push(&mut tm, "Value", t.value.map(Out::Str));
-            Out::Map(tm)
-        })
-        .collect();
-    Ok(Out::Map(vec![("Tags", Out::List(tags))]))
+    Ok(Out::Map(vec![("Tags", tag_list(out.tags))]))
 }
 
 pub(crate) fn put_resource_policy(engine: &Engine, m: &mut Members) -> Result<Out, ApiError> {

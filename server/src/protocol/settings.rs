@@ -10,10 +10,10 @@
 use shardlog::engine::types::*;
 use shardlog::Engine;
 
-use super::errors::ApiError;
-use super::ops::{
+use super::convert::{
     api, enumeration, metrics_list, opt_push, required, s, unsigned, Members, DISTRIBUTIONS, STREAM_MODES,
 };
+use super::errors::ApiError;
 use super::wire::Out;
 
 const COMMITMENT_INPUT: &[(&str, bool)] = &[("ENABLED", true), ("DISABLED", false)];

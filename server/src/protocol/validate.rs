@@ -32,8 +32,8 @@ use std::sync::OnceLock;
 
 use super::deser::{self, Kind};
 use super::errors::ApiError;
+use super::model::tables::PATTERNS;
 use super::model::{self, Member, Pattern, Shape, StringShape, StructureShape};
-use super::model_gen::PATTERNS;
 use super::wire::{base64_decoded_len, Codec, In};
 
 /// Most violations listed in one message (AWS's limit).

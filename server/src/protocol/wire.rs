@@ -146,9 +146,16 @@ impl<'de> serde::de::Visitor<'de> for InVisitor {
     }
 }
 
-/// Decode a CBOR request body (one data item).
+/// Decode a CBOR request body: exactly one data item. Bytes after it are refused, as a
+/// JSON body with trailing characters is (`serde_json`'s "trailing characters"), so a body
+/// cannot carry a second, unchecked payload.
 pub fn decode_cbor(body: &[u8]) -> Result<In, String> {
-    let v: ciborium::Value = ciborium::de::from_reader(body).map_err(|e| format!("{e:?}"))?;
+    let mut rest = body;
+    let v: ciborium::Value = ciborium::de::from_reader(&mut rest).map_err(|e| format!("{e:?}"))?;
+    if !rest.is_empty() {
+        let at = body.len() - rest.len();
+        return Err(format!("trailing bytes after the top-level CBOR data item: {} more at offset {at}", rest.len()));
+    }
     Ok(from_cbor(v))
 }
 
@@ -475,6 +482,20 @@ mod tests {
         let mut deep_cbor = vec![0x81u8; 10_000];
         deep_cbor.push(0x80);
         assert!(decode_cbor(&deep_cbor).is_err());
+    }
+
+    #[test]
+    fn bytes_after_the_top_level_item_are_refused_in_both_codecs() {
+        // `{}` followed by a second item, and by one stray byte.
+        let e = decode_cbor(&[0xa0, 0xa0]).unwrap_err();
+        assert!(e.contains("trailing bytes") && e.contains("1 more at offset 1"), "{e}");
+        let e = decode_cbor(&[0xa0, 0xff]).unwrap_err();
+        assert!(e.contains("trailing bytes"), "{e}");
+        assert_eq!(decode_cbor(&[0xa0]).unwrap(), In::Map(vec![]));
+        let e = decode_json(b"{}{}").unwrap_err();
+        assert!(e.contains("trailing characters"), "{e}");
+        // Whitespace after a JSON document is not trailing content.
+        assert_eq!(decode_json(b"{} \n").unwrap(), In::Map(vec![]));
     }
 
     #[test]

@@ -170,6 +170,37 @@ pub struct ServeArgs {
     /// DataFreshnessInSeconds has passed).
     #[arg(long, default_value_t = 1000, value_name = "MS", value_parser = clap::value_parser!(u64).range(10..))]
     pub channel_delivery_interval_ms: u64,
+    /// Most open client connections; more are closed as soon as they are accepted. Default:
+    /// 3/8 of the open-file limit (`ulimit -n`), at least 16.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: Option<u64>,
+    /// Close a connection that has no request in flight for this long.
+    #[arg(long, default_value_t = 120, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_timeout_secs: u64,
+    /// An HTTP/1.1 request head must arrive within this of its first byte (else 408 and the
+    /// connection is closed).
+    #[arg(long, default_value_t = 10, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_read_timeout_secs: u64,
+    /// A request body must arrive within this of its head (else 408).
+    #[arg(long, default_value_t = 60, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub body_read_timeout_secs: u64,
+    /// Most bytes of request bodies held at once, all connections together; a request that
+    /// would pass it gets 503.
+    #[arg(long, default_value_t = 128 * 1024 * 1024, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_buffered_body_bytes: u64,
+    /// End a connection, or a SubscribeToShard stream, whose client has accepted no bytes
+    /// for this long (it stopped reading).
+    #[arg(long, default_value_t = 30, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub stall_timeout_secs: u64,
+    /// Most record bytes in one SubscribeToShard event (an event carries at least one
+    /// record); with one event queued, this bounds what a subscriber that stops reading holds.
+    #[arg(long, default_value_t = 64 * 1024, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub subscription_event_bytes: u64,
+    /// File descriptors the engine may hold: shard logs beyond the budget are closed when
+    /// idle and reopened on demand, and manifest commits keep a reserve. Default: half the
+    /// open-file limit (`ulimit -n`).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(20..))]
+    pub max_open_files: Option<u64>,
     /// Lambda event-source mappings (`--lambda-*`, `--sqs-endpoint`).
     #[command(flatten)]
     pub lambda: crate::lambda::LambdaArgs,
@@ -182,6 +213,23 @@ impl ServeArgs {
             DurabilityArg::Buffered => Durability::Buffered,
             DurabilityArg::Interval => Durability::Interval(Duration::from_millis(self.flush_interval_ms)),
             DurabilityArg::Sync => Durability::Sync,
+        }
+    }
+
+    /// The client bounds these arguments ask for.
+    pub fn serve_limits(&self) -> super::ServeLimits {
+        let secs = Duration::from_secs;
+        super::ServeLimits {
+            max_connections: match self.max_connections {
+                Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+                None => super::limits::default_max_connections(),
+            },
+            idle_timeout: secs(self.idle_timeout_secs),
+            header_read_timeout: secs(self.header_read_timeout_secs),
+            body_read_timeout: secs(self.body_read_timeout_secs),
+            max_buffered_body_bytes: self.max_buffered_body_bytes,
+            stall_timeout: secs(self.stall_timeout_secs),
+            subscription_event_bytes: usize::try_from(self.subscription_event_bytes).unwrap_or(usize::MAX),
         }
     }
 

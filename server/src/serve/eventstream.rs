@@ -16,15 +16,21 @@
 //!    (`:error-code`, `:error-message`) for anything else; then the body ends.
 //!
 //! The body also ends when the subscription's lifetime is over (5 minutes), when the client
-//! goes away (which drops the subscription at once) or when the server shuts down.
+//! goes away (which drops the subscription at once), when the server shuts down, or when
+//! the client takes no frame for `--stall-timeout-secs` (it stopped reading). Events carry
+//! at most `--subscription-event-bytes` of records and one frame is queued at a time, so a
+//! subscriber that stops reading costs the server one or two events, not megabytes.
 
 use aws_smithy_eventstream::frame::write_message_to;
 use aws_smithy_types::event_stream::{Header, HeaderValue, Message};
 use bytes::Bytes;
 use futures_core::Stream;
 use shardlog::engine::fanout::Subscription;
+use std::time::Duration;
+
 use tokio::sync::{mpsc, watch};
 
+use super::conn::{RequestGuard, TimeoutCounts, TimeoutKind};
 use super::ops;
 use super::wire::{self, Codec, Out};
 
@@ -94,26 +100,60 @@ pub fn for_error(codec: Codec, e: &shardlog::Error) -> Bytes {
     }
 }
 
-/// Move a subscription's events into `tx` until it ends, the receiver is dropped (the client
-/// went away) or `shutdown` turns true. The subscription is dropped on return, which frees
-/// its (consumer, shard) slot.
-pub async fn pump(mut sub: Subscription, codec: Codec, tx: mpsc::Sender<Bytes>, mut shutdown: watch::Receiver<bool>) {
-    loop {
-        let next = tokio::select! {
-            next = std::future::poll_fn(|cx| std::pin::Pin::new(&mut sub).poll_next(cx)) => next,
-            _ = tx.closed() => return,
-            _ = shutdown.wait_for(|stop| *stop) => return,
-        };
-        let (frame, last) = match next {
-            None => return,
-            Some(Ok(e)) => {
-                let last = e.child_shards.is_some() && e.continuation_sequence_number.is_none();
-                (event(codec, &e), last)
+/// Moves a subscription's events into the response body.
+#[derive(Debug)]
+pub struct Pump {
+    /// The request's codec (event payloads use it).
+    pub codec: Codec,
+    /// Turns true at server shutdown.
+    pub shutdown: watch::Receiver<bool>,
+    /// How long the client may leave the queued frame untaken before the subscription ends.
+    pub stall_timeout: Duration,
+    /// Where a stall is counted.
+    pub timeouts: TimeoutCounts,
+    /// The request's place on its connection, released when the pump ends.
+    pub guard: Option<RequestGuard>,
+}
+
+impl Pump {
+    /// Move `sub`'s events into `tx` until the subscription ends, the receiver is dropped
+    /// (the client went away), the server shuts down, or the client takes no frame for the
+    /// stall timeout (it stopped reading: the subscription is ended, as AWS ends one whose
+    /// client stops reading). The next event is read from the shard only once there is room
+    /// for it, so a subscriber that does not read holds at most one queued frame here. The
+    /// subscription is dropped on return, which frees its (consumer, shard) slot.
+    pub async fn run(mut self, mut sub: Subscription, tx: mpsc::Sender<Bytes>) {
+        loop {
+            let room = tokio::select! {
+                room = tokio::time::timeout(self.stall_timeout, tx.reserve()) => room,
+                _ = self.shutdown.wait_for(|stop| *stop) => return,
+            };
+            let permit = match room {
+                Ok(Ok(permit)) => permit,
+                Ok(Err(_)) => return,
+                Err(_) => {
+                    self.timeouts.count(TimeoutKind::Stall);
+                    tracing::info!(position = sub.position(), "subscriber stopped reading: subscription ended");
+                    return;
+                }
+            };
+            let next = tokio::select! {
+                next = std::future::poll_fn(|cx| std::pin::Pin::new(&mut sub).poll_next(cx)) => next,
+                _ = tx.closed() => return,
+                _ = self.shutdown.wait_for(|stop| *stop) => return,
+            };
+            let (frame, last) = match next {
+                None => return,
+                Some(Ok(e)) => {
+                    let last = e.child_shards.is_some() && e.continuation_sequence_number.is_none();
+                    (event(self.codec, &e), last)
+                }
+                Some(Err(e)) => (for_error(self.codec, &e), true),
+            };
+            permit.send(frame);
+            if last {
+                return;
             }
-            Some(Err(e)) => (for_error(codec, &e), true),
-        };
-        if tx.send(frame).await.is_err() || last {
-            return;
         }
     }
 }

@@ -5,7 +5,10 @@
 //!    `Origin` is a CORS preflight, answered 200 with the `Access-Control-*` headers and an
 //!    empty body (and, as AWS, no `x-amz-id-2`);
 //! 2. size: a body over `--max-body-bytes` is 413, decided from `Content-Length` before any
-//!    of it is read, or as soon as a chunked body passes the limit;
+//!    of it is read, or as soon as a chunked body passes the limit; a body not complete
+//!    within `--body-read-timeout-secs` is 408, one that would take the bodies being read
+//!    past `--max-buffered-body-bytes` 503 (`budget`); after any of these the connection is
+//!    closed (HTTP/1.1), as the rest of the body is not read;
 //! 3. empty body: 400 `SerializationException` (known target) or `UnknownOperationException`,
 //!    without a message, in JSON 1.1 only when the content type is
 //!    `application/x-amz-json-1.1` and in CBOR for any other (or none);
@@ -37,17 +40,21 @@ use std::time::Instant;
 use base64::Engine as _;
 use bytes::Bytes;
 use http::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
-use http::{HeaderMap, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http::{HeaderMap, Method, Request, Response};
 use hyper::body::Incoming;
 use shardlog::engine::fanout::Subscription;
 
 use super::body::Body;
+use super::budget::{self, BodyError};
+use super::conn::{RequestGuard, TimeoutKind};
 use super::errors::ApiError;
 use super::ops::{self, Op};
 use super::wire::{self, Codec, ContentType};
 use super::{eventstream, routes, State};
 use crate::auth;
+
+/// The kernel send buffer of a connection carrying a subscription: a few events' worth.
+const SUBSCRIPTION_SEND_BUFFER: usize = 128 * 1024;
 
 /// What the blocking part of a request produced.
 enum Outcome {
@@ -65,12 +72,20 @@ struct LogInfo {
     op: Option<&'static str>,
     error: Option<&'static str>,
     message: Option<String>,
+    /// The request body was not read to its end: an HTTP/1.1 connection cannot be reused.
+    body_unread: bool,
 }
 
-/// Serve one request.
-pub async fn handle(state: Arc<State>, req: Request<Incoming>, peer: SocketAddr) -> Result<Response<Body>, Infallible> {
+/// Serve one request; `guard` marks it in flight on its connection until the response body
+/// is sent (for a subscription: until its pump ends).
+pub async fn handle(
+    state: Arc<State>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    guard: RequestGuard,
+) -> Result<Response<Body>, Infallible> {
     if let Some(route) = routes::route(&req) {
-        return Ok(routes::serve(&state, route, &req));
+        return Ok(routes::serve(&state, route, &req).map(|b| b.with_guard(guard)));
     }
     let started = Instant::now();
     let request_id = request_id();
@@ -78,7 +93,11 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>, peer: SocketAddr)
     let preflight = origin && req.method() == Method::OPTIONS;
     let version = req.version();
     let mut info = LogInfo::default();
-    let mut resp = process(&state, req, &mut info).await;
+    let mut guard = Some(guard);
+    let mut resp = process(&state, req, &mut info, &mut guard).await;
+    if let Some(guard) = guard {
+        resp = resp.map(|b| b.with_guard(guard));
+    }
     let status = resp.status();
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&request_id) {
@@ -98,7 +117,7 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>, peer: SocketAddr)
             ),
         );
     }
-    if status == StatusCode::PAYLOAD_TOO_LARGE && version < http::Version::HTTP_2 {
+    if info.body_unread && version < http::Version::HTTP_2 {
         // The unread rest of the body makes the connection unusable.
         h.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
     }
@@ -144,7 +163,12 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-async fn process(state: &Arc<State>, req: Request<Incoming>, info: &mut LogInfo) -> Response<Body> {
+async fn process(
+    state: &Arc<State>,
+    req: Request<Incoming>,
+    info: &mut LogInfo,
+    guard: &mut Option<RequestGuard>,
+) -> Response<Body> {
     let (parts, body) = req.into_parts();
     if parts.method == Method::OPTIONS && parts.headers.contains_key(http::header::ORIGIN) {
         let mut resp = Response::new(Body::full(Bytes::new()));
@@ -160,8 +184,15 @@ async fn process(state: &Arc<State>, req: Request<Incoming>, info: &mut LogInfo)
         return resp;
     }
     if parts.uri.path().starts_with(crate::lambda::api::PREFIX) {
-        let (resp, served) = super::lambda_http::serve(&state.lambda, parts, body).await;
+        let mut reservation = state.budget.reserve();
+        let deadline = tokio::time::Instant::now() + state.limits.body_read_timeout;
+        let (resp, served, unread) =
+            super::lambda_http::serve(&state.lambda, parts, body, &mut reservation, deadline).await;
+        if served.error == Some("RequestTimeoutException") {
+            state.timeouts.count(TimeoutKind::BodyRead);
+        }
         (info.op, info.error, info.message) = (Some(served.op), served.error, served.message);
+        info.body_unread = unread;
         return resp;
     }
     if parts.method != Method::POST {
@@ -176,15 +207,29 @@ async fn process(state: &Arc<State>, req: Request<Incoming>, info: &mut LogInfo)
     let max = state.max_body_bytes;
     let declared = header(&parts.headers, CONTENT_LENGTH.as_str()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > max) {
+        info.body_unread = true;
         return error_response(ApiError::too_large(), content_type, info);
     }
-    let limit = usize::try_from(max).unwrap_or(usize::MAX);
-    let bytes = match Limited::new(body, limit).collect().await {
-        Ok(c) => c.to_bytes(),
-        Err(e) if e.is::<LengthLimitError>() => return error_response(ApiError::too_large(), content_type, info),
+    // Held until the response is built: parsing and the engine call use these bytes.
+    let mut reservation = state.budget.reserve();
+    let deadline = tokio::time::Instant::now() + state.limits.body_read_timeout;
+    let bytes = match budget::read_body(body, max, &mut reservation, deadline).await {
+        Ok(b) => b,
         Err(e) => {
-            tracing::debug!(error = %e, "reading the request body failed");
-            return error_response(ApiError::serialization("The request body could not be read."), content_type, info);
+            info.body_unread = true;
+            let api = match e {
+                BodyError::TooLarge => ApiError::too_large(),
+                BodyError::OverBudget => ApiError::service_unavailable(),
+                BodyError::TimedOut => {
+                    state.timeouts.count(TimeoutKind::BodyRead);
+                    ApiError::request_timeout()
+                }
+                BodyError::Failed(e) => {
+                    tracing::debug!(error = %e, "reading the request body failed");
+                    ApiError::serialization("The request body could not be read.")
+                }
+            };
+            return error_response(api, content_type, info);
         }
     };
 
@@ -221,16 +266,16 @@ async fn process(state: &Arc<State>, req: Request<Incoming>, info: &mut LogInfo)
         let Some(op) = op else { return Outcome::Failed(ApiError::unknown_operation()) };
         let host =
             header(&parts.headers, "host").map(str::to_string).or_else(|| parts.uri.authority().map(|a| a.to_string()));
-        if let Err(e) = auth::check(
-            "kinesis",
-            parts.method.as_str(),
-            parts.uri.path(),
-            parts.uri.query(),
-            host.as_deref(),
-            &parts.headers,
-            &bytes,
-            st.verifier.as_ref(),
-        ) {
+        let request = auth::Request {
+            service: "kinesis",
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query: parts.uri.query(),
+            host: host.as_deref(),
+            headers: &parts.headers,
+            body: &bytes,
+        };
+        if let Err(e) = auth::check(&request, st.verifier.as_ref()) {
             return Outcome::Failed(e);
         }
         if op == Op::SubscribeToShard {
@@ -258,12 +303,25 @@ async fn process(state: &Arc<State>, req: Request<Incoming>, info: &mut LogInfo)
             resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(ct.header));
             resp
         }
-        Ok(Outcome::Subscribed(sub)) => {
-            let (tx, rx) = tokio::sync::mpsc::channel(4);
+        Ok(Outcome::Subscribed(mut sub)) => {
+            sub.limit_event_bytes(state.limits.subscription_event_bytes);
+            // One frame queued at most: the pump reads the next event from the shard only
+            // once the client has taken the previous one.
+            let (tx, rx) = tokio::sync::mpsc::channel(1);
             // The channel is empty: the first frame always fits.
             let _ = tx.try_send(eventstream::initial_response(ct.codec));
-            tokio::spawn(eventstream::pump(*sub, ct.codec, tx, state.stopping()));
-            let mut resp = Response::new(Body::Stream(rx));
+            if let Some(g) = guard.as_ref() {
+                g.limit_send_buffer(SUBSCRIPTION_SEND_BUFFER);
+            }
+            let pump = eventstream::Pump {
+                codec: ct.codec,
+                shutdown: state.stopping(),
+                stall_timeout: state.limits.stall_timeout,
+                timeouts: state.timeouts.clone(),
+                guard: guard.take(),
+            };
+            tokio::spawn(pump.run(*sub, tx));
+            let mut resp = Response::new(Body::stream(rx));
             resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(eventstream::CONTENT_TYPE));
             resp
         }

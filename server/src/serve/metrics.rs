@@ -48,7 +48,12 @@
 //! `shardlog_forward_throttled_records_total`, `shardlog_forward_retries_total`,
 //! `shardlog_forward_records_lost_to_retention_total` and the gauges
 //! `shardlog_forward_records_behind` and `shardlog_forward_millis_behind`.
+//!
+//! Client bounds: `shardlog_open_connections`, `shardlog_refused_connections_total`,
+//! `shardlog_buffered_body_bytes` and `shardlog_connection_timeouts_total{kind}` (`idle`,
+//! `header_read`, `body_read`, `stall`).
 
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -56,7 +61,7 @@ use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
@@ -64,6 +69,7 @@ use shardlog::engine::metrics::{DataPlaneCounters, EngineMetrics, ShardMetric};
 use shardlog::engine::queues::QueueMetrics;
 use shardlog::Engine;
 
+use super::conn::TimeoutCounts;
 use crate::forward::embedded::RunningForward;
 use crate::forward::StatsSnapshot;
 
@@ -87,6 +93,19 @@ pub struct ServerMetrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     durations: Family<OperationLabels, Histogram>,
+    open_connections: Gauge,
+    refused_connections: Counter,
+    buffered_body_bytes: Gauge<u64, AtomicU64>,
+}
+
+/// An open connection, counted in `shardlog_open_connections` until dropped.
+#[derive(Debug)]
+pub struct OpenConnection(Gauge);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 impl ServerMetrics {
@@ -111,10 +130,49 @@ impl ServerMetrics {
             durations.clone(),
         );
         registry.register_collector(Box::new(EngineCollector { engine }));
+        let open_connections = Gauge::default();
+        registry.register("shardlog_open_connections", "Client connections open now", open_connections.clone());
+        let refused_connections = Counter::default();
+        registry.register(
+            "shardlog_refused_connections",
+            "Connections closed on accept because --max-connections were open",
+            refused_connections.clone(),
+        );
+        let buffered_body_bytes = Gauge::<u64, AtomicU64>::default();
+        registry.register(
+            "shardlog_buffered_body_bytes",
+            "Bytes of request bodies being read or served (bounded by --max-buffered-body-bytes)",
+            buffered_body_bytes.clone(),
+        );
         if !forwards.is_empty() {
             registry.register_collector(Box::new(ForwardCollector { forwards }));
         }
-        ServerMetrics { registry, requests, durations }
+        ServerMetrics { registry, requests, durations, open_connections, refused_connections, buffered_body_bytes }
+    }
+
+    /// Count a connection as open until the returned value is dropped.
+    pub fn connection_opened(&self) -> OpenConnection {
+        self.open_connections.inc();
+        OpenConnection(self.open_connections.clone())
+    }
+
+    /// Count a connection refused at the connection limit.
+    pub fn connection_refused(&self) {
+        self.refused_connections.inc();
+    }
+
+    /// The gauge the request-body budget keeps its total in.
+    pub fn buffered_body_bytes(&self) -> Gauge<u64, AtomicU64> {
+        self.buffered_body_bytes.clone()
+    }
+
+    /// Export `timeouts` as `shardlog_connection_timeouts_total{kind}`.
+    pub fn register_timeouts(&mut self, timeouts: &TimeoutCounts) {
+        self.registry.register(
+            "shardlog_connection_timeouts",
+            "Connections and requests ended for taking too long, by kind (idle, header_read, body_read, stall)",
+            timeouts.family(),
+        );
     }
 
     /// Also export what `collector` reads at each scrape (the Lambda mappings' series).

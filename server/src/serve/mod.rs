@@ -11,6 +11,9 @@
 //!   certificates and the rustls acceptor; `logging`: text or JSON log lines.
 //! - `routes`: the non-Kinesis endpoints (`/healthcheck`, `/health`, `/metrics`);
 //!   `metrics`: the Prometheus registry.
+//! - `limits`: the bounds a client is held to ([`ServeLimits`]); `conn`: the connection
+//!   watchdog (idle, header-read and send-stall timeouts); `budget`: request bodies read
+//!   within a deadline and a shared memory budget.
 //! - `handler`: one Kinesis request, checked in Kinesis' order (SigV4 by `crate::auth`); `wire`, `ops`, `errors` (the library's `protocol`): the JSON
 //!   1.1 and CBOR codecs, the operation table, error → status, `__type`, message;
 //!   `eventstream`: SubscribeToShard framing; `body`: the response body type.
@@ -27,10 +30,13 @@
 
 pub mod args;
 pub(crate) mod body;
+mod budget;
 mod config;
+pub mod conn;
 pub mod eventstream;
 mod handler;
 mod lambda_http;
+pub mod limits;
 pub mod logging;
 pub mod metrics;
 mod routes;
@@ -41,6 +47,7 @@ pub mod tls;
 
 pub use crate::protocol::{errors, ops, wire};
 pub use args::{DurabilityArg, LimitsArg, LogFormat, ServeArgs, ServeCommand, StartupCapacity, StartupStream};
+pub use limits::ServeLimits;
 pub use server::{Server, ServerBuilder, ServerHandle};
 pub use tls::TlsSource;
 
@@ -66,6 +73,12 @@ pub struct State {
     health: routes::Health,
     /// The `/metrics` registry.
     metrics: Arc<metrics::ServerMetrics>,
+    /// Connection, time and memory bounds.
+    limits: ServeLimits,
+    /// Memory of request bodies being read or served.
+    budget: Arc<budget::BodyBudget>,
+    /// Timeouts so far, by kind.
+    timeouts: conn::TimeoutCounts,
     /// The Lambda event-source-mapping API and its pollers.
     pub(crate) lambda: crate::lambda::Lambda,
 }
@@ -78,6 +91,7 @@ impl std::fmt::Debug for State {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("verify_sigv4", &self.verifier.is_some())
             .field("health", &self.health)
+            .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
 }
@@ -107,12 +121,17 @@ impl ServeArgs {
             channel_sink: self.channel_sink()?,
             encryption_key: self.encryption_key()?,
             channel_delivery_interval: Some(Duration::from_millis(self.channel_delivery_interval_ms)),
+            max_open_files: match self.max_open_files {
+                Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+                None => shardlog::engine::files::default_max_open_files(),
+            },
             ..EngineConfig::default()
         };
         let mut b = Server::builder()
             .addr(self.addr)
             .engine_config(config)
             .max_body_bytes(self.max_body_bytes)
+            .serve_limits(self.serve_limits())
             .shutdown_timeout(Duration::from_secs(self.shutdown_timeout_secs))
             .lambda(self.lambda.clone());
         if let (Some(a), Some(s)) = (&self.access_key, &self.secret_key) {

@@ -37,6 +37,9 @@ use shardlog::{Durability, Engine, EngineConfig, Limits};
 use tokio::sync::watch;
 
 use super::args::StartupStream;
+use super::budget::BodyBudget;
+use super::conn::{ConnActivity, TimeoutCounts, Timeouts, Watched};
+use super::limits::ServeLimits;
 use super::metrics::ServerMetrics;
 use super::routes::Health;
 use super::tls::{self, TlsSource};
@@ -48,6 +51,11 @@ use crate::ServeError;
 
 /// How long a TLS handshake may take before the connection is dropped.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// HTTP/1.1 read and write buffer limit (hyper's default is ~400 KiB): what a client that
+/// stops reading can leave queued per connection, besides one queued event frame.
+const HTTP1_MAX_BUF: usize = 128 * 1024;
+/// HTTP/2 send buffer per stream (hyper's default is 400 KiB).
+const HTTP2_MAX_SEND_BUF: usize = 128 * 1024;
 
 /// The Kinesis-compatible server; see [`Server::builder`].
 #[derive(Debug)]
@@ -83,6 +91,7 @@ pub struct ServerBuilder {
     verifier: Option<(String, String)>,
     tls: Option<TlsSource>,
     shutdown_timeout: Duration,
+    limits: ServeLimits,
     lambda: crate::lambda::LambdaArgs,
     signing: Option<(String, String)>,
     forwards: Vec<ForwardSpec>,
@@ -99,6 +108,7 @@ impl Default for ServerBuilder {
             verifier: None,
             tls: None,
             shutdown_timeout: Duration::from_secs(10),
+            limits: ServeLimits::default(),
             lambda: crate::lambda::LambdaArgs::default(),
             signing: None,
             forwards: Vec::new(),
@@ -195,6 +205,12 @@ impl ServerBuilder {
         self
     }
 
+    /// Connection, time and memory bounds for clients (see [`ServeLimits`]).
+    pub fn serve_limits(mut self, limits: ServeLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
     /// How the Lambda event-source mappings invoke functions (`--lambda-endpoint`,
     /// `--lambda-command`, …). Without it the mapping API is served but only functions given
     /// here can be mapped.
@@ -248,16 +264,22 @@ impl ServerBuilder {
         let local_addr =
             listener.local_addr().map_err(|e| ServeError::run(format!("cannot read the bound address: {e}")))?;
 
+        check_limits(&self.limits)?;
+        let mut metrics = ServerMetrics::with_forwards(engine.clone(), forwards.clone())
+            .with_collector(Box::new(lambda.metrics_collector()));
+        let budget = BodyBudget::new(self.limits.max_buffered_body_bytes, metrics.buffered_body_bytes());
+        let timeouts = TimeoutCounts::default();
+        metrics.register_timeouts(&timeouts);
         let state = Arc::new(State {
             engine: engine.clone(),
             max_body_bytes: self.max_body_bytes,
             verifier,
             stop: watch::channel(false).0,
             health: Health::default(),
-            metrics: Arc::new(
-                ServerMetrics::with_forwards(engine.clone(), forwards.clone())
-                    .with_collector(Box::new(lambda.metrics_collector())),
-            ),
+            metrics: Arc::new(metrics),
+            limits: self.limits,
+            budget,
+            timeouts,
             lambda: lambda.clone(),
         });
         state.health.set_ready();
@@ -343,6 +365,22 @@ impl Drop for TempData {
         let (cert, key) = tls::self_signed_paths(self.0.path());
         let _ = std::fs::remove_file(cert);
         let _ = std::fs::remove_file(key);
+    }
+}
+
+fn check_limits(l: &ServeLimits) -> Result<(), ServeError> {
+    let zero = [
+        (l.max_connections == 0, "max-connections"),
+        (l.idle_timeout.is_zero(), "idle-timeout"),
+        (l.header_read_timeout.is_zero(), "header-read-timeout"),
+        (l.body_read_timeout.is_zero(), "body-read-timeout"),
+        (l.max_buffered_body_bytes == 0, "max-buffered-body-bytes"),
+        (l.stall_timeout.is_zero(), "stall-timeout"),
+        (l.subscription_event_bytes == 0, "subscription-event-bytes"),
+    ];
+    match zero.iter().find(|(z, _)| *z) {
+        Some((_, name)) => Err(ServeError::usage(format!("the {name} limit must be above zero"))),
+        None => Ok(()),
     }
 }
 
@@ -470,10 +508,17 @@ async fn accept_loop(
 ) {
     let mut stop = state.stopping();
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new()).keep_alive(true);
-    builder.http2().timer(TokioTimer::new());
+    // The watchdog (`conn`) times request heads out with a 408; hyper's own header timer
+    // (which closes without a response) is off. The write buffers are kept small so a
+    // client that stops reading holds little of the server's memory.
+    builder.http1().timer(TokioTimer::new()).keep_alive(true).header_read_timeout(None).max_buf_size(HTTP1_MAX_BUF);
+    builder.http2().timer(TokioTimer::new()).max_send_buf_size(HTTP2_MAX_SEND_BUF);
     let builder = Arc::new(builder);
     let graceful = GracefulShutdown::new();
+    let limits = state.limits;
+    let timeouts =
+        Timeouts { idle: limits.idle_timeout, header_read: limits.header_read_timeout, stall: limits.stall_timeout };
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -486,18 +531,32 @@ async fn accept_loop(
                         continue;
                     }
                 };
+                // Over the connection limit: closed at once (the client sees the connection
+                // end), never left waiting in the backlog.
+                let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+                    state.metrics.connection_refused();
+                    tracing::debug!(%peer, max = limits.max_connections, "connection refused: at the connection limit");
+                    drop(stream);
+                    continue;
+                };
                 let _ = stream.set_nodelay(true);
+                let activity = ConnActivity::new();
                 let st = Arc::clone(&state);
-                let svc = service_fn(move |req| handler::handle(Arc::clone(&st), req, peer));
+                let act = Arc::clone(&activity);
+                let svc = service_fn(move |req| handler::handle(Arc::clone(&st), req, peer, act.begin_request()));
                 let watcher = graceful.watcher();
                 let builder = Arc::clone(&builder);
+                let open = state.metrics.connection_opened();
+                let counts = state.timeouts.clone();
                 match &tls {
                     None => {
-                        let conn = builder.serve_connection(TokioIo::new(stream), svc).into_owned();
+                        let io = Watched::new(stream, activity, timeouts, counts);
+                        let conn = builder.serve_connection(TokioIo::new(io), svc).into_owned();
                         tokio::spawn(async move {
                             if let Err(e) = watcher.watch(conn).await {
                                 tracing::debug!(%peer, error = %e, "connection ended with an error");
                             }
+                            drop((slot, open));
                         });
                     }
                     Some(acceptor) => {
@@ -514,10 +573,12 @@ async fn accept_loop(
                                     return;
                                 }
                             };
-                            let conn = builder.serve_connection(TokioIo::new(tls), svc).into_owned();
+                            let io = Watched::new(tls, activity, timeouts, counts);
+                            let conn = builder.serve_connection(TokioIo::new(io), svc).into_owned();
                             if let Err(e) = watcher.watch(conn).await {
                                 tracing::debug!(%peer, error = %e, "connection ended with an error");
                             }
+                            drop((slot, open));
                         });
                     }
                 }

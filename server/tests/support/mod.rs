@@ -1,4 +1,4 @@
-//! Shared by the in-process server tests: an SDK client, raw HTTP/1.1 GETs, and reading
+//! Shared by the in-process server tests: an SDK client, raw HTTP/1.1 GETs and responses, and reading
 //! one sample out of a Prometheus exposition.
 #![allow(dead_code)]
 
@@ -34,6 +34,29 @@ pub struct Got {
     pub status: u16,
     pub headers: String,
     pub body: String,
+}
+
+/// Read one response (its head and `Content-Length` body) from a keep-alive connection:
+/// the head in lower case, and the body. Panics if the connection closes first.
+pub fn read_response(s: &mut TcpStream) -> (String, Vec<u8>) {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 65536];
+    loop {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "the connection closed");
+        got.extend_from_slice(&buf[..n]);
+        if let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&got[..end]).to_ascii_lowercase();
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .map(|v| v.trim().parse().unwrap())
+                .unwrap();
+            if got.len() >= end + 4 + len {
+                return (head, got[end + 4..end + 4 + len].to_vec());
+            }
+        }
+    }
 }
 
 /// `GET path` on a fresh connection (HTTP/1.1, `Connection: close`).

@@ -3,11 +3,11 @@
 // (vendored as server/model/kinesis-2013-12-02.service-2.json),
 // sha256 a6e520a0638d45d21247f68e3a65f9b9a1b4c4ba13cb03b5f587814eb5f7e864.
 
-//! The Kinesis model's input shapes and operations (generated; see `model` for the types).
+//! The Kinesis model's input shapes and operations (generated; the types are the parent module's).
 
 #![allow(clippy::all)]
 
-use super::model::*;
+use super::*;
 
 /// The botocore release the tables were generated from.
 pub const BOTOCORE_VERSION: &str = "1.44.18";
