@@ -10,54 +10,23 @@
 //! Run: `cargo bench -p shardlog --bench event_source` (`-- --quick` for a smoke run).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
-use std::hint::black_box;
+#[path = "support/event_source.rs"]
+mod support;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use shardlog::engine::{CreateStreamInput, PutRecordsInput, PutRecordsRequestEntry, StreamRef};
-use shardlog::event_source::{
-    EventSourceConfig, EventSourceMapping, EventSourcePosition, FunctionError, Handler, HandlerResponse, KinesisEvent,
-};
+use shardlog::engine::StreamRef;
+use shardlog::event_source::{EventSourceConfig, EventSourceMapping, EventSourcePosition};
 use shardlog::{Durability, Engine, EngineConfig};
+use support::{prefill, Noop};
 
 /// Records in the stream.
 const RECORDS: usize = 200_000;
-/// Payload bytes per record.
-const RECORD_BYTES: usize = 100;
 const STREAM: &str = "bench";
 const FN_ARN: &str = "arn:aws:lambda:us-east-1:000000000000:function:noop";
-
-/// Counts records; does nothing else.
-struct Noop(AtomicUsize);
-
-impl Handler for Noop {
-    fn handle(&self, event: &KinesisEvent) -> Result<HandlerResponse, FunctionError> {
-        self.0.fetch_add(black_box(event.records.len()), Ordering::Relaxed);
-        Ok(HandlerResponse::success())
-    }
-}
-
-fn prefill(engine: &Engine) {
-    engine
-        .create_stream(CreateStreamInput { stream_name: STREAM.into(), shard_count: Some(1), ..Default::default() })
-        .unwrap();
-    let payload = Bytes::from(vec![0x5a; RECORD_BYTES]);
-    for chunk in 0..RECORDS / 500 {
-        let records = (0..500)
-            .map(|i| PutRecordsRequestEntry {
-                data: payload.clone(),
-                partition_key: Some(format!("key-{}", (chunk * 500 + i) % 1000)),
-                explicit_hash_key: None,
-            })
-            .collect();
-        let out =
-            engine.put_records(PutRecordsInput { stream: StreamRef::name(STREAM), records, dry_run: false }).unwrap();
-        assert_eq!(out.failed_record_count, 0);
-    }
-}
 
 fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
@@ -66,7 +35,7 @@ fn bench(c: &mut Criterion) {
         EngineConfig { durability: Durability::Buffered, retention_check_interval: None, ..EngineConfig::default() },
     )
     .unwrap();
-    prefill(&engine);
+    prefill(&engine, STREAM, RECORDS);
     let mut group = c.benchmark_group("event_source");
     group.throughput(Throughput::Elements(RECORDS as u64));
     group.sample_size(10);

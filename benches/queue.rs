@@ -21,11 +21,11 @@
 //! cargo bench -p shardlog --bench queue            # add `-- --quick` for a short run
 //! ```
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
-#![allow(unsafe_code)] // the counting global allocator below (memory figures)
 
-use std::alloc::{GlobalAlloc, Layout, System};
+#[path = "../tests/counting_alloc/mod.rs"]
+mod counting_alloc;
+
 use std::path::Path;
-use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::Duration;
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
@@ -35,33 +35,6 @@ use shardlog::queue::{
     DeliveryState, Event, FreshSpan, QueueConfig, QueueOptions, QueueSpec, QueueStore, ReceiptHandle, ReceiveRequest,
 };
 use shardlog::{Durability, LogConfig, LogOptions, RecordRef, ShardLog};
-
-/// Counts the bytes held by live allocations.
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: forwards to the system allocator unchanged; only counts sizes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static ALLOC: Counting = Counting;
 
 const T0: u64 = 1_767_225_600_000;
 const BATCH: usize = 100;
@@ -94,10 +67,10 @@ fn fill_in_flight(store: &QueueStore, n: u64) {
 
 fn report_memory() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let before = LIVE.load(Ordering::Relaxed);
+    let before = counting_alloc::live_bytes();
     let store = create(&dir.path().join("q"), Durability::Buffered);
     fill_in_flight(&store, IN_FLIGHT);
-    let held = LIVE.load(Ordering::Relaxed) - before;
+    let held = counting_alloc::live_bytes() - before;
     let counts = store.counts();
     store.compact().expect("compact");
     let stats = store.stats();

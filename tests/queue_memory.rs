@@ -4,44 +4,18 @@
 //! global allocator (bytes held by live allocations), so the figure is exact, not estimated.
 //! `cargo bench --bench queue` prints the same figure for release builds.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
-#![allow(unsafe_code)] // the counting global allocator below (a test measuring memory)
 
-use std::alloc::{GlobalAlloc, Layout, System};
+mod counting_alloc;
+
 use std::path::Path;
-use std::sync::atomic::{AtomicIsize, Ordering};
 use std::sync::Mutex;
 
 use shardlog::kinesis::TokenKey;
 use shardlog::queue::{FreshSpan, QueueConfig, QueueOptions, QueueSpec, QueueStore, ReceiveRequest};
 use shardlog::Durability;
 
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
 /// The tests measure one at a time (the counter is process-wide).
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-// SAFETY: forwards to the system allocator unchanged; only counts sizes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static ALLOC: Counting = Counting;
 
 const T0: u64 = 1_767_225_600_000;
 const MIB: isize = 1 << 20;
@@ -65,9 +39,9 @@ fn held_by_state(f: impl FnOnce(&QueueStore)) -> isize {
     let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let s = store(dir.path());
-    let before = LIVE.load(Ordering::Relaxed);
+    let before = counting_alloc::live_bytes();
     f(&s);
-    LIVE.load(Ordering::Relaxed) - before
+    counting_alloc::live_bytes() - before
 }
 
 #[test]

@@ -4,10 +4,11 @@
 //! HTTP/2 cleartext (a prior-knowledge hyper client plugged into the SDK).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
+#[path = "../../server/tests/support/h2.rs"]
+mod h2;
 mod serve_support;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use aws_sdk_kinesis::config::{BehaviorVersion, Credentials, Region, SharedHttpClient};
@@ -15,13 +16,6 @@ use aws_sdk_kinesis::error::ProvideErrorMetadata;
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::{ShardIteratorType, StartingPosition, SubscribeToShardEventStream};
 use aws_sdk_kinesis::Client;
-use aws_smithy_runtime_api::client::http::{
-    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
-};
-use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
-use aws_smithy_runtime_api::client::result::ConnectorError;
-use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_types::body::SdkBody;
 use serve_support::Server;
 
 const ACCESS_KEY: &str = "AKIDSHARDLOGTEST";
@@ -41,43 +35,6 @@ fn client(addr: std::net::SocketAddr, secret: &str, http: SharedHttpClient) -> C
 /// The SDK's own hyper client without TLS (HTTP/1.1 against a plain-http endpoint).
 fn http1() -> SharedHttpClient {
     aws_smithy_http_client::Builder::new().build_http()
-}
-
-/// A hyper client speaking HTTP/2 with prior knowledge (h2c), recording that responses
-/// really came over HTTP/2.
-#[derive(Debug, Clone)]
-struct H2c {
-    client: hyper_util::client::legacy::Client<hyper_util::client::legacy::connect::HttpConnector, SdkBody>,
-    saw_h2: Arc<AtomicBool>,
-}
-
-impl H2c {
-    fn new() -> H2c {
-        let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-            .http2_only(true)
-            .build_http();
-        H2c { client, saw_h2: Arc::new(AtomicBool::new(false)) }
-    }
-}
-
-impl HttpConnector for H2c {
-    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        let this = self.clone();
-        HttpConnectorFuture::new(async move {
-            let req = request.try_into_http1x().map_err(|e| ConnectorError::other(e.into(), None))?;
-            let resp = this.client.request(req).await.map_err(|e| ConnectorError::io(e.into()))?;
-            if resp.version() == http::Version::HTTP_2 {
-                this.saw_h2.store(true, Ordering::SeqCst);
-            }
-            HttpResponse::try_from(resp.map(SdkBody::from_body_1_x)).map_err(|e| ConnectorError::other(e.into(), None))
-        })
-    }
-}
-
-impl HttpClient for H2c {
-    fn http_connector(&self, _: &HttpConnectorSettings, _: &RuntimeComponents) -> SharedHttpConnector {
-        SharedHttpConnector::new(self.clone())
-    }
 }
 
 /// Subscribe LATEST, put one record with `producer`, and return the data pushed.
@@ -175,7 +132,7 @@ async fn sdk_round_trip_with_verified_signatures() {
     let c2 = c.register_stream_consumer().stream_arn(arn).consumer_name("h2").send().await.unwrap();
     let data = subscribe_and_receive(&c, &c, c1.consumer().unwrap().consumer_arn(), b"over http/1.1").await;
     assert_eq!(data, vec![b"over http/1.1".to_vec()]);
-    let h2 = H2c::new();
+    let h2 = h2::H2::new(hyper_util::client::legacy::connect::HttpConnector::new());
     let c_h2 = client(server.addr, SECRET_KEY, SharedHttpClient::new(h2.clone()));
     let data = subscribe_and_receive(&c_h2, &c, c2.consumer().unwrap().consumer_arn(), b"over h2c").await;
     assert_eq!(data, vec![b"over h2c".to_vec()]);

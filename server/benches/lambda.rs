@@ -18,6 +18,9 @@
 //! run each).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
+#[path = "../../benches/support/event_source.rs"]
+mod support;
+
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -29,45 +32,15 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use shardlog::engine::{CreateStreamInput, PutRecordsInput, PutRecordsRequestEntry, StreamRef};
-use shardlog::event_source::{
-    EventSourceConfig, EventSourceMapping, EventSourcePosition, FunctionError, Handler, HandlerResponse, KinesisEvent,
-};
+use shardlog::engine::StreamRef;
+use shardlog::event_source::{EventSourceConfig, EventSourceMapping, EventSourcePosition};
 use shardlog::{Durability, Engine, EngineConfig};
 use shardlog_server::lambda::{Lambda, LambdaConfig};
 use shardlog_server::outbound::Credentials;
+use support::{prefill, Noop, RECORD_BYTES};
 
-const RECORD_BYTES: usize = 100;
 const STREAM: &str = "bench";
 const STREAM_ARN: &str = "arn:aws:kinesis:us-east-1:000000000000:stream/bench";
-
-struct Noop(AtomicUsize);
-
-impl Handler for Noop {
-    fn handle(&self, event: &KinesisEvent) -> Result<HandlerResponse, FunctionError> {
-        self.0.fetch_add(std::hint::black_box(event.records.len()), Ordering::Relaxed);
-        Ok(HandlerResponse::success())
-    }
-}
-
-fn prefill(engine: &Engine, records: usize) {
-    engine
-        .create_stream(CreateStreamInput { stream_name: STREAM.into(), shard_count: Some(1), ..Default::default() })
-        .unwrap();
-    let payload = Bytes::from(vec![0x5a; RECORD_BYTES]);
-    for chunk in 0..records / 500 {
-        let records = (0..500)
-            .map(|i| PutRecordsRequestEntry {
-                data: payload.clone(),
-                partition_key: Some(format!("key-{}", (chunk * 500 + i) % 1000)),
-                explicit_hash_key: None,
-            })
-            .collect();
-        let out =
-            engine.put_records(PutRecordsInput { stream: StreamRef::name(STREAM), records, dry_run: false }).unwrap();
-        assert_eq!(out.failed_record_count, 0);
-    }
-}
 
 /// The in-process driver and a no-op handler: seconds to deliver everything.
 fn in_process(engine: &Engine, records: usize, batch_size: u32) -> Duration {
@@ -173,7 +146,7 @@ fn main() {
         EngineConfig { durability: Durability::Buffered, retention_check_interval: None, ..EngineConfig::default() },
     )
     .unwrap();
-    prefill(&engine, records);
+    prefill(&engine, STREAM, records);
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let function = start_function(&rt);
     let config = LambdaConfig {

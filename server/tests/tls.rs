@@ -7,20 +7,13 @@ mod support;
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_kinesis::config::SharedHttpClient;
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::{ShardIteratorType, StartingPosition, SubscribeToShardEventStream};
-use aws_smithy_runtime_api::client::http::{
-    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
-};
-use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
-use aws_smithy_runtime_api::client::result::ConnectorError;
-use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_types::body::SdkBody;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use shardlog_server::serve::{Server, StartupStream, TlsSource};
@@ -97,50 +90,6 @@ async fn alpn_offers_h2_then_http1_and_the_self_signed_certificate_verifies() {
     tokio::task::spawn_blocking(move || again.shutdown()).await.unwrap().unwrap();
 }
 
-/// The SDK over hyper-rustls, HTTP/2 only (ALPN h2), recording that responses came over h2.
-#[derive(Debug, Clone)]
-struct H2Tls {
-    client: hyper_util::client::legacy::Client<
-        hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
-        SdkBody,
-    >,
-    saw_h2: Arc<AtomicBool>,
-}
-
-impl H2Tls {
-    fn new(cert: &Path) -> H2Tls {
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(client_config(cert, &[]))
-            .https_only()
-            .enable_http2()
-            .build();
-        let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-            .http2_only(true)
-            .build(https);
-        H2Tls { client, saw_h2: Arc::new(AtomicBool::new(false)) }
-    }
-}
-
-impl HttpConnector for H2Tls {
-    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        let this = self.clone();
-        HttpConnectorFuture::new(async move {
-            let req = request.try_into_http1x().map_err(|e| ConnectorError::other(e.into(), None))?;
-            let resp = this.client.request(req).await.map_err(|e| ConnectorError::io(e.into()))?;
-            if resp.version() == http::Version::HTTP_2 {
-                this.saw_h2.store(true, Ordering::SeqCst);
-            }
-            HttpResponse::try_from(resp.map(SdkBody::from_body_1_x)).map_err(|e| ConnectorError::other(e.into(), None))
-        })
-    }
-}
-
-impl HttpClient for H2Tls {
-    fn http_connector(&self, _: &HttpConnectorSettings, _: &RuntimeComponents) -> SharedHttpConnector {
-        SharedHttpConnector::new(self.clone())
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscribe_to_shard_over_http2_on_tls_with_the_rust_sdk() {
     let server = Server::builder()
@@ -149,7 +98,12 @@ async fn subscribe_to_shard_over_http2_on_tls_with_the_rust_sdk() {
         .start()
         .unwrap();
     let cert = server.tls_certificate().unwrap().to_path_buf();
-    let h2 = H2Tls::new(&cert);
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(client_config(&cert, &[]))
+        .https_only()
+        .enable_http2()
+        .build();
+    let h2 = support::h2::H2::new(https);
     let saw_h2 = Arc::clone(&h2.saw_h2);
     let url = format!("https://localhost:{}", server.local_addr().port());
     let c = support::sdk(&url, SharedHttpClient::new(h2));

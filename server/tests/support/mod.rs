@@ -2,6 +2,8 @@
 //! one sample out of a Prometheus exposition.
 #![allow(dead_code)]
 
+pub mod h2;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
