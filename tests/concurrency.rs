@@ -539,3 +539,160 @@ fn a_trim_right_after_a_read_fixed_its_view_skips_a_loaded_segment_too() {
     assert!(!segs[2].path.exists(), "the segment was unlinked during the read");
     assert_eq!(r.records, all[new_start as usize..new_start as usize + 5]);
 }
+
+/// A file system that holds the background sealer's fdatasyncs at a gate until it is opened
+/// (every other call passes straight through), and tells when the sealer is waiting there.
+#[derive(Debug, Default)]
+struct SealerGate {
+    state: Mutex<(bool, usize)>, // (open, sealer calls waiting)
+    changed: Condvar,
+}
+
+impl SealerGate {
+    fn pass(&self) {
+        if thread::current().name() != Some("shardlog-sealer") {
+            return;
+        }
+        let mut s = self.state.lock().unwrap();
+        s.1 += 1;
+        self.changed.notify_all();
+        while !s.0 {
+            s = self.changed.wait(s).unwrap();
+        }
+        s.1 -= 1;
+    }
+
+    fn open(&self) {
+        self.state.lock().unwrap().0 = true;
+        self.changed.notify_all();
+    }
+
+    fn wait_for_sealer(&self, deadline: Instant) {
+        let mut s = self.state.lock().unwrap();
+        while s.1 == 0 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "the sealer never reached the gate");
+            s = self.changed.wait_timeout(s, left).unwrap().0;
+        }
+    }
+}
+
+#[derive(Debug)]
+struct GatedVfs {
+    inner: VfsRef,
+    gate: Arc<SealerGate>,
+}
+
+#[derive(Debug)]
+struct GatedFile {
+    inner: shardlog::io::FileRef,
+    gate: Arc<SealerGate>,
+}
+
+impl GatedVfs {
+    fn wrap(&self, f: std::io::Result<shardlog::io::FileRef>) -> std::io::Result<shardlog::io::FileRef> {
+        f.map(|inner| Arc::new(GatedFile { inner, gate: Arc::clone(&self.gate) }) as shardlog::io::FileRef)
+    }
+}
+
+impl shardlog::io::VfsFile for GatedFile {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+        self.inner.read_exact_at(buf, offset)
+    }
+    fn write_all_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
+        self.inner.write_all_at(buf, offset)
+    }
+    fn sync_data(&self) -> std::io::Result<()> {
+        self.gate.pass();
+        self.inner.sync_data()
+    }
+    fn set_len(&self, len: u64) -> std::io::Result<()> {
+        self.inner.set_len(len)
+    }
+    fn len(&self) -> std::io::Result<u64> {
+        self.inner.len()
+    }
+    fn map(&self) -> std::io::Result<bytes::Bytes> {
+        self.inner.map()
+    }
+    fn view(&self, range: std::ops::Range<u64>, reserve: u64) -> std::io::Result<bytes::Bytes> {
+        self.inner.view(range, reserve)
+    }
+}
+
+impl shardlog::io::Vfs for GatedVfs {
+    fn create_dir_all(&self, path: &std::path::Path) -> std::io::Result<()> {
+        self.inner.create_dir_all(path)
+    }
+    fn create_new(&self, path: &std::path::Path) -> std::io::Result<shardlog::io::FileRef> {
+        self.wrap(self.inner.create_new(path))
+    }
+    fn create(&self, path: &std::path::Path) -> std::io::Result<shardlog::io::FileRef> {
+        self.wrap(self.inner.create(path))
+    }
+    fn open_rw(&self, path: &std::path::Path) -> std::io::Result<shardlog::io::FileRef> {
+        self.wrap(self.inner.open_rw(path))
+    }
+    fn open_read(&self, path: &std::path::Path) -> std::io::Result<shardlog::io::FileRef> {
+        self.wrap(self.inner.open_read(path))
+    }
+    fn read_dir(&self, path: &std::path::Path) -> std::io::Result<Vec<shardlog::io::DirEntry>> {
+        self.inner.read_dir(path)
+    }
+    fn exists(&self, path: &std::path::Path) -> bool {
+        self.inner.exists(path)
+    }
+    fn remove_file(&self, path: &std::path::Path) -> std::io::Result<()> {
+        self.inner.remove_file(path)
+    }
+    fn remove_dir_all(&self, path: &std::path::Path) -> std::io::Result<()> {
+        self.inner.remove_dir_all(path)
+    }
+    fn rename(&self, from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+        self.inner.rename(from, to)
+    }
+    fn sync_dir(&self, path: &std::path::Path) -> std::io::Result<()> {
+        self.inner.sync_dir(path)
+    }
+    fn lock(&self, path: &std::path::Path) -> std::io::Result<Box<dyn shardlog::io::LockGuard>> {
+        self.inner.lock(path)
+    }
+}
+
+/// The background sealer holds a log only while it works on it. Dropping the last user
+/// handle while the sealer is in the middle of a seal still closes the log in the dropping
+/// thread: when `drop` returns the log is synced, marked clean, and its directory lock is
+/// free, so it reopens at once (before, the sealer became the log's last owner and closed it
+/// later, on its own thread).
+#[test]
+fn dropping_the_last_handle_during_a_background_seal_closes_the_log_before_drop_returns() {
+    let deadline = Instant::now() + DEADLINE;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(1_000_000);
+    let gate = Arc::new(SealerGate::default());
+    let vfs: VfsRef = Arc::new(GatedVfs { inner: real(), gate: Arc::clone(&gate) });
+    let log = ShardLog::open(dir.path(), options(vfs, &clock, small_config(2048, Durability::Buffered))).unwrap();
+    let mut i = 0;
+    while log.segments().len() < 2 {
+        append_one(&log, i, 100).unwrap();
+        i += 1;
+    }
+    // The roll queued a seal: the sealer is now holding the log, stopped at the gate.
+    gate.wait_for_sealer(deadline);
+    let guard = {
+        let gate = Arc::clone(&gate);
+        shardlog::hooks::on_this_thread(move |point| {
+            if point == shardlog::hooks::HookPoint::LastHandleDropped {
+                gate.open();
+            }
+        })
+    };
+    drop(log);
+    drop(guard);
+    let closed_cleanly = dir.path().join(shardlog::marker::CLEAN_FILE).exists();
+    let reopened = ShardLog::open(dir.path(), options(real(), &clock, small_config(2048, Durability::Buffered)));
+    gate.open();
+    assert!(closed_cleanly, "the log was closed (clean marker written) before drop returned");
+    let reopened = reopened.expect("the directory lock was released before drop returned");
+    assert_eq!(reopened.high_watermark(), i);
+}

@@ -13,6 +13,8 @@ use std::cell::RefCell;
 pub enum HookPoint {
     /// A read has fixed its view of the log: the trim horizon and the segments it will walk.
     ReadViewTaken,
+    /// The last handle of a log is being dropped: the log is about to close.
+    LastHandleDropped,
 }
 
 type Hook = Box<dyn FnMut(HookPoint)>;

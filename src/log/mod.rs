@@ -24,7 +24,8 @@
 //! 1. Offsets start at 0 (or at the trim horizon), are dense and never reused; the next
 //!    offset is always derived from the newest segment, never from a count of survivors.
 //! 2. Readers never see a record at or above the committed high-watermark, and every batch
-//!    they are handed records from is CRC-checked on that read.
+//!    they are handed records from is CRC-checked on that read — or, in a loaded sealed
+//!    segment, on an earlier read through the same mapping (`segment::verified`).
 //! 3. An append is acknowledged only once it is visible (the high-watermark covers it).
 //!    Under `Durability::Sync` it is acknowledged only after its bytes were fdatasync'd —
 //!    including, after a roll, the sealed segment holding them — and the high-watermark only
@@ -216,10 +217,34 @@ pub struct SegmentInfo {
 /// safe to append and read from many threads.
 #[derive(Debug, Clone)]
 pub struct ShardLog {
-    inner: Arc<Inner>,
-    /// Counts the handles (clones of this `ShardLog`), apart from the log's own background
-    /// work (flusher, sealer), which holds `Inner` only while it runs.
-    handles: Arc<()>,
+    inner: Arc<Handle>,
+}
+
+/// What the clones of one [`ShardLog`] share: the log, closed when the last of them is
+/// dropped, in the dropping thread.
+///
+/// The log's own threads (the sealer, the interval flusher) hold it only for a moment while
+/// they work on it; if the last user handle went with the log itself, such a moment would
+/// make that thread the one to close it, and dropping the last handle would return before
+/// the log was synced, marked clean and its directory lock released (reopening it at once
+/// would fail with `Error::Locked`).
+#[derive(Debug)]
+struct Handle(Arc<Inner>);
+
+impl std::ops::Deref for Handle {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        #[cfg(feature = "testing")]
+        hooks::reached(hooks::HookPoint::LastHandleDropped);
+        let _ = self.0.close();
+    }
 }
 
 pub(crate) struct Inner {
@@ -335,7 +360,7 @@ impl ShardLog {
             let weak: Weak<dyn SyncTarget> = Arc::downgrade(&(Arc::clone(&inner) as Arc<dyn SyncTarget>));
             inner.sync_group.register_interval(weak, period);
         }
-        Ok(ShardLog { inner, handles: Arc::new(()) })
+        Ok(ShardLog { inner: Arc::new(Handle(inner)) })
     }
 
     /// The log's directory.
@@ -375,8 +400,9 @@ impl ShardLog {
     /// Read up to `max_records` records starting at offset `from` (clamped up to the trim
     /// horizon, as trimmed data is skipped), stopping once `max_bytes` of keys and data were
     /// returned (at least one record is returned if any is available). Every batch read is
-    /// CRC-checked; damage is `Error::Corrupt` naming the file and byte offset. Keys and
-    /// data are zero-copy slices of the segment's mapping.
+    /// CRC-checked (a sealed segment's batches once per mapping: a loaded sealed segment
+    /// remembers the index intervals it checked whole); damage is `Error::Corrupt` naming
+    /// the file and byte offset. Keys and data are zero-copy slices of the segment's mapping.
     pub fn read(&self, from: u64, max_records: usize, max_bytes: usize) -> Result<ReadResult> {
         self.inner.read(from, max_records, max_bytes)
     }
@@ -474,8 +500,8 @@ impl ShardLog {
 
     /// Close cleanly: complete pending seals, fdatasync, write the active segment's index
     /// files and the clean marker, so the next open skips recovery, and release the
-    /// directory lock. Later appends fail. Dropping the last handle closes too, ignoring
-    /// errors.
+    /// directory lock. Later appends fail. Dropping the last handle closes too, in the
+    /// dropping thread, ignoring errors.
     pub fn close(&self) -> Result<()> {
         self.inner.close()
     }
@@ -484,7 +510,7 @@ impl ShardLog {
     /// subscription; the log's own flusher and sealer do not count): an owner that wants to
     /// close the log to free its descriptor waits until it is the only holder.
     pub fn is_shared(&self) -> bool {
-        Arc::strong_count(&self.handles) > 1
+        Arc::strong_count(&self.inner) > 1
     }
 }
 

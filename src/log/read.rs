@@ -19,6 +19,7 @@ use crate::log::record::Record;
 
 use super::batch;
 use super::segment::sealed::{Loaded, SealedSegment};
+use super::segment::verified::IntervalWalk;
 use super::segment::{self, ReadLimits, Segment, Walked};
 use super::view::LogView;
 use super::{Inner, ReadResult};
@@ -91,6 +92,7 @@ impl Inner {
                             hw,
                             &mut limits,
                             &mut out,
+                            None,
                         )?
                     }
                     Segment::Sealed(s) => {
@@ -183,7 +185,8 @@ fn read_sealed(
 ) -> Result<Walked> {
     let rel = u32::try_from(next.saturating_sub(s.base)).unwrap_or(u32::MAX);
     let position = l.index.position_for_offset(rel).map_or(segment::SEGMENT_HEADER_LEN, u64::from);
-    let walked = segment::read_records(&s.paths.log, &l.map, 0, position, next, hw, limits, out)?;
+    let walk = IntervalWalk::new(l.index.entries(), &l.verified, l.map.len() as u64, position);
+    let walked = segment::read_records(&s.paths.log, &l.map, 0, position, next, hw, limits, out, Some(walk))?;
     if !walked.done {
         let expected = s.end_offset().min(hw);
         let reached = walked.end_seen.unwrap_or(next);

@@ -6,6 +6,7 @@
 //!   a view of what it published.
 //! - `sealed`: the older segments, never written again, read through their mapping.
 //! - `index_files`: reading and writing a segment's `.index` / `.timeindex` files.
+//! - [`verified`]: which index intervals of a loaded sealed segment were already CRC-checked.
 //!
 //! This module ties them together for the shard log: `Segment` (either kind, as the log's
 //! segment list holds them) and the walks over a segment's bytes that the log's reads and
@@ -16,6 +17,7 @@ pub mod cursor;
 pub mod format;
 pub(crate) mod index_files;
 pub(crate) mod sealed;
+pub(crate) mod verified;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -37,6 +39,7 @@ use active::ActiveSegment;
 pub(crate) use index_files::write_index_files;
 pub(crate) use sealed::LoadConfig;
 use sealed::SealedSegment;
+use verified::IntervalWalk;
 
 /// A segment of a live shard log, as its segment list holds it.
 #[derive(Debug, Clone)]
@@ -103,10 +106,12 @@ pub(crate) struct Walked {
 
 /// Decode the records from offset `from` on out of `image`, which holds the bytes of `path`
 /// from byte `image_position` on, walking from the batch at byte `start` (where the sparse
-/// index put the reader). Every batch a record is taken from is CRC-checked first; keys and
-/// data are zero-copy slices of `image` (a sealed batch is opened with `limits.key` into one
-/// plaintext copy per batch, and records are slices of that). Stops before `hw`, after `limits.max_records`, or
-/// once the byte budget is spent (at least one record is taken if any is due).
+/// index put the reader). Every batch a record is taken from is CRC-checked first — on this
+/// read, or, for a loaded sealed segment (`intervals`), on an earlier read through the same
+/// mapping (see [`verified`]); keys and data are zero-copy slices of `image` (a sealed batch
+/// is opened with `limits.key` into one plaintext copy per batch, and records are slices of
+/// that). Stops before `hw`, after `limits.max_records`, or once the byte budget is spent (at
+/// least one record is taken if any is due).
 ///
 /// Records come out dense: a batch that holds wanted records but starts past the offset due
 /// (a forged or stale sealed index pointing into the middle of a segment, finding F11) is
@@ -122,16 +127,28 @@ pub(crate) fn read_records(
     hw: u64,
     limits: &mut ReadLimits,
     out: &mut Vec<Record>,
+    mut intervals: Option<IntervalWalk<'_>>,
 ) -> Result<Walked> {
     let at = usize::try_from(start.saturating_sub(image_position)).unwrap_or(usize::MAX);
     let mut cursor = BatchCursor::new(image, image_position, at, Verify::Header, limits.max_batch_bytes);
     let mut end_seen = None;
+    let mut done = false;
     for step in cursor.by_ref() {
         let b = step.map_err(|e| Error::corrupt(path, e.position, e.kind.to_string()))?;
         let h = b.header;
         if h.first_offset >= hw {
-            return Ok(Walked { done: true, end_seen });
+            if let Some(w) = intervals.as_mut() {
+                // Walked over, not checked: its interval cannot be marked by this read.
+                w.needs_check(b.position, b.end());
+                w.checked(false);
+            }
+            done = true;
+            break;
         }
+        let check = intervals.as_mut().is_none_or(|w| w.needs_check(b.position, b.end()));
+        // In range: the cursor checked that the batch lies inside the image.
+        let rel = usize::try_from(b.position - image_position).unwrap_or(usize::MAX);
+        let batch_range = rel..rel.saturating_add(h.batch_len as usize).min(image.len());
         if h.next_offset() > from {
             let due = out.last().map_or(from, |r| r.offset.saturating_add(1));
             if h.first_offset > due {
@@ -141,10 +158,13 @@ pub(crate) fn read_records(
                     format!("batch starts at offset {}, but the read continues at offset {due}", h.first_offset),
                 ));
             }
-            // In range: the cursor checked that the batch lies inside the image.
-            let rel = usize::try_from(b.position - image_position).unwrap_or(usize::MAX);
-            let mut bytes = image.slice(rel..rel.saturating_add(h.batch_len as usize).min(image.len()));
-            batch::check_crc(&bytes).map_err(|e| Error::corrupt(path, b.position, e.to_string()))?;
+            let mut bytes = image.slice(batch_range);
+            if check {
+                batch::check_crc(&bytes).map_err(|e| Error::corrupt(path, b.position, e.to_string()))?;
+                if let Some(w) = intervals.as_mut() {
+                    w.checked(true);
+                }
+            }
             let mut h = h;
             if batch::is_sealed(&bytes) {
                 (bytes, h) = unseal(&bytes, path, b.position, limits.key.as_deref())?;
@@ -155,12 +175,43 @@ pub(crate) fn read_records(
                 .map_err(|e| Error::corrupt(path, b.position, e.to_string()))?;
             limits.max_records = limits.max_records.saturating_sub(d.added);
             if d.out_of_bytes || limits.exhausted() {
-                return Ok(Walked { done: true, end_seen });
+                done = true;
+                break;
+            }
+        } else if check {
+            // A batch before the wanted records: its records are not served, so a damaged
+            // one is no error here; it is checked only so that its interval can be marked.
+            if let Some(w) = intervals.as_mut() {
+                w.checked(image.get(batch_range).is_some_and(|b| batch::check_crc(b).is_ok()));
             }
         }
         end_seen = Some(h.next_offset());
     }
-    Ok(Walked { done: false, end_seen })
+    if let Some(w) = intervals.as_mut() {
+        if done {
+            finish_interval(&mut cursor, w, image, image_position);
+        } else {
+            w.stop(cursor.byte_position());
+        }
+    }
+    Ok(Walked { done, end_seen })
+}
+
+/// After a read through a sealed segment stopped inside an index interval it walked from
+/// its start: check the interval's remaining batches too (at most an index interval and one
+/// batch of bytes), so that it is marked and later reads of it skip their checks. Nothing
+/// found here fails the read: these batches were not served, and a damaged one is reported
+/// by the read that wants its records.
+fn finish_interval(cursor: &mut BatchCursor<'_>, w: &mut IntervalWalk<'_>, image: &[u8], image_position: u64) {
+    while w.worth_finishing(cursor.byte_position()) {
+        let Some(Ok(b)) = cursor.next() else { return };
+        if w.needs_check(b.position, b.end()) {
+            let rel = usize::try_from(b.position - image_position).unwrap_or(usize::MAX);
+            let range = rel..rel.saturating_add(b.header.batch_len as usize);
+            w.checked(image.get(range).is_some_and(|bytes| batch::check_crc(bytes).is_ok()));
+        }
+    }
+    w.stop(cursor.byte_position());
 }
 
 /// Open a sealed batch with the read's at-rest key: the plaintext batch and its header.

@@ -24,6 +24,7 @@ use super::active::ActiveSegment;
 use super::cursor::scan;
 use super::format::{self, HeaderError, SegmentPaths};
 use super::index_files::{read_index_files, write_index_files};
+use super::verified::Verified;
 
 /// Settings a segment needs to load itself.
 #[derive(Debug, Clone, Copy)]
@@ -34,11 +35,13 @@ pub(crate) struct LoadConfig {
     pub(crate) key_id: u32,
 }
 
-/// A loaded sealed segment: its verified index and its whole mapping.
+/// A loaded sealed segment: its verified index, its whole mapping, and which of its index
+/// intervals were CRC-checked through this mapping already.
 #[derive(Debug)]
 pub(crate) struct Loaded {
     pub(crate) index: SparseIndex,
     pub(crate) map: Bytes,
+    pub(crate) verified: Verified,
 }
 
 /// A sealed segment of a live shard log.
@@ -198,8 +201,11 @@ impl SealedSegment {
                 format!("sealed segment is {map_len} bytes long, it was sealed at {known_len}"),
             ));
         }
-        let index = match known_index.or_else(|| self.index_from_files(vfs, map_len)) {
-            Some(ix) => ix,
+        let (index, verified) = match known_index.or_else(|| self.index_from_files(vfs, map_len)) {
+            Some(ix) => {
+                let none = Verified::none(ix.len());
+                (ix, none)
+            }
             None => {
                 let s = scan(&map, self.base, cfg.index_interval_bytes, cfg.max_batch_bytes);
                 if let Some((pos, e)) = s.stopped {
@@ -223,11 +229,14 @@ impl SealedSegment {
                     max_arrival_ms: s.max_arrival_ms,
                 };
                 write_index_files(vfs, &self.paths, &s.index, &summary);
-                s.index
+                // The scan CRC-checked every batch of this mapping, from the first to the
+                // end of the file, and its index entries are positions of that walk.
+                let all = Verified::all(s.index.len());
+                (s.index, all)
             }
         };
         self.len.store(map_len, Ordering::Release);
-        Ok(Loaded { index, map })
+        Ok(Loaded { index, map, verified })
     }
 
     /// The index from the segment's index files, if they pass every check and describe
