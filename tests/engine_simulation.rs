@@ -47,9 +47,11 @@
 //! SHARDLOG_SIM_SEED=1234 cargo test -p shardlog --test engine_simulation -- replay --nocapture
 //! ```
 //!
-//! Replays repeat every driver choice exactly. The engine visits streams in hash-map order
-//! inside `flush`, `close` and `enforce_retention`, so op indexes inside those calls (and
-//! hence the file a crash point there lands on) can differ between processes.
+//! Replays repeat every driver choice exactly, and every file operation: the engine visits
+//! streams and queues in uid order inside `flush`, `close` and `enforce_retention`
+//! (`a_seed_always_makes_the_same_run` checks it; when the order was a hash map's, a crash
+//! point inside those calls landed on different files from run to run, and a seed could fail
+//! one run in three).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
 mod sim;
