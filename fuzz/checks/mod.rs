@@ -1089,8 +1089,14 @@ pub fn segment_recovery(data: &[u8]) {
                 next = res.next_offset;
             }
             Err(e) => {
-                assert!(!strict, "read at {next} of a recovered log failed: {e}");
-                check_typed(&e, "read");
+                // A fuzzed batch may be CRC-valid and carry the at-rest-encryption flag: with
+                // no key configured its records are out of reach, and the read says so
+                // (`KmsNotFound`, as for a real encrypted batch) instead of serving them.
+                let sealed_without_key = matches!(e, Error::KmsNotFound { .. });
+                assert!(!strict || sealed_without_key, "read at {next} of a recovered log failed: {e}");
+                if !sealed_without_key {
+                    check_typed(&e, "read");
+                }
                 read_failed = true;
                 break;
             }
