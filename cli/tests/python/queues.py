@@ -24,24 +24,12 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from checks import Mismatch, check, eq
+
 ACCOUNT = "000000000000"
 REGION = "us-east-1"
 CALLED = set()
 INVALID = set()
-
-
-class Mismatch(Exception):
-    pass
-
-
-def check(cond, what):
-    if not cond:
-        raise Mismatch(what)
-
-
-def eq(got, want, what):
-    if got != want:
-        raise Mismatch(f"{what}: got {got!r}, want {want!r}")
 
 
 def advance(ms):
