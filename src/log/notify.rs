@@ -10,6 +10,10 @@
 //!   already waiting when the notification is sent: no lost wake-up.
 //! - A reader that observes watermark `w` also observes every byte written for offsets `< w`.
 //! - The watermark never decreases.
+//! - `Waiters::sleepers` counts the threads blocked on `changed`; it changes only under the
+//!   lock, so `publish` (which reads it under the same lock) skips the condition variable's
+//!   wake-up — a system call on every append with `std`'s futex condvar — exactly when no
+//!   thread could be woken by it.
 
 #[cfg(loom)]
 use loom::sync::{
@@ -35,6 +39,9 @@ pub struct Notifier {
 #[derive(Debug, Default)]
 struct Waiters {
     wakers: Vec<Waker>,
+    /// Threads blocked in `changed.wait*` (incremented before, decremented after, under the
+    /// lock).
+    sleepers: usize,
 }
 
 impl Notifier {
@@ -66,7 +73,9 @@ impl Notifier {
             #[cfg(not(feature = "canary-notify-without-lock"))]
             let mut w = self.waiters();
             #[cfg(not(feature = "canary-notify-without-lock"))]
-            self.changed.notify_all();
+            if w.sleepers > 0 {
+                self.changed.notify_all();
+            }
             #[cfg(feature = "canary-notify-without-lock")]
             self.changed.notify_all();
             #[cfg(feature = "canary-notify-without-lock")]
@@ -104,10 +113,12 @@ impl Notifier {
             if left.is_zero() {
                 return hw;
             }
+            guard.sleepers += 1;
             guard = match self.changed.wait_timeout(guard, left) {
                 Ok((g, _)) => g,
                 Err(e) => e.into_inner().0,
             };
+            guard.sleepers -= 1;
         }
     }
 
@@ -116,7 +127,9 @@ impl Notifier {
     pub fn wake_all(&self) {
         let wakers = {
             let mut w = self.waiters();
-            self.changed.notify_all();
+            if w.sleepers > 0 {
+                self.changed.notify_all();
+            }
             std::mem::take(&mut w.wakers)
         };
         for w in wakers {
@@ -132,7 +145,9 @@ impl Notifier {
             if hw > offset {
                 return hw;
             }
+            guard.sleepers += 1;
             guard = self.changed.wait(guard).unwrap_or_else(|e| e.into_inner());
+            guard.sleepers -= 1;
         }
     }
 
