@@ -32,6 +32,16 @@
 //!   (shardlog's `Sync`); this mix is the closest in cost and ends durable. Read with an
 //!   in-order range over the table.
 //!
+//! **Alternating rounds.** After criterion's groups, the three storage cores (`shardlog_log`,
+//! `raw_file_crc`, `commitlog_no_fsync`) run head to head: in each round every one of them
+//! appends 100,000 records to a fresh directory (timed) and reads them back (timed), one after
+//! the other, the starting peer rotating from round to round. Each round gives a ratio per
+//! peer, measured seconds apart under the same machine load, and the median of those ratios
+//! (with the lowest and highest) is printed; one untimed round per peer warms up first. On a shared machine this is the steadier figure:
+//! criterion's groups run each peer for seconds at a time, so a burst of load from elsewhere
+//! lands on one peer's whole measurement. `SHARDLOG_PEERS_ROUNDS` sets the rounds (default 15;
+//! 0 skips them); they are skipped in criterion's test mode (no `--bench`).
+//!
 //! `cargo bench -p shardlog --bench peers -- --quick` runs it in a few minutes.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code may panic
 
@@ -488,6 +498,9 @@ fn peers(c: &mut Criterion) {
 /// Records/s of every peer and its ratio to `shardlog_log`, from the timings of this run.
 fn summary() {
     let t = TOTALS.lock().unwrap();
+    if t.is_empty() {
+        return; // a filter ran none of them
+    }
     println!("\npeers: records/s (key {KEY_LEN} B + data), ratio = shardlog_log / peer (> 1: shardlog faster)");
     for size in [100usize, 1024] {
         for op in ["append", "read"] {
@@ -504,9 +517,73 @@ fn summary() {
     }
 }
 
+/// One alternating round of peer `P`: (append time, read time) on a fresh directory.
+fn one_round<P: Peer>(w: &Work) -> (Duration, Duration) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = P::open(dir.path());
+    let t = Instant::now();
+    p.append(w);
+    let append = t.elapsed();
+    let t = Instant::now();
+    p.read(w);
+    let read = t.elapsed();
+    drop(p);
+    (append, read)
+}
+
+/// The median, lowest and highest of `ratios` (not empty).
+fn spread(mut ratios: Vec<f64>) -> (f64, f64, f64) {
+    ratios.sort_by(f64::total_cmp);
+    (ratios[ratios.len() / 2], ratios[0], ratios[ratios.len() - 1])
+}
+
+/// The storage cores head to head, alternated round by round (see the module docs).
+fn alternating(rounds: usize) {
+    type Round = fn(&Work) -> (Duration, Duration);
+    let peers: [(&str, Round); 3] = [
+        ("shardlog_log", one_round::<Log>),
+        ("raw_file_crc", one_round::<RawFile>),
+        ("commitlog_no_fsync", one_round::<CommitLogPeer>),
+    ];
+    println!(
+        "\nalternating rounds: {rounds} rounds of {RECORDS} records per peer, starting peer rotated; \
+         median of the per-round ratios shardlog_log / peer [lowest - highest] (> 1: shardlog faster)"
+    );
+    for size in [100usize, 1024] {
+        let w = Work::new(size);
+        for (_, round) in &peers {
+            round(&w); // warm-up, not counted
+        }
+        let mut times: Vec<Vec<(Duration, Duration)>> = vec![Vec::with_capacity(rounds); peers.len()];
+        for r in 0..rounds {
+            for k in 0..peers.len() {
+                let i = (r + k) % peers.len();
+                times[i].push((peers[i].1)(&w));
+            }
+        }
+        let (ours, others) = times.split_first().unwrap();
+        for (op, pick) in [("append", 0usize), ("read", 1)] {
+            let secs = |t: &(Duration, Duration)| if pick == 0 { t.0 } else { t.1 }.as_secs_f64();
+            let mut line = format!("  {size:>5} B {op:<6}");
+            for ((name, _), theirs) in peers.iter().skip(1).zip(others) {
+                // Same record count per round, so the rate ratio is the inverse time ratio.
+                let ratios = ours.iter().zip(theirs).map(|(a, b)| secs(b) / secs(a).max(1e-9)).collect();
+                let (median, low, high) = spread(ratios);
+                line.push_str(&format!("   {name}: {median:.2}x [{low:.2} - {high:.2}]"));
+            }
+            println!("{line}");
+        }
+    }
+}
+
 fn main() {
     let mut c = Criterion::default().configure_from_args();
     peers(&mut c);
     c.final_summary();
     summary();
+    let timing = std::env::args().any(|a| a == "--bench");
+    let rounds = std::env::var("SHARDLOG_PEERS_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(15);
+    if timing && rounds > 0 {
+        alternating(rounds);
+    }
 }
