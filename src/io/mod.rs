@@ -23,6 +23,7 @@ use bytes::Bytes;
 #[cfg(feature = "testing")]
 pub mod fault;
 mod map;
+pub(crate) use map::prefetch;
 #[cfg(feature = "testing")]
 pub mod sim;
 

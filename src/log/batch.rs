@@ -41,8 +41,9 @@ pub const HASH_KEY_LEN: usize = 16;
 pub const MAX_BATCH_LEN: u32 = 256 * 1024 * 1024;
 
 const FLAG_HASH_KEY: u8 = 1;
-/// How far ahead of the record being stepped over [`decode_records`] touches the batch.
-const SKIP_LOOKAHEAD: usize = 512;
+/// How far past the estimated position of the first wanted record [`decode_records`]
+/// prefetches.
+const SKIP_PREFETCH_SLACK: usize = 256;
 /// Batch flag: the payload is sealed with the at-rest key (see [`crate::at_rest`]).
 pub const FLAG_SEALED: u8 = 1;
 const CRC_START: usize = 32;
@@ -414,6 +415,18 @@ pub fn decode_records(
 ) -> Result<Decoded, FrameError> {
     let mut pos = BATCH_HEADER_LEN;
     let mut d = Decoded { added: 0, out_of_bytes: false };
+    let skip = from_offset.saturating_sub(header.first_offset);
+    if skip > 0 {
+        // Stepping over records to reach `from_offset` (a random lookup): each step waits for
+        // the record header it reads, which is often not in the cache yet. Prefetching the
+        // bytes up to where the wanted record is expected (records of equal size; a little
+        // slack past it) overlaps those waits instead of taking them one by one.
+        let body = batch.len().saturating_sub(BATCH_HEADER_LEN) as u64;
+        let expected = body / u64::from(header.record_count.max(1)) * skip;
+        let upto =
+            usize::try_from(expected).unwrap_or(usize::MAX).saturating_add(BATCH_HEADER_LEN + SKIP_PREFETCH_SLACK);
+        crate::io::prefetch(batch, BATCH_HEADER_LEN..upto);
+    }
     for i in 0..header.record_count {
         if d.added >= max_records {
             break;
@@ -422,11 +435,6 @@ pub fn decode_records(
         pos = span.end;
         let offset = header.first_offset + u64::from(i);
         if offset < from_offset {
-            // Stepping over records to reach `from_offset` (a random lookup): each step waits
-            // for the record header it reads, which is often not in the cache yet. Loading a
-            // byte a few records ahead now overlaps those waits instead of taking them one by
-            // one.
-            std::hint::black_box(batch.get(pos + SKIP_LOOKAHEAD).copied());
             continue;
         }
         let size = span.key.len() + span.data.len();
