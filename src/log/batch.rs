@@ -415,7 +415,8 @@ pub fn decode_records(
 ) -> Result<Decoded, FrameError> {
     let mut pos = BATCH_HEADER_LEN;
     let mut d = Decoded { added: 0, out_of_bytes: false };
-    let skip = from_offset.saturating_sub(header.first_offset);
+    // At most the whole batch, so the estimate below stays within its length.
+    let skip = from_offset.saturating_sub(header.first_offset).min(u64::from(header.record_count));
     if skip > 0 {
         // Stepping over records to reach `from_offset` (a random lookup): each step waits for
         // the record header it reads, which is often not in the cache yet. Prefetching the
@@ -495,6 +496,19 @@ mod tests {
         // Without take_first the 7-byte record does not fit an empty budget.
         let d = decode_records(&b, &h, 0, usize::MAX, &mut small, false, &mut out).unwrap();
         assert_eq!((d.added, d.out_of_bytes), (0, true));
+    }
+
+    #[test]
+    fn decoding_from_any_offset_past_the_batch_takes_nothing_and_never_overflows() {
+        let buf = sample();
+        let h = verify(&buf, MAX_BATCH_LEN).unwrap();
+        let b = Bytes::from(buf);
+        for from in [9, 1 << 40, u64::MAX / 2, u64::MAX] {
+            let mut out = Vec::new();
+            let mut budget = usize::MAX;
+            let d = decode_records(&b, &h, from, usize::MAX, &mut budget, true, &mut out).unwrap();
+            assert_eq!((d.added, out.len()), (0, 0), "from {from}");
+        }
     }
 
     #[test]
