@@ -238,8 +238,9 @@ fn as_ref(r: &Record) -> RecordRef<'_> {
 /// Control bytes of `batch_decode` inputs; the batch bytes follow.
 pub const BATCH_CTRL_LEN: usize = 5;
 
-/// Input: `ctrl` u8 (bit 0 repair the CRC, bit 1 `take_first`, bits 2–3 the length limit),
-/// `from_delta` u8 (`from` = first offset − 8 + delta), `max_records` u8 (255 = unlimited),
+/// Input: `ctrl` u8 (bit 0 repair the CRC, bit 1 `take_first`, bits 2–3 the length limit,
+/// bit 4 read from `u64::MAX` − delta instead), `from_delta` u8 (`from` = first offset − 8 +
+/// delta), `max_records` u8 (255 = unlimited),
 /// `budget` u16 (65535 = unlimited), then the batch bytes.
 ///
 /// Checks: no panic; `decode_header` agrees with `verify`; a verified batch decodes to
@@ -311,8 +312,13 @@ pub fn batch_decode(data: &[u8]) {
         assert!(known, "re-encoded batch differs from the verified input\n in: {:02x?}\nout: {:02x?}", &batch[..], re);
     }
 
-    // Partial decode against a model.
-    let from = h.first_offset.saturating_add(u64::from(from_delta)).saturating_sub(8);
+    // Partial decode against a model: from just before, inside or just past the batch, or
+    // (bit 4 of `ctrl`) from near the end of the offset space.
+    let from = if ctrl & 0x10 != 0 {
+        u64::MAX - u64::from(from_delta)
+    } else {
+        h.first_offset.saturating_add(u64::from(from_delta)).saturating_sub(8)
+    };
     let max = if max_sel == u8::MAX { usize::MAX } else { usize::from(max_sel) };
     let budget0 = if budget_sel == u16::MAX { usize::MAX } else { usize::from(budget_sel) };
     let take_first = ctrl & 2 != 0;
