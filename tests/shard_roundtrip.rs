@@ -61,6 +61,49 @@ fn check_all(log: &ShardLog, n: u64) {
 }
 
 #[test]
+fn single_record_lookups_inside_large_batches_return_the_same_records_before_and_after_the_batches_are_marked() {
+    // Batches of 37, 100 and 500 records of mixed sizes (0..300 B): the first pass over a
+    // sealed segment checks each batch and marks every 16th record start; the second pass
+    // starts decoding at those marks; the pass after a reopen has a fresh mapping again.
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(9_000);
+    let cfg = small_config(96 * 1024, Durability::Buffered);
+    let log = ShardLog::open(dir.path(), options(real(), &clock, cfg.clone())).unwrap();
+    let size = |i: u64| (i * 37 % 300) as usize;
+    let keys: Vec<Vec<u8>> = (0..4_000).map(key).collect();
+    let data: Vec<Vec<u8>> = (0..4_000).map(|i| payload(i, size(i))).collect();
+    let mut next = 0u64;
+    for batch in [37u64, 100, 500].iter().cycle().take(15) {
+        let refs: Vec<RecordRef<'_>> =
+            (next..next + batch).map(|i| RecordRef::new(&keys[i as usize], &data[i as usize])).collect();
+        assert_eq!(log.append(&refs).unwrap().first_offset, next);
+        next += batch;
+        clock.advance(Duration::from_millis(3));
+    }
+    assert!(log.segments().len() > 3, "the batches should span several sealed segments");
+    let n = next;
+    let check = |log: &ShardLog, pass: &str| {
+        for i in 0..n {
+            let r = log.read(i, 3, usize::MAX).unwrap();
+            let got: Vec<(u64, &[u8], &[u8])> =
+                r.records.iter().map(|r| (r.offset, &r.partition_key[..], &r.data[..])).collect();
+            let want: Vec<(u64, &[u8], &[u8])> =
+                (i..(i + 3).min(n)).map(|j| (j, &keys[j as usize][..], &data[j as usize][..])).collect();
+            assert_eq!(got, want, "{pass}: read at {i}");
+            // A byte budget that fits only the first record still returns exactly it.
+            let one = log.read(i, 10, 1).unwrap();
+            assert_eq!(one.records.iter().map(|r| r.offset).collect::<Vec<_>>(), vec![i], "{pass}: budget read at {i}");
+        }
+    };
+    check(&log, "first pass (marking)");
+    check(&log, "second pass (from the marks)");
+    log.close().unwrap();
+    let log = ShardLog::open(dir.path(), options(real(), &clock, cfg)).unwrap();
+    check(&log, "after reopen");
+    check(&log, "after reopen, marked");
+}
+
+#[test]
 fn offset_and_time_lookups_at_every_index_boundary() {
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::new(5_000);

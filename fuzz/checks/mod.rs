@@ -240,7 +240,8 @@ pub const BATCH_CTRL_LEN: usize = 5;
 
 /// Input: `ctrl` u8 (bit 0 repair the CRC, bit 1 `take_first`, bits 2–3 the length limit,
 /// bit 4 read from `u64::MAX` − delta instead), `from_delta` u8 (`from` = first offset − 8 +
-/// delta), `max_records` u8 (255 = unlimited),
+/// delta; its low 3 bits + 1 are the stride of the record marks checked), `max_records` u8
+/// (255 = unlimited),
 /// `budget` u16 (65535 = unlimited), then the batch bytes.
 ///
 /// Checks: no panic; `decode_header` agrees with `verify`; a verified batch decodes to
@@ -343,6 +344,19 @@ pub fn batch_decode(data: &[u8]) {
     }
     assert_eq!(out, expected, "partial decode (from {from}, max {max}, budget {budget0}, take_first {take_first})");
     assert_eq!((d.added, d.out_of_bytes, budget), (expected.len(), out_of_bytes, left));
+
+    // Record marks (every `stride`-th record start, as a loaded sealed segment keeps them):
+    // decoding from any mark at or before `from` gives exactly the same answer.
+    let stride = u32::from(from_delta % 8) + 1;
+    let marks = batch::record_marks(&batch, &h, stride).expect("a verified batch's records frame");
+    assert_eq!(marks.len(), ((h.record_count - 1) / stride) as usize, "one mark per stride after the first");
+    for m in marks.iter().filter(|m| h.first_offset + u64::from(m.index) <= from) {
+        let mut again = Vec::new();
+        let mut left = budget0;
+        let d2 = batch::decode_records_from(&batch, &h, *m, from, max, &mut left, take_first, &mut again)
+            .expect("decoding from a mark fails where the walk from the first record did not");
+        assert_eq!((&again, d2, left), (&out, d, budget), "decode from mark {m:?} (from {from})");
+    }
 }
 
 fn check_header_fields(bytes: &[u8], h: &BatchHeader, limit: u32) {

@@ -413,10 +413,54 @@ pub fn decode_records(
     take_first: bool,
     out: &mut Vec<Record>,
 ) -> Result<Decoded, FrameError> {
+    let start = RecordMark { index: 0, position: BATCH_HEADER_LEN };
+    decode_records_from(batch, header, start, from_offset, max_records, byte_budget, take_first, out)
+}
+
+/// Where one record of a batch starts: its index in the batch and its byte position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordMark {
+    /// The record's index in the batch (its offset minus the batch's first offset).
+    pub index: u32,
+    /// The byte position of its record header in the batch.
+    pub position: usize,
+}
+
+/// The start of every `stride`-th record of a checked batch after the first (records
+/// `stride`, `2 × stride`, …), or `None` if its records do not frame (a batch that passed its
+/// CRC check always frames). With these, a lookup steps over fewer than `stride` records.
+pub fn record_marks(batch: &[u8], header: &BatchHeader, stride: u32) -> Option<Vec<RecordMark>> {
+    let stride = stride.max(1);
+    let mut marks = Vec::with_capacity((header.record_count / stride) as usize);
     let mut pos = BATCH_HEADER_LEN;
+    for index in 0..header.record_count {
+        if index > 0 && index % stride == 0 {
+            marks.push(RecordMark { index, position: pos });
+        }
+        pos = next_record(batch, pos).ok()?.end;
+    }
+    Some(marks)
+}
+
+/// [`decode_records`], but starting the walk at `start`, which must be a true record start
+/// of this batch (from [`record_marks`] over the same bytes, or the first record). Records
+/// before `start.index` are neither stepped over nor returned.
+#[allow(clippy::too_many_arguments)]
+pub fn decode_records_from(
+    batch: &Bytes,
+    header: &BatchHeader,
+    start: RecordMark,
+    from_offset: u64,
+    max_records: usize,
+    byte_budget: &mut usize,
+    take_first: bool,
+    out: &mut Vec<Record>,
+) -> Result<Decoded, FrameError> {
+    let mut pos = start.position;
     let mut d = Decoded { added: 0, out_of_bytes: false };
-    // At most the whole batch, so the estimate below stays within its length.
-    let skip = from_offset.saturating_sub(header.first_offset).min(u64::from(header.record_count));
+    let first = header.first_offset.saturating_add(u64::from(start.index));
+    // At most the rest of the batch, so the estimate below stays within its length.
+    let skip = from_offset.saturating_sub(first).min(u64::from(header.record_count.saturating_sub(start.index)));
     if skip > 0 {
         // Stepping over records to reach `from_offset` (a random lookup): each step waits for
         // the record header it reads, which is often not in the cache yet. Prefetching the
@@ -424,11 +468,10 @@ pub fn decode_records(
         // slack past it) overlaps those waits instead of taking them one by one.
         let body = batch.len().saturating_sub(BATCH_HEADER_LEN) as u64;
         let expected = body / u64::from(header.record_count.max(1)) * skip;
-        let upto =
-            usize::try_from(expected).unwrap_or(usize::MAX).saturating_add(BATCH_HEADER_LEN + SKIP_PREFETCH_SLACK);
-        crate::io::prefetch(batch, BATCH_HEADER_LEN..upto);
+        let upto = usize::try_from(expected).unwrap_or(usize::MAX).saturating_add(pos + SKIP_PREFETCH_SLACK);
+        crate::io::prefetch(batch, pos..upto);
     }
-    for i in 0..header.record_count {
+    for i in start.index..header.record_count {
         if d.added >= max_records {
             break;
         }

@@ -93,6 +93,7 @@ impl Inner {
                             &mut limits,
                             &mut out,
                             None,
+                            None,
                         )?
                     }
                     Segment::Sealed(s) => {
@@ -186,7 +187,8 @@ fn read_sealed(
     let rel = u32::try_from(next.saturating_sub(s.base)).unwrap_or(u32::MAX);
     let position = l.index.position_for_offset(rel).map_or(segment::SEGMENT_HEADER_LEN, u64::from);
     let walk = IntervalWalk::new(l.index.entries(), &l.verified, l.map.len() as u64, position);
-    let walked = segment::read_records(&s.paths.log, &l.map, 0, position, next, hw, limits, out, Some(walk))?;
+    let walked =
+        segment::read_records(&s.paths.log, &l.map, 0, position, next, hw, limits, out, Some(walk), Some(&l.marks))?;
     if !walked.done {
         let expected = s.end_offset().min(hw);
         let reached = walked.end_seen.unwrap_or(next);

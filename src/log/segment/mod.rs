@@ -16,6 +16,7 @@ pub(crate) mod active;
 pub mod cursor;
 pub mod format;
 pub(crate) mod index_files;
+pub(crate) mod marks;
 pub(crate) mod sealed;
 pub(crate) mod verified;
 
@@ -26,7 +27,7 @@ use bytes::Bytes;
 
 use crate::at_rest::AtRestKey;
 use crate::error::{Error, Result};
-use crate::log::batch;
+use crate::log::batch::{self, RecordMark};
 use crate::log::record::Record;
 
 pub use cursor::{scan, BatchCursor, CursorBatch, CursorError, CursorErrorKind, Scan, Verify};
@@ -37,6 +38,7 @@ pub use format::{
 
 use active::ActiveSegment;
 pub(crate) use index_files::write_index_files;
+use marks::RecordMarks;
 pub(crate) use sealed::LoadConfig;
 use sealed::SealedSegment;
 use verified::IntervalWalk;
@@ -128,6 +130,7 @@ pub(crate) fn read_records(
     limits: &mut ReadLimits,
     out: &mut Vec<Record>,
     mut intervals: Option<IntervalWalk<'_>>,
+    marks: Option<&RecordMarks>,
 ) -> Result<Walked> {
     let at = usize::try_from(start.saturating_sub(image_position)).unwrap_or(usize::MAX);
     let mut cursor = BatchCursor::new(image, image_position, at, Verify::Header, limits.max_batch_bytes);
@@ -165,13 +168,23 @@ pub(crate) fn read_records(
                     w.checked(true);
                 }
             }
+            // Checked on this read, or (its interval's bit) since the mapping was created: its
+            // record starts may be marked, and marks kept for it may be used (`marks.rs`).
+            let marks = marks.filter(|_| !batch::is_sealed(&bytes));
+            let mut start = RecordMark { index: 0, position: batch::BATCH_HEADER_LEN };
+            if let Some(m) = marks {
+                if m.wants(b.position, &h) {
+                    m.record(b.position, &bytes, &h);
+                }
+                start = m.start(b.position, from.saturating_sub(h.first_offset)).unwrap_or(start);
+            }
             let mut h = h;
             if batch::is_sealed(&bytes) {
                 (bytes, h) = unseal(&bytes, path, b.position, limits.key.as_deref())?;
             }
             let want = limits.max_records.min(usize::try_from(hw - h.first_offset.max(from)).unwrap_or(usize::MAX));
             let take_first = out.is_empty();
-            let d = batch::decode_records(&bytes, &h, from, want, &mut limits.bytes_left, take_first, out)
+            let d = batch::decode_records_from(&bytes, &h, start, from, want, &mut limits.bytes_left, take_first, out)
                 .map_err(|e| Error::corrupt(path, b.position, e.to_string()))?;
             limits.max_records = limits.max_records.saturating_sub(d.added);
             if d.out_of_bytes || limits.exhausted() {

@@ -24,6 +24,7 @@ use super::active::ActiveSegment;
 use super::cursor::scan;
 use super::format::{self, HeaderError, SegmentPaths};
 use super::index_files::{read_index_files, write_index_files};
+use super::marks::RecordMarks;
 use super::verified::Verified;
 
 /// Settings a segment needs to load itself.
@@ -42,6 +43,8 @@ pub(crate) struct Loaded {
     pub(crate) index: SparseIndex,
     pub(crate) map: Bytes,
     pub(crate) verified: Verified,
+    /// Record starts inside checked batches of this mapping (`marks.rs`).
+    pub(crate) marks: RecordMarks,
 }
 
 /// A sealed segment of a live shard log.
@@ -236,7 +239,7 @@ impl SealedSegment {
             }
         };
         self.len.store(map_len, Ordering::Release);
-        Ok(Loaded { index, map, verified })
+        Ok(Loaded { index, marks: RecordMarks::new(map_len), map, verified })
     }
 
     /// The index from the segment's index files, if they pass every check and describe
