@@ -6,7 +6,9 @@
 //! 500-record batch therefore read the headers of hundreds of cold records (about 5 KiB for a
 //! 100-record batch of 100 B records, most of the lookup's time). [`RecordMarks`] keeps, per
 //! batch of one loaded segment, the [`RecordMark`]s that [`batch::record_marks`] found, and a
-//! read starts decoding that batch at the last mark at or before the record it wants.
+//! read starts decoding that batch at the last mark at or before the record it wants. Only
+//! reads that start inside a batch (lookups) mark it or use its marks: an in-order read
+//! decodes every record from the first anyway and pays nothing for them.
 //!
 //! Invariants:
 //! - Marks are recorded only for a batch whose CRC was just checked through this mapping, by

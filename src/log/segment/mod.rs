@@ -170,13 +170,15 @@ pub(crate) fn read_records(
             }
             // Checked on this read, or (its interval's bit) since the mapping was created: its
             // record starts may be marked, and marks kept for it may be used (`marks.rs`).
-            let marks = marks.filter(|_| !batch::is_sealed(&bytes));
+            // Only a read that starts inside the batch (a lookup) marks it or uses its marks; an
+            // in-order read decodes it from the first record anyway.
+            let marks = marks.filter(|_| from > h.first_offset && !batch::is_sealed(&bytes));
             let mut start = RecordMark { index: 0, position: batch::BATCH_HEADER_LEN };
             if let Some(m) = marks {
                 if m.wants(b.position, &h) {
                     m.record(b.position, &bytes, &h);
                 }
-                start = m.start(b.position, from.saturating_sub(h.first_offset)).unwrap_or(start);
+                start = m.start(b.position, from - h.first_offset).unwrap_or(start);
             }
             let mut h = h;
             if batch::is_sealed(&bytes) {
