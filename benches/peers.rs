@@ -32,8 +32,8 @@
 //!   (shardlog's `Sync`); this mix is the closest in cost and ends durable. Read with an
 //!   in-order range over the table.
 //!
-//! **Alternating rounds.** After criterion's groups, the three storage cores (`shardlog_log`,
-//! `raw_file_crc`, `commitlog_no_fsync`) run head to head: in each round every one of them
+//! **Alternating rounds.** After criterion's groups, `shardlog_log`, `raw_file_crc`,
+//! `commitlog_no_fsync` and `redb` (the peers issue 12's targets name) run head to head: in each round every one of them
 //! appends 100,000 records to a fresh directory (timed) and reads them back (timed), one after
 //! the other, the starting peer rotating from round to round. Each round gives a ratio per
 //! peer, measured seconds apart under the same machine load, and the median of those ratios
@@ -537,13 +537,14 @@ fn spread(mut ratios: Vec<f64>) -> (f64, f64, f64) {
     (ratios[ratios.len() / 2], ratios[0], ratios[ratios.len() - 1])
 }
 
-/// The storage cores head to head, alternated round by round (see the module docs).
+/// The peers the targets name, head to head, alternated round by round (see the module docs).
 fn alternating(rounds: usize) {
     type Round = fn(&Work) -> (Duration, Duration);
-    let peers: [(&str, Round); 3] = [
+    let peers: [(&str, Round); 4] = [
         ("shardlog_log", one_round::<Log>),
         ("raw_file_crc", one_round::<RawFile>),
         ("commitlog_no_fsync", one_round::<CommitLogPeer>),
+        ("redb", one_round::<Redb>),
     ];
     println!(
         "\nalternating rounds: {rounds} rounds of {RECORDS} records per peer, starting peer rotated; \
