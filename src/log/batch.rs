@@ -443,8 +443,8 @@ pub fn record_marks(batch: &[u8], header: &BatchHeader, stride: u32) -> Option<V
 }
 
 /// [`decode_records`], but starting the walk at `start`, which must be a true record start
-/// of this batch (from [`record_marks`] over the same bytes, or the first record). Records
-/// before `start.index` are neither stepped over nor returned.
+/// of this batch (from [`record_marks`] over the same bytes, or the first record) at or before
+/// `from_offset`. Records before `start.index` are neither stepped over nor returned.
 #[allow(clippy::too_many_arguments)]
 pub fn decode_records_from(
     batch: &Bytes,
@@ -459,6 +459,7 @@ pub fn decode_records_from(
     let mut pos = start.position;
     let mut d = Decoded { added: 0, out_of_bytes: false };
     let first = header.first_offset.saturating_add(u64::from(start.index));
+    debug_assert!(start.index == 0 || first <= from_offset, "a mark past the first wanted record");
     // At most the rest of the batch, so the estimate below stays within its length.
     let skip = from_offset.saturating_sub(first).min(u64::from(header.record_count.saturating_sub(start.index)));
     if skip > 0 {
