@@ -69,10 +69,15 @@ impl RecordMarks {
         Some(RecordMark { index, position: position as usize })
     }
 
-    /// True if the batch at `batch_position` is worth marking: enough records, and no marks
-    /// yet.
+    /// True if the batch at `batch_position` is worth marking: enough records, no marks yet,
+    /// and room in the budget (so that once it is spent, lookups stop walking batches only to
+    /// find that out).
     pub(crate) fn wants(&self, batch_position: u64, header: &BatchHeader) -> bool {
-        header.record_count >= 2 * MARK_STRIDE && !self.inner.read().by_batch.contains_key(&batch_position)
+        if header.record_count < 2 * MARK_STRIDE {
+            return false;
+        }
+        let inner = self.inner.read();
+        !inner.by_batch.contains_key(&batch_position) && inner.bytes.saturating_add(cost(header)) <= self.budget
     }
 
     /// Keep the marks of the plain batch `bytes` at `batch_position`, whose CRC was just
@@ -84,7 +89,8 @@ impl RecordMarks {
         let Ok(positions) = marks.iter().map(|m| u32::try_from(m.position)).collect::<Result<Box<[u32]>, _>>() else {
             return;
         };
-        let cost = positions.len() as u64 * 4 + ENTRY_OVERHEAD;
+        debug_assert_eq!(positions.len() as u32, (header.record_count - 1) / MARK_STRIDE);
+        let cost = cost(header);
         let mut inner = self.inner.write();
         if inner.bytes.saturating_add(cost) > self.budget || inner.by_batch.contains_key(&batch_position) {
             return;
@@ -98,6 +104,11 @@ impl RecordMarks {
     pub(crate) fn bytes(&self) -> u64 {
         self.inner.read().bytes
     }
+}
+
+/// What the marks of a batch with this header cost against the budget.
+fn cost(header: &BatchHeader) -> u64 {
+    u64::from(header.record_count.saturating_sub(1) / MARK_STRIDE) * 4 + ENTRY_OVERHEAD
 }
 
 #[cfg(test)]
@@ -173,5 +184,6 @@ mod tests {
         assert_eq!(marks.bytes(), 2 * per_batch);
         assert!(marks.start(10_000, 50).is_some());
         assert_eq!(marks.start(20_000, 50), None, "the third batch is past the budget");
+        assert!(!marks.wants(30_000, &h), "a spent budget wants no more batches");
     }
 }
