@@ -191,8 +191,8 @@ impl EngineInner {
         cat.catalog.queues.values().find(|q| q.id == p.id).cloned().ok_or_else(|| queue_not_found(arn))
     }
 
-    /// The run-time queue a `QueueARN` names, recovered, with its stream; DELETING queues
-    /// are not found.
+    /// The run-time queue a `QueueARN` names, with its stream; DELETING queues are not found.
+    /// (Every open queue was reconciled with its shard logs inside the engine's open.)
     pub(crate) fn live_queue(
         &self,
         arn: &str,
@@ -203,7 +203,6 @@ impl EngineInner {
         }
         let rt = self.queues.read().get(&q.uid).cloned().ok_or_else(|| queue_not_found(arn))?;
         let h = self.streams.read().by_uid.get(&q.stream_uid).cloned().ok_or_else(|| queue_not_found(arn))?;
-        rt.recover(self, &h)?;
         Ok((q, rt, h))
     }
 
@@ -416,7 +415,7 @@ impl Engine {
         }
         cat.catalog = next;
         drop(cat);
-        inner.queues.write().insert(uid, QueueRuntime::new(uid, h.uid, store, true));
+        inner.queues.write().insert(uid, QueueRuntime::new(uid, h.uid, store));
         Ok(inner.queue_description(&queue))
     }
 
@@ -533,7 +532,6 @@ impl Engine {
         for q in metas {
             let Some(rt) = inner.queues.read().get(&q.uid).cloned() else { continue };
             let Some(h) = inner.streams.read().by_uid.get(&q.stream_uid).cloned() else { continue };
-            rt.recover(inner, &h)?;
             rt.store.tick(inner.queue_now())?;
             let counts = rt.store.counts();
             let backlog = inner.fresh_backlog(&rt, &h)?;

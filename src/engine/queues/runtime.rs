@@ -19,8 +19,6 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::Waker;
 
-use parking_lot::Mutex;
-
 use super::poll::{GateWaker, PollGate};
 use crate::engine::{EngineInner, StreamHandle};
 use crate::error::{Error, Result};
@@ -48,15 +46,13 @@ pub(crate) struct QueueRuntime {
     pub(crate) gate: Arc<PollGate>,
     /// Wakes `gate`; registered with shard notifiers and the engine timer.
     pub(crate) waker: Waker,
-    /// Shard reconciliation after open done.
-    recovered: Mutex<bool>,
     pub(crate) activity: QueueActivity,
     /// Rotates which open shard fresh records are taken from first.
     pub(crate) rotation: AtomicUsize,
 }
 
 impl QueueRuntime {
-    pub(crate) fn new(uid: u64, stream_uid: u64, store: QueueStore, recovered: bool) -> Arc<QueueRuntime> {
+    pub(crate) fn new(uid: u64, stream_uid: u64, store: QueueStore) -> Arc<QueueRuntime> {
         let gate = Arc::new(PollGate::default());
         let waker = Waker::from(Arc::new(GateWaker(Arc::downgrade(&gate))));
         Arc::new(QueueRuntime {
@@ -65,19 +61,14 @@ impl QueueRuntime {
             store,
             gate,
             waker,
-            recovered: Mutex::new(recovered),
             activity: QueueActivity::default(),
             rotation: AtomicUsize::new(0),
         })
     }
 
-    /// Reconcile the queue's shards with the shard logs once after an engine open (see the
-    /// module docs). Every queue operation calls this first.
-    pub(crate) fn recover(&self, inner: &EngineInner, h: &StreamHandle) -> Result<()> {
-        let mut done = self.recovered.lock();
-        if *done {
-            return Ok(());
-        }
+    /// Reconcile the queue's shards with the shard logs, inside the engine's open before any
+    /// append (see the module docs).
+    fn recover(&self, inner: &EngineInner, h: &StreamHandle) -> Result<()> {
         let now = inner.queue_now();
         let topo = h.topo.read();
         for (shard, progress) in self.store.shard_progress() {
@@ -91,7 +82,6 @@ impl QueueRuntime {
                 }
             }
         }
-        *done = true;
         Ok(())
     }
 
@@ -154,7 +144,7 @@ impl EngineInner {
         let mut opened = Vec::with_capacity(live.len());
         for q in live {
             let store = QueueStore::open(self.queue_dir(q.uid), self.queue_options(), q.uid, q.config, now)?;
-            opened.push(QueueRuntime::new(q.uid, q.stream_uid, store, false));
+            opened.push(QueueRuntime::new(q.uid, q.stream_uid, store));
         }
         // Reconcile with the shard logs now, before any append (module docs).
         for rt in &opened {
