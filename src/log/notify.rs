@@ -69,21 +69,15 @@ impl Notifier {
         self.high_watermark.fetch_max(high_watermark, Ordering::Release);
         #[cfg(feature = "canary-relaxed-publish")]
         self.high_watermark.fetch_max(high_watermark, Ordering::Relaxed);
-        let wakers = {
-            #[cfg(not(feature = "canary-notify-without-lock"))]
-            let mut w = self.waiters();
-            #[cfg(not(feature = "canary-notify-without-lock"))]
-            if w.sleepers > 0 {
-                self.changed.notify_all();
-            }
-            #[cfg(feature = "canary-notify-without-lock")]
+        #[cfg(not(feature = "canary-notify-without-lock"))]
+        self.wake_all();
+        #[cfg(feature = "canary-notify-without-lock")]
+        {
             self.changed.notify_all();
-            #[cfg(feature = "canary-notify-without-lock")]
-            let mut w = self.waiters();
-            std::mem::take(&mut w.wakers)
-        };
-        for w in wakers {
-            w.wake();
+            let wakers = std::mem::take(&mut self.waiters().wakers);
+            for w in wakers {
+                w.wake();
+            }
         }
     }
 
@@ -113,17 +107,27 @@ impl Notifier {
             if left.is_zero() {
                 return hw;
             }
-            guard.sleepers += 1;
-            guard = match self.changed.wait_timeout(guard, left) {
-                Ok((g, _)) => g,
-                Err(e) => e.into_inner().0,
-            };
-            guard.sleepers -= 1;
+            guard = self.sleep(guard, Some(left));
         }
     }
 
+    /// Block on the condition variable (for at most `timeout`, if given), counted in
+    /// `sleepers` for as long as it sleeps, so that [`Notifier::wake_all`] knows to wake it.
+    fn sleep<'a>(&'a self, mut guard: MutexGuard<'a, Waiters>, timeout: Option<Duration>) -> MutexGuard<'a, Waiters> {
+        guard.sleepers += 1;
+        let mut guard = match timeout {
+            Some(t) => match self.changed.wait_timeout(guard, t) {
+                Ok((g, _)) => g,
+                Err(e) => e.into_inner().0,
+            },
+            None => self.changed.wait(guard).unwrap_or_else(|e| e.into_inner()),
+        };
+        guard.sleepers -= 1;
+        guard
+    }
+
     /// Wake every waiter and waker without changing the watermark (they re-check their own
-    /// stop conditions).
+    /// stop conditions). [`Notifier::publish`] ends with this.
     pub fn wake_all(&self) {
         let wakers = {
             let mut w = self.waiters();
@@ -145,9 +149,7 @@ impl Notifier {
             if hw > offset {
                 return hw;
             }
-            guard.sleepers += 1;
-            guard = self.changed.wait(guard).unwrap_or_else(|e| e.into_inner());
-            guard.sleepers -= 1;
+            guard = self.sleep(guard, None);
         }
     }
 
