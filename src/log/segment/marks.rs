@@ -69,6 +69,27 @@ impl RecordMarks {
         Some(RecordMark { index, position: position as usize })
     }
 
+    /// Where a lookup of record `index` of the plain batch `bytes` at `batch_position` (checked
+    /// through this mapping, see the invariants) starts decoding: the last mark at or before
+    /// the record. A batch worth marking and not marked yet is marked first. A warm lookup
+    /// takes one read lock.
+    pub(crate) fn start_for(
+        &self,
+        batch_position: u64,
+        bytes: &[u8],
+        header: &BatchHeader,
+        index: u64,
+    ) -> Option<RecordMark> {
+        if let Some(mark) = self.start(batch_position, index) {
+            return Some(mark);
+        }
+        if !self.wants(batch_position, header) {
+            return None;
+        }
+        self.record(batch_position, bytes, header);
+        self.start(batch_position, index)
+    }
+
     /// True if the batch at `batch_position` is worth marking: enough records, no marks yet,
     /// and room in the budget (so that once it is spent, lookups stop walking batches only to
     /// find that out).
@@ -150,6 +171,21 @@ mod tests {
             assert_eq!(marked, walked, "from {from}");
             assert_eq!(marked.first().map(|r| r.offset), Some(from));
         }
+    }
+
+    #[test]
+    fn the_first_lookup_marks_a_batch_and_later_ones_start_at_its_marks() {
+        let buf = batch_of(100, 0);
+        let h = verify(&buf, MAX_BATCH_LEN).unwrap();
+        let marks = RecordMarks::new(1 << 30);
+        let first = marks.start_for(0, &buf, &h, 40);
+        assert_eq!(first.map(|m| m.index), Some(32));
+        assert_eq!(marks.start(0, 40), first, "the batch is marked now");
+        assert_eq!(marks.start_for(0, &buf, &h, 70).map(|m| m.index), Some(64));
+        assert_eq!(marks.start_for(0, &buf, &h, 15), None, "no mark before the first stride");
+        let spent = RecordMarks::new(0);
+        assert_eq!(spent.start_for(0, &buf, &h, 40), None, "a spent budget marks nothing");
+        assert_eq!(spent.bytes(), 0);
     }
 
     #[test]

@@ -173,13 +173,9 @@ pub(crate) fn read_records(
             // Only a read that starts inside the batch (a lookup) marks it or uses its marks; an
             // in-order read decodes it from the first record anyway.
             let marks = marks.filter(|_| from > h.first_offset && !batch::is_sealed(&bytes));
-            let mut start = RecordMark { index: 0, position: batch::BATCH_HEADER_LEN };
-            if let Some(m) = marks {
-                if m.wants(b.position, &h) {
-                    m.record(b.position, &bytes, &h);
-                }
-                start = m.start(b.position, from - h.first_offset).unwrap_or(start);
-            }
+            let start = marks
+                .and_then(|m| m.start_for(b.position, &bytes, &h, from - h.first_offset))
+                .unwrap_or(RecordMark { index: 0, position: batch::BATCH_HEADER_LEN });
             let mut h = h;
             if batch::is_sealed(&bytes) {
                 (bytes, h) = unseal(&bytes, path, b.position, limits.key.as_deref())?;
